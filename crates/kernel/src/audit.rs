@@ -1,0 +1,152 @@
+//! The audit chain: every state change of a record, in order, each entry sealed with a SHA-256
+//! hash over the previous entry's hash and its own content. Changing or deleting any past entry
+//! breaks every hash after it, which [`verify`] finds.
+//!
+//! [`append`] runs inside the caller's transaction, so the change and its audit entry are
+//! stored together or not at all. It updates the single head row first, which makes concurrent
+//! writers wait their turn on both databases.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::db::Db;
+use crate::on_db;
+use crate::problem::Error;
+
+/// What happened, to what, by whom.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub data: serde_json::Value,
+}
+
+/// An open transaction on either database.
+pub enum Tx<'c> {
+    Sqlite(Transaction<'c, Sqlite>),
+    Postgres(Transaction<'c, Postgres>),
+}
+
+impl Tx<'static> {
+    pub async fn begin(db: &Db) -> Result<Tx<'static>, Error> {
+        Ok(match db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+}
+
+impl Tx<'_> {
+    pub async fn commit(self) -> Result<(), Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs the same code on the connection of whichever transaction `$tx` holds.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::audit::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::audit::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+fn seal(prev: &str, seq: i64, at: &DateTime<Utc>, e: &Entry<'_>, data: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        &seq.to_string(),
+        &at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        e.actor,
+        e.action,
+        e.subject,
+        data,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Appends one entry inside `tx`; returns its sequence number.
+pub async fn append(tx: &mut Tx<'_>, at: DateTime<Utc>, entry: &Entry<'_>) -> Result<i64, Error> {
+    use chrono::SubsecRound;
+    let at = at.trunc_subsecs(6);
+    let data = entry.data.to_string();
+    let (seq, prev): (i64, String) = on_tx!(tx, c => sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+    ).fetch_one(c).await)?;
+    let hash = seal(&prev, seq, &at, entry, &data);
+    on_tx!(tx, c => sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(c).await.map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    .bind(seq).bind(at).bind(entry.actor).bind(entry.action).bind(entry.subject).bind(&data).bind(&prev).bind(&hash)
+    .execute(c).await.map(|_| ()))?;
+    Ok(seq)
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    subject: String,
+    data: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Walks the whole chain; returns the number of entries, or the first broken one.
+pub async fn verify(db: &Db) -> Result<i64, Error> {
+    let mut prev = "0".repeat(64);
+    let mut expected_seq = 1;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(
+            "SELECT seq, at, actor, action, subject, data, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000"
+        ).bind(after).fetch_all(p).await)?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            let value: serde_json::Value = serde_json::from_str(&r.data).unwrap_or(serde_json::Value::Null);
+            let e = Entry { actor: &r.actor, action: &r.action, subject: &r.subject, data: value };
+            if r.seq != expected_seq || r.prev_hash != prev || seal(&prev, r.seq, &r.at, &e, &r.data) != r.hash {
+                return Err(Error::AuditChainBroken(r.seq));
+            }
+            prev = r.hash;
+            expected_seq += 1;
+            after = r.seq;
+        }
+    }
+    let head: (i64, String) = on_db!(db, p => sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
+    if head.0 != expected_seq - 1 || head.1 != prev {
+        return Err(Error::AuditChainBroken(head.0));
+    }
+    Ok(expected_seq - 1)
+}
+
+/// Recent entries for a subject, newest first.
+pub async fn for_subject(db: &Db, subject: &str, limit: i64) -> Result<Vec<(i64, DateTime<Utc>, String, String)>, Error> {
+    let rows: Vec<(i64, DateTime<Utc>, String, String)> = on_db!(db, p => sqlx::query_as(
+        "SELECT seq, at, actor, action FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2"
+    ).bind(subject).bind(limit).fetch_all(p).await)?;
+    Ok(rows)
+}

@@ -1,0 +1,137 @@
+//! The database handle: SQLite or PostgreSQL, chosen by URL.
+//!
+//! Each crate writes its SQL once with `$1`-style parameters, which both SQLite and PostgreSQL
+//! accept, and runs it through [`on_db!`], which type-checks the same code against each native
+//! pool. Where the dialects really differ, the code matches on [`Db`] and writes both. Each crate
+//! keeps one migrations folder per database; [`migrate`] runs them all, in version order, as one
+//! set.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::problem::Error;
+
+/// A pool for one of the two databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool `$db` holds, binding it to `$pool`.
+///
+/// ```ignore
+/// let n: i64 = on_db!(&db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM fields").fetch_one(pool).await)?;
+/// ```
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Which database a handle talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Migrations of each crate, per backend.
+pub struct MigrationSet {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+impl Db {
+    /// Opens a pool for `url`. A SQLite file and its folder are created when missing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            if let Some(path) = opts.get_filename().parent()
+                && !path.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(path)?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(Error::UnsupportedDatabase(crate::config::mask_url(url)))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), Error> {
+        let one: i64 = on_db!(self, p => sqlx::query_scalar("SELECT 1").fetch_one(p).await)?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(Error::Config("database answered SELECT 1 wrongly".into()))
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+/// Runs every pending migration of every crate, in version order.
+pub async fn migrate(db: &Db, sets: &[&MigrationSet]) -> Result<(), Error> {
+    let pick = |s: &MigrationSet| -> &'static Migrator {
+        match db {
+            Db::Sqlite(_) => s.sqlite,
+            Db::Postgres(_) => s.postgres,
+        }
+    };
+    let mut all: Vec<Migration> = sets.iter().flat_map(|s| pick(s).iter().cloned()).collect();
+    all.sort_by_key(|m| m.version);
+    for pair in all.windows(2) {
+        if pair[0].version == pair[1].version {
+            return Err(Error::Config(format!(
+                "two migrations share version {}",
+                pair[0].version
+            )));
+        }
+    }
+    let migrator = Migrator::with_migrations(all);
+    on_db!(db, p => migrator.run(p).await)?;
+    Ok(())
+}
+
+/// The kernel's own migrations (calendar, audit chain).
+pub static MIGRATIONS: MigrationSet = MigrationSet {
+    sqlite: &sqlx::migrate!("./migrations/sqlite"),
+    postgres: &sqlx::migrate!("./migrations/postgres"),
+};
