@@ -1,0 +1,475 @@
+//! The procedure search index (tantivy), searched the way Vietnamese people type.
+//!
+//! Two analyzers share [`kernel::text::words`]: `vn_fold` drops every diacritic and makes i/y
+//! one letter where spelling allows both, so "dang ki" meets "Đăng ký"; `vn_exact` keeps the
+//! marks, and a match there ranks higher, so a query typed with the right diacritics puts the
+//! exact procedure first. Words of at least `fuzzy_min_chars` letters also match with one typo.
+//! A query needs most of its words to match (all of up to two words, three quarters of more),
+//! and a phrase match on the name adds to the score.
+//!
+//! The index is a cache of the database: it is rebuilt when missing or out of step, and
+//! updated after every catalogue change. Each node keeps its own; there is one writer.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{
+    Facet, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use utoipa::ToSchema;
+
+use kernel::config::SearchConfig;
+
+use crate::model::{Audience, OnlineMode, ProcedureSpec};
+
+/// Bump when the schema or analyzers change: the index is then rebuilt from the database.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Tokenizer over [`kernel::text::words`]: folded or exact forms.
+#[derive(Clone, Copy, Debug)]
+pub struct VnTokenizer {
+    exact: bool,
+}
+
+pub struct VecTokenStream {
+    tokens: Vec<Token>,
+    cursor: Option<usize>,
+    none: Token,
+}
+
+impl TokenStream for VecTokenStream {
+    fn advance(&mut self) -> bool {
+        let next = self.cursor.map_or(0, |c| c + 1);
+        if next < self.tokens.len() {
+            self.cursor = Some(next);
+            true
+        } else {
+            false
+        }
+    }
+    fn token(&self) -> &Token {
+        self.cursor.and_then(|c| self.tokens.get(c)).unwrap_or(&self.none)
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        match self.cursor {
+            Some(c) if c < self.tokens.len() => &mut self.tokens[c],
+            _ => &mut self.none,
+        }
+    }
+}
+
+impl Tokenizer for VnTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        let tokens = kernel::text::words(text)
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| Token {
+                offset_from: w.start,
+                offset_to: w.end,
+                position: i,
+                text: if self.exact { w.exact } else { w.folded },
+                position_length: 1,
+            })
+            .collect();
+        VecTokenStream { tokens, cursor: None, none: Token::default() }
+    }
+}
+
+/// What a result shows; stored in the index so a search needs no database round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProcedureCard {
+    pub code: String,
+    pub name: String,
+    pub field: String,
+    pub field_name: String,
+    pub level: u8,
+    pub online: OnlineMode,
+    pub audience: Vec<Audience>,
+    pub time_limit_days: u16,
+    /// Lowest and highest fee in đồng (0 when free).
+    pub fee_min: i64,
+    pub fee_max: i64,
+    /// The first handling agencies (code, name).
+    pub agencies: Vec<AgencyRef>,
+    pub agency_count: usize,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgencyRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// What the index needs to know beyond the procedure itself.
+pub trait IndexContext {
+    fn field_name(&self, code: &str) -> Option<&str>;
+    fn agency_name(&self, code: &str) -> Option<&str>;
+    fn agency_province(&self, code: &str) -> Option<&str>;
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    code: Field,
+    name_fold: Field,
+    name_exact: Field,
+    body: Field,
+    facets: Field,
+    card: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tok: &str, positions: bool| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(tok).set_index_option(if positions {
+                IndexRecordOption::WithFreqsAndPositions
+            } else {
+                IndexRecordOption::WithFreqs
+            }),
+        )
+    };
+    let f = Fields {
+        code: b.add_text_field("code", STRING | STORED),
+        name_fold: b.add_text_field("name_fold", text("vn_fold", true)),
+        name_exact: b.add_text_field("name_exact", text("vn_exact", false)),
+        body: b.add_text_field("body", text("vn_fold", false)),
+        facets: b.add_facet_field("facets", FacetOptions::default()),
+        card: b.add_text_field("card", STORED),
+    };
+    (b.build(), f)
+}
+
+fn register(index: &Index) {
+    index.tokenizers().register("vn_fold", VnTokenizer { exact: false });
+    index.tokenizers().register("vn_exact", VnTokenizer { exact: true });
+}
+
+/// A search: free text and filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub q: String,
+    pub agency: Option<String>,
+    pub province: Option<String>,
+    pub field: Option<String>,
+    pub audience: Option<Audience>,
+    pub level: Option<u8>,
+    /// 1-based.
+    pub page: usize,
+    pub page_size: usize,
+}
+
+/// A facet value and how many results have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FacetCounts {
+    pub agency: Vec<FacetCount>,
+    pub province: Vec<FacetCount>,
+    pub field: Vec<FacetCount>,
+    pub audience: Vec<FacetCount>,
+    pub level: Vec<FacetCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub total: usize,
+    pub page: usize,
+    pub page_size: usize,
+    pub items: Vec<ProcedureCard>,
+    pub facets: FacetCounts,
+}
+
+/// The index, its reader and its single writer.
+pub struct SearchIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+    cfg: SearchConfig,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("docs", &self.doc_count()).finish()
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index under `dir`, creating it when missing. Returns the index and whether it
+    /// was created (and so must be filled from the database).
+    pub fn open(dir: &Path, cfg: &SearchConfig) -> tantivy::Result<(SearchIndex, bool)> {
+        let (schema, f) = schema();
+        let path = dir.join(format!("procedures-v{SCHEMA_VERSION}"));
+        std::fs::create_dir_all(&path)?;
+        let existed = path.join("meta.json").exists();
+        let index = if existed {
+            Index::open_in_dir(&path)?
+        } else {
+            Index::create_in_dir(&path, schema)?
+        };
+        Ok((Self::from_index(index, f, cfg)?, !existed))
+    }
+
+    /// An index in memory, for tests and benchmarks.
+    pub fn in_memory(cfg: &SearchConfig) -> tantivy::Result<SearchIndex> {
+        let (schema, f) = schema();
+        Self::from_index(Index::create_in_ram(schema), f, cfg)
+    }
+
+    fn from_index(index: Index, f: Fields, cfg: &SearchConfig) -> tantivy::Result<SearchIndex> {
+        register(&index);
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let mem = cfg.writer_memory_mib.clamp(16, 2048) * 1024 * 1024;
+        let writer = index.writer_with_num_threads(1, mem)?;
+        Ok(SearchIndex { reader, writer: Mutex::new(writer), f, cfg: cfg.clone() })
+    }
+
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn document(&self, spec: &ProcedureSpec, version: i64, ctx: &dyn IndexContext) -> TantivyDocument {
+        let f = self.f;
+        let field_name = ctx.field_name(&spec.field).unwrap_or(&spec.field).to_string();
+        let agencies: Vec<AgencyRef> = spec
+            .agencies
+            .iter()
+            .map(|a| AgencyRef {
+                code: a.to_string(),
+                name: ctx.agency_name(a.as_str()).unwrap_or(a.as_str()).to_string(),
+            })
+            .collect();
+        let card = ProcedureCard {
+            code: spec.code.clone(),
+            name: spec.name.clone(),
+            field: spec.field.clone(),
+            field_name: field_name.clone(),
+            level: spec.level,
+            online: spec.online,
+            audience: spec.audience.clone(),
+            time_limit_days: spec.time_limit_days,
+            fee_min: spec.fees.iter().map(|x| x.amount).min().unwrap_or(0),
+            fee_max: spec.fees.iter().map(|x| x.amount).max().unwrap_or(0),
+            agencies: agencies.iter().take(3).cloned().collect(),
+            agency_count: agencies.len(),
+            version,
+        };
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.code, &spec.code);
+        doc.add_text(f.name_fold, &spec.name);
+        doc.add_text(f.name_exact, &spec.name);
+        let mut body = String::new();
+        for part in [spec.code.as_str(), &field_name, &spec.result, &spec.description] {
+            body.push_str(part);
+            body.push('\n');
+        }
+        for a in &agencies {
+            body.push_str(&a.name);
+            body.push('\n');
+        }
+        for d in &spec.documents {
+            body.push_str(&d.name);
+            body.push('\n');
+        }
+        doc.add_text(f.body, &body);
+        let mut provinces = HashSet::new();
+        for a in &spec.agencies {
+            doc.add_facet(f.facets, Facet::from_path(["agency", a.as_str()]));
+            if let Some(p) = ctx.agency_province(a.as_str())
+                && provinces.insert(p.to_string())
+            {
+                doc.add_facet(f.facets, Facet::from_path(["province", p]));
+            }
+        }
+        doc.add_facet(f.facets, Facet::from_path(["field", spec.field.as_str()]));
+        for a in &spec.audience {
+            doc.add_facet(f.facets, Facet::from_path(["audience", a.as_str()]));
+        }
+        doc.add_facet(f.facets, Facet::from_path(["level", &spec.level.to_string()]));
+        doc.add_text(f.card, serde_json::to_string(&card).unwrap_or_default());
+        doc
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        match self.writer.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Adds or replaces procedures, then commits and makes them visible.
+    pub fn upsert<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a ProcedureSpec, i64)>,
+        ctx: &dyn IndexContext,
+    ) -> tantivy::Result<()> {
+        let mut w = self.lock();
+        for (spec, version) in items {
+            w.delete_term(Term::from_field_text(self.f.code, &spec.code));
+            w.add_document(self.document(spec, version, ctx))?;
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    /// Empties the index (before a rebuild).
+    pub fn clear(&self) -> tantivy::Result<()> {
+        let mut w = self.lock();
+        w.delete_all_documents()?;
+        w.commit()?;
+        drop(w);
+        self.reader.reload()
+    }
+
+    /// Adds procedures without deleting first (for a rebuild after [`clear`](Self::clear));
+    /// call [`commit`](Self::commit) at the end.
+    pub fn add_batch<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a ProcedureSpec, i64)>,
+        ctx: &dyn IndexContext,
+    ) -> tantivy::Result<()> {
+        let w = self.lock();
+        for (spec, version) in items {
+            w.add_document(self.document(spec, version, ctx))?;
+        }
+        Ok(())
+    }
+
+    pub fn commit(&self) -> tantivy::Result<()> {
+        self.lock().commit()?;
+        self.reader.reload()
+    }
+
+    /// Builds the query of a request (without paging).
+    pub fn query(&self, req: &SearchRequest) -> Box<dyn Query> {
+        let f = self.f;
+        let words = kernel::text::words(&req.q);
+        let mut seen = HashSet::new();
+        let words: Vec<_> = words.into_iter().filter(|w| seen.insert(w.folded.clone())).take(16).collect();
+        let mut top: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !words.is_empty() {
+            let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for w in &words {
+                let folded = Term::from_field_text(f.name_fold, &w.folded);
+                let mut alts: Vec<(Occur, Box<dyn Query>)> = vec![
+                    (Occur::Should, boost(TermQuery::new(folded.clone(), IndexRecordOption::WithFreqs), 3.0)),
+                    (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.body, &w.folded), IndexRecordOption::WithFreqs))),
+                    (Occur::Should, boost(TermQuery::new(Term::from_field_text(f.name_exact, &w.exact), IndexRecordOption::WithFreqs), 1.5)),
+                ];
+                if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
+                    alts.push((Occur::Should, boost(FuzzyTermQuery::new(folded, 1, true), 0.5)));
+                    alts.push((Occur::Should, boost(FuzzyTermQuery::new(Term::from_field_text(f.body, &w.folded), 1, true), 0.2)));
+                }
+                per_word.push((Occur::Should, Box::new(BooleanQuery::new(alts))));
+            }
+            let n = per_word.len();
+            let need = if n <= 2 { n } else { (n * 3).div_ceil(4) };
+            let words_q = BooleanQuery::with_minimum_required_clauses(per_word, need);
+            let mut text: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(words_q))];
+            if looks_like_code(req.q.trim()) {
+                text.push((Occur::Should, boost(TermQuery::new(Term::from_field_text(f.code, req.q.trim()), IndexRecordOption::Basic), 20.0)));
+            }
+            top.push((Occur::Must, Box::new(BooleanQuery::new(text))));
+            if words.len() >= 2 {
+                let terms: Vec<Term> = words.iter().map(|w| Term::from_field_text(f.name_fold, &w.folded)).collect();
+                top.push((Occur::Should, boost(PhraseQuery::new(terms), 4.0)));
+            }
+        } else if looks_like_code(req.q.trim()) {
+            top.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.code, req.q.trim()), IndexRecordOption::Basic))));
+        } else {
+            top.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let mut filter = |path: [&str; 2]| {
+            top.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_facet(f.facets, &Facet::from_path(path)), IndexRecordOption::Basic)),
+            ));
+        };
+        if let Some(a) = &req.agency {
+            filter(["agency", a]);
+        }
+        if let Some(p) = &req.province {
+            filter(["province", p]);
+        }
+        if let Some(x) = &req.field {
+            filter(["field", x]);
+        }
+        if let Some(a) = req.audience {
+            filter(["audience", a.as_str()]);
+        }
+        let level = req.level.map(|l| l.to_string());
+        if let Some(l) = &level {
+            filter(["level", l]);
+        }
+        Box::new(BooleanQuery::new(top))
+    }
+
+    /// Runs a search: a page of cards, the total and facet counts.
+    pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
+        let query = self.query(req);
+        let searcher = self.reader.searcher();
+        let page = req.page.max(1);
+        let size = req.page_size.clamp(1, 100);
+        let offset = (page - 1).saturating_mul(size).min(10_000);
+        let mut facets = FacetCollector::for_field("facets");
+        for root in ["/agency", "/province", "/field", "/audience", "/level"] {
+            facets.add_facet(root);
+        }
+        let top = TopDocs::with_limit(size).and_offset(offset).order_by_score();
+        let (hits, total, counts) = searcher.search(&query, &(top, Count, facets))?;
+        let mut items = Vec::with_capacity(hits.len());
+        for (_, addr) in hits {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            if let Some(card) = doc.get_first(self.f.card).and_then(|v| v.as_str())
+                && let Ok(c) = serde_json::from_str::<ProcedureCard>(card)
+            {
+                items.push(c);
+            }
+        }
+        let list = |root: &str| -> Vec<FacetCount> {
+            let mut v: Vec<FacetCount> = counts
+                .get(root)
+                .map(|(facet, count)| FacetCount {
+                    value: facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(),
+                    count,
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            v
+        };
+        Ok(SearchResults {
+            total,
+            page,
+            page_size: size,
+            items,
+            facets: FacetCounts {
+                agency: list("/agency"),
+                province: list("/province"),
+                field: list("/field"),
+                audience: list("/audience"),
+                level: list("/level"),
+            },
+        })
+    }
+}
+
+fn boost(q: impl Query, by: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(Box::new(q), by))
+}
+
+/// A procedure code such as `1.001193` or `2.000635.000.00.00.H26`.
+fn looks_like_code(q: &str) -> bool {
+    q.contains('.') && q.bytes().next().is_some_and(|b| b.is_ascii_digit()) && crate::model::valid_code(q)
+}

@@ -1,0 +1,133 @@
+//! Building the application state and the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use tokio::net::TcpListener;
+
+use catalog::Catalog;
+use kernel::calendar::{self, Calendar, OfficeHours};
+use kernel::clock::{Clock, SystemClock};
+use kernel::config::Config;
+use kernel::db::{self, Db};
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub catalog: Arc<Catalog>,
+    pub calendar: Arc<RwLock<Calendar>>,
+    pub clock: Arc<dyn Clock>,
+    pub site: web::Site,
+}
+
+impl FromRef<AppState> for Arc<Catalog> {
+    fn from_ref(s: &AppState) -> Self {
+        s.catalog.clone()
+    }
+}
+
+impl FromRef<AppState> for web::Site {
+    fn from_ref(s: &AppState) -> Self {
+        s.site.clone()
+    }
+}
+
+/// Choices beyond the configuration.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// Load the demo catalogue at start (idempotent).
+    pub demo: bool,
+    pub clock: Arc<dyn Clock>,
+    /// Keep the search index in memory instead of under the data folder.
+    pub index_in_memory: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { demo: false, clock: Arc::new(SystemClock), index_in_memory: false }
+    }
+}
+
+/// Every crate's migrations, in one list.
+pub fn migration_sets() -> [&'static db::MigrationSet; 2] {
+    [&db::MIGRATIONS, &catalog::MIGRATIONS]
+}
+
+/// Opens the database and brings its schema and shipped data up to date.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let url = config.effective_database_url();
+    let db = Db::connect(&url, config.database_max_connections)
+        .await
+        .with_context(|| format!("cannot open the database at {}", kernel::config::mask_url(&url)))?;
+    db::migrate(&db, &migration_sets()).await.context("migrations failed")?;
+    calendar::store::seed(&db).await.context("seeding the calendar failed")?;
+    Ok(db)
+}
+
+/// Opens everything a node needs, without binding a port.
+pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    let db = open_database(&config).await?;
+    let index_dir = config.data_dir.join("index");
+    let catalog = Catalog::open(
+        db.clone(),
+        if opts.index_in_memory { None } else { Some(index_dir.as_path()) },
+        opts.clock.clone(),
+        config.search.clone(),
+    )
+    .await
+    .context("opening the catalogue failed")?;
+    if opts.demo {
+        let r = catalog.load_demo("system:demo").await.context("loading the demo catalogue failed")?;
+        tracing::info!(added = r.procedures_added, revised = r.procedures_revised, "demo catalogue loaded");
+    }
+    let cal = calendar::store::load(&db, OfficeHours::default()).await?;
+    Ok(AppState {
+        site: web::Site { node_name: config.node_name.clone() },
+        config: Arc::new(config),
+        db,
+        catalog: Arc::new(catalog),
+        calendar: Arc::new(RwLock::new(cal)),
+        clock: opts.clock.clone(),
+    })
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the state and binds `config.listen` (port 0 picks a free port).
+    pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<Application> {
+        let listen = config.listen;
+        let state = open_state(config, &opts).await?;
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = crate::routes::router(self.state.clone());
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.db.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,362 @@
+//! Command-line parsing and the commands themselves.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use catalog::import::{self, Format};
+use kernel::Problem;
+use kernel::calendar::{DayKind, SpecialDay};
+use kernel::clock::{Clock, SystemClock};
+use kernel::config::{Config, LogFormat, Overrides};
+use motcua::app::{self, BuildOptions};
+use motcua::Application;
+
+#[derive(Parser)]
+#[command(name = "motcua", version, about = "motcua: e-government one-stop platform / nền tảng một cửa điện tử")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Data folder: SQLite database, blobs, search index.
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Database URL (sqlite://... or postgres://...); default: the SQLite file in the data folder.
+    #[arg(long, global = true, value_name = "URL", env = "DATABASE_URL")]
+    database: Option<String>,
+    /// Configuration file (TOML); default: <data>/motcua.toml when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFmt>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFmt {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Load the demo catalogue first (idempotent).
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Bring the database schema and shipped reference data up to date.
+    Migrate,
+    /// Load the demo catalogue.
+    Demo,
+    /// Show the configuration in force.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+    /// The procedure catalogue.
+    Catalog {
+        #[command(subcommand)]
+        what: CatalogCmd,
+    },
+    /// The working-day calendar.
+    Calendar {
+        #[command(subcommand)]
+        what: CalendarCmd,
+    },
+    /// The audit chain.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the configuration, secrets masked.
+    Show,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FileFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum CatalogCmd {
+    /// Import fields, agencies and procedures from a JSON or CSV file; refused whole if any
+    /// record is bad.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+    },
+    /// Export the catalogue (JSON: everything; CSV: procedures).
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: FileFormat,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Add generated procedures for scale tests (over the existing fields and agencies).
+    Generate {
+        #[arg(long)]
+        procedures: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+}
+
+#[derive(Subcommand)]
+enum CalendarCmd {
+    /// List the holidays, days off and swapped working days of a year.
+    List {
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// Set one day (an administrator's edit, recorded in the audit chain).
+    Set {
+        date: NaiveDate,
+        /// holiday, day_off, working_day or normal
+        kind: String,
+        #[arg(long)]
+        name_vi: String,
+        #[arg(long)]
+        name_en: String,
+        #[arg(long, default_value = "")]
+        source: String,
+        /// Who makes the edit.
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check every entry's hash.
+    Verify,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(g: &Global, listen: Option<std::net::SocketAddr>) -> anyhow::Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let overrides = Overrides {
+        data_dir: g.data.clone(),
+        database_url: g.database.clone(),
+        listen,
+        log_format: g.log_format.map(|f| match f {
+            LogFmt::Human => LogFormat::Human,
+            LogFmt::Json => LogFormat::Json,
+        }),
+    };
+    Config::load(g.config.as_deref(), &env, &overrides).map_err(|e| anyhow::anyhow!("{}", e.message_en()))
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOTCUA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => *listen,
+        _ => None,
+    };
+    let config = load_config(&cli.global, listen)?;
+    init_tracing(config.log_format);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve { demo, .. } => {
+            let started = std::time::Instant::now();
+            let app = Application::build(config, BuildOptions { demo, clock, index_in_memory: false }).await?;
+            let addr = app.local_addr()?;
+            tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "motcua is ready");
+            eprintln!("motcua: http://{addr}/");
+            app.run_until(shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            app::open_database(&config).await?;
+            eprintln!("migrations applied / đã cập nhật cơ sở dữ liệu");
+        }
+        Command::Demo => {
+            let state = app::open_state(config, &BuildOptions { demo: true, clock, index_in_memory: false }).await?;
+            let n = catalog::store::procedure_count(&state.db).await?;
+            eprintln!("demo loaded / đã nạp dữ liệu mẫu: {n} procedures");
+        }
+        Command::Config { what: ConfigCmd::Show } => {
+            print!("{}", config.to_masked_toml());
+        }
+        Command::Catalog { what } => catalog_cmd(config, clock, what).await?,
+        Command::Calendar { what } => calendar_cmd(config, clock, what).await?,
+        Command::Audit { what: AuditCmd::Verify } => {
+            let db = app::open_database(&config).await?;
+            let n = kernel::audit::verify(&db).await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            println!("audit chain intact / chuỗi nhật ký nguyên vẹn: {n} entries");
+        }
+    }
+    Ok(())
+}
+
+async fn catalog_cmd(config: Config, clock: Arc<dyn Clock>, what: CatalogCmd) -> anyhow::Result<()> {
+    let state = app::open_state(config, &BuildOptions { demo: false, clock, index_in_memory: false }).await?;
+    let cat = &state.catalog;
+    match what {
+        CatalogCmd::Import { file, format } => {
+            let format = match format {
+                Some(FileFormat::Json) => Format::Json,
+                Some(FileFormat::Csv) => Format::Csv,
+                None => Format::of_path(&file).context("cannot tell the format from the file name: give --format json|csv")?,
+            };
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed = match import::parse(&bytes, format) {
+                Ok(p) => p,
+                Err(problems) => return refuse(&file, &problems),
+            };
+            let total = parsed.file.procedures.len() as u64;
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} procedures ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            if total < 1000 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let progress = |n: usize| bar.set_position(n as u64);
+            let result = cat.import(&parsed, "cli", &progress).await;
+            bar.finish_and_clear();
+            match result {
+                Ok(r) => println!(
+                    "imported / đã nhập: {} fields, {} agencies, {} new procedures, {} revised, {} unchanged",
+                    r.fields_written, r.agencies_written, r.procedures_added, r.procedures_revised, r.procedures_unchanged
+                ),
+                Err(catalog::CatalogError::Rejected(problems)) => return refuse(&file, &problems),
+                Err(e) => bail!("{}", e.message_en()),
+            }
+        }
+        CatalogCmd::Export { format, output } => {
+            let file = cat.export().await?;
+            let text = match format {
+                FileFormat::Json => serde_json::to_string_pretty(&file)?,
+                FileFormat::Csv => import::to_csv(&file.procedures)?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        CatalogCmd::Generate { procedures, seed } => {
+            let lookup = cat.lookup();
+            let fields: Vec<String> = lookup.fields.keys().cloned().collect();
+            let agencies: Vec<kernel::ids::AgencyCode> = lookup.agencies.values().map(|a| a.spec.code.clone()).collect();
+            if fields.is_empty() || agencies.is_empty() {
+                bail!("no fields or agencies yet: run `motcua demo` or import them first");
+            }
+            let generated = catalog::generate::procedures(procedures, seed, &fields, &agencies);
+            let parsed = import::Parsed {
+                procedure_lines: (1..=generated.len()).collect(),
+                file: catalog::model::CatalogFile { procedures: generated, ..Default::default() },
+                ..Default::default()
+            };
+            let bar = indicatif::ProgressBar::new(procedures as u64);
+            let progress = |n: usize| bar.set_position(n as u64);
+            let r = cat.import(&parsed, "cli:generate", &progress).await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            bar.finish_and_clear();
+            println!("generated / đã tạo: {} new, {} revised, {} unchanged", r.procedures_added, r.procedures_revised, r.procedures_unchanged);
+        }
+        CatalogCmd::Reindex => {
+            let n = cat.rebuild_index().await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            println!("index rebuilt / đã lập lại chỉ mục: {n} procedures");
+        }
+    }
+    Ok(())
+}
+
+fn refuse(file: &std::path::Path, problems: &[kernel::ProblemDetail]) -> anyhow::Result<()> {
+    eprintln!("{}: refused / bị từ chối; the catalogue is unchanged / danh mục không thay đổi", file.display());
+    for p in problems {
+        eprintln!("  {}: {} / {}", p.at, p.en, p.vi);
+    }
+    bail!("{} bad records / bản ghi không hợp lệ", problems.len())
+}
+
+async fn calendar_cmd(config: Config, clock: Arc<dyn Clock>, what: CalendarCmd) -> anyhow::Result<()> {
+    let db = app::open_database(&config).await?;
+    match what {
+        CalendarCmd::List { year } => {
+            let cal = kernel::calendar::store::load(&db, Default::default()).await?;
+            let year = year.unwrap_or_else(|| kernel::clock::to_local(clock.now()).date().format("%Y").to_string().parse().unwrap_or(2026));
+            for d in cal.year(year) {
+                println!("{}\t{}\t{}\t{}", d.date, d.kind.as_str(), d.name_vi, d.source);
+            }
+        }
+        CalendarCmd::Set { date, kind, name_vi, name_en, source, by } => {
+            let kind = DayKind::parse(&kind).context("kind must be holiday, day_off, working_day or normal")?;
+            kernel::calendar::store::set_day(&db, &SpecialDay { date, kind, name_vi, name_en, source }, &format!("cli:{by}"), clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            println!("{date} set / đã cập nhật");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
