@@ -53,6 +53,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The complete router with middleware.
 pub fn router(state: AppState) -> Router {
+    // Install the metrics recorder before the first request is counted.
+    let _ = web::metrics::handle();
     let (api_router, doc) = api();
     let doc_json = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
     let request_id = HeaderName::from_static("x-request-id");

@@ -1,1 +1,195 @@
-//! placeholder
+//! The test harness: a real motcua server per test, on SQLite or PostgreSQL.
+//!
+//! [`spawn_app`] builds the same [`motcua::Application`] the binary runs, on a fresh data
+//! folder and a fresh database, bound to a free port, and returns a handle with an HTTP client.
+//! PostgreSQL comes from `DATABASE_URL` (an administrative connection; each test creates its
+//! own database) or, when that is unset, from a throwaway cluster that [`pg`] starts with the
+//! machine's `initdb` and `pg_ctl` and reuses across test processes.
+
+pub mod pg;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use kernel::clock::ManualClock;
+use kernel::config::Config;
+use motcua::{AppState, Application, BuildOptions};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server for one test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub config: Config,
+    data: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How to start.
+#[derive(Debug, Clone, Copy)]
+pub struct Spawn {
+    pub demo: bool,
+}
+
+impl Default for Spawn {
+    fn default() -> Self {
+        Spawn { demo: true }
+    }
+}
+
+/// A fresh database URL for a backend (`None` for SQLite: the file in the data folder).
+pub async fn fresh_database(backend: Backend) -> anyhow::Result<Option<String>> {
+    match backend {
+        Backend::Sqlite => Ok(None),
+        Backend::Postgres => Ok(Some(pg::fresh_database().await?)),
+    }
+}
+
+/// Starts a server with its own data folder and database. The clock is set to
+/// 2026-03-02 09:00 in Vietnam (a Monday) and can be moved.
+pub async fn spawn_app(backend: Backend, opts: Spawn) -> anyhow::Result<TestApp> {
+    let data = tempfile::tempdir()?;
+    let database_url = fresh_database(backend).await?;
+    spawn_on(data, database_url, opts).await
+}
+
+/// Starts a server on an existing data folder and database (to test restarts).
+pub async fn spawn_on(data: tempfile::TempDir, database_url: Option<String>, opts: Spawn) -> anyhow::Result<TestApp> {
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        database_url,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_max_connections: 8,
+        ..Config::default()
+    };
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 2, 2, 0, 0)
+        .single()
+        .ok_or_else(|| anyhow::anyhow!("bad test start time"))?;
+    let clock = ManualClock::new(start);
+    let app = Application::build(
+        config.clone(),
+        BuildOptions { demo: opts.demo, clock: Arc::new(clock.clone()), index_in_memory: false },
+    )
+    .await?;
+    let addr = app.local_addr()?;
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    Ok(TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client,
+        state,
+        clock,
+        config,
+        data: Some(data),
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self.client.get(self.url(path)).send().await?)
+    }
+
+    /// GET and parse JSON, failing on a non-2xx status with the body in the message.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let r = self.get(path).await?;
+        let status = r.status();
+        let body = r.text().await?;
+        if !status.is_success() {
+            anyhow::bail!("GET {path}: {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Codes of the search results for a query string (`q=...&...`), in order.
+    pub async fn search_codes(&self, query: &str) -> anyhow::Result<Vec<String>> {
+        let v = self.get_json(&format!("/api/v1/procedures?{query}")).await?;
+        Ok(v["items"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|i| i["code"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.config.data_dir.as_path()
+    }
+
+    /// Stops the server, keeping the data folder and database; returns what a restart needs.
+    pub async fn stop(mut self) -> anyhow::Result<(tempfile::TempDir, Option<String>)> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await?;
+        }
+        let data = self.data.take().ok_or_else(|| anyhow::anyhow!("data folder already taken"))?;
+        Ok((data, self.config.database_url.clone()))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Declares a test that runs once on each backend: `both!(name);` for `async fn name(b: Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
