@@ -36,6 +36,8 @@ pub struct Config {
     /// Public base URL, used in links that leave the node.
     pub public_url: String,
     pub log_format: LogFormat,
+    /// Which logs to write, as a tracing filter (e.g. `info,sqlx=warn`).
+    pub log_filter: String,
     /// Largest number of database connections.
     pub database_max_connections: u32,
     /// Name of this node, shown in pages and reports.
@@ -63,6 +65,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".to_string(),
             log_format: LogFormat::Human,
+            log_filter: "info,sqlx=warn,tantivy=warn".to_string(),
             database_max_connections: 16,
             node_name: "motcua".to_string(),
             search: SearchConfig::default(),

@@ -186,8 +186,8 @@ fn load_config(g: &Global, listen: Option<std::net::SocketAddr>) -> anyhow::Resu
     Config::load(g.config.as_deref(), &env, &overrides).map_err(|e| anyhow::anyhow!("{}", e.message_en()))
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MOTCUA_LOG")
+fn init_tracing(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
@@ -202,7 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let config = load_config(&cli.global, listen)?;
-    init_tracing(config.log_format);
+    init_tracing(config.log_format, &config.log_filter);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
         Command::Serve { demo, .. } => {
