@@ -169,14 +169,8 @@ async function openPage(options = {}, { allowHttpError = () => false } = {}) {
   return { context, page, seen };
 }
 
-// Chromium probes /favicon.ico by itself when a page declares no icon. That
-// probe is not one of the page's requests (no request event), arrives at a
-// racy moment, and the server has no favicon yet, so its 404 console line is
-// left out here; everything else the console says is an error.
-const isFaviconProbe = (m) => m.includes('status of 404') && m.includes('/favicon.ico');
-
 function assertClean(seen, { allowConsole = () => false } = {}) {
-  const consoleErrors = seen.console.filter((m) => !allowConsole(m) && !isFaviconProbe(m));
+  const consoleErrors = seen.console.filter((m) => !allowConsole(m));
   assert.deepEqual(consoleErrors, [], 'console errors');
   assert.deepEqual(seen.pageErrors, [], 'uncaught page errors');
   assert.deepEqual(seen.failed, [], 'failed requests');

@@ -404,7 +404,21 @@ async fn results(State(cat): State<Arc<Catalog>>, c: Chrome, Query(p): Query<Has
         province_facets: facet_links(&req, "province", &res.facets.province, &province_label, 34),
         level_facets: facet_links(&req, "level", &res.facets.level, &level_label, 4),
         audience_facets: facet_links(&req, "audience", &res.facets.audience, &audience_label, 2),
-        agency_facets: facet_links(&req, "agency", &res.facets.agency, &agency_label, 10),
+        agency_facets: {
+            // With a province chosen, offer that province's agencies (and central ones).
+            let counts: Vec<FacetCount> = res
+                .facets
+                .agency
+                .iter()
+                .filter(|f| {
+                    req.province.as_ref().is_none_or(|p| {
+                        lookup.agencies.get(&f.value).is_none_or(|a| a.province.as_ref().is_none_or(|ap| ap == p))
+                    })
+                })
+                .cloned()
+                .collect();
+            facet_links(&req, "agency", &counts, &agency_label, 10)
+        },
         filtered: req.field.is_some() || req.province.is_some() || req.level.is_some() || req.audience.is_some() || req.agency.is_some(),
         prev_href,
         next_href,

@@ -352,8 +352,9 @@ impl SearchIndex {
         self.reader.reload()
     }
 
-    /// Builds the query of a request (without paging).
-    pub fn query(&self, req: &SearchRequest) -> Box<dyn Query> {
+    /// Builds the query of a request (without paging). `relaxed` lets a query of three or
+    /// more words match with three quarters of them.
+    pub fn query(&self, req: &SearchRequest, relaxed: bool) -> Box<dyn Query> {
         let f = self.f;
         let words = kernel::text::words(&req.q);
         let mut seen = HashSet::new();
@@ -375,7 +376,7 @@ impl SearchIndex {
                 per_word.push((Occur::Should, Box::new(BooleanQuery::new(alts))));
             }
             let n = per_word.len();
-            let need = if n <= 2 { n } else { (n * 3).div_ceil(4) };
+            let need = if relaxed && n > 2 { (n * 3).div_ceil(4) } else { n };
             let words_q = BooleanQuery::with_minimum_required_clauses(per_word, need);
             let mut text: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(words_q))];
             if looks_like_code(req.q.trim()) {
@@ -416,9 +417,20 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(top))
     }
 
-    /// Runs a search: a page of cards, the total and facet counts.
+    /// Runs a search: a page of cards, the total and facet counts. Every word must match
+    /// (exactly, folded, or with one typo); when that finds nothing for three words or more,
+    /// the search is run again needing three quarters of them, so an extra word does not
+    /// empty the page.
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
-        let query = self.query(req);
+        let strict = self.run(req, false)?;
+        if strict.total > 0 || kernel::text::words(&req.q).len() < 3 {
+            return Ok(strict);
+        }
+        self.run(req, true)
+    }
+
+    fn run(&self, req: &SearchRequest, relaxed: bool) -> tantivy::Result<SearchResults> {
+        let query = self.query(req, relaxed);
         let searcher = self.reader.searcher();
         let page = req.page.max(1);
         let size = req.page_size.clamp(1, 100);

@@ -89,6 +89,7 @@ impl PageError {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     c: &'a Chrome,
+    title: &'static str,
     status: u16,
     message: String,
     details: Vec<(String, String)>,
@@ -102,8 +103,14 @@ impl IntoResponse for PageError {
             tracing::error!(kind = p.kind(), error = %p, "page failed");
         }
         let vi = self.chrome.lang.is_vi();
+        let title = match p.status() {
+            404 => self.chrome.pick("Không tìm thấy", "Not found"),
+            400 | 422 => self.chrome.pick("Yêu cầu không hợp lệ", "Invalid request"),
+            _ => self.chrome.t.error_title,
+        };
         let page = ErrorPage {
             c: &self.chrome,
+            title,
             status: p.status(),
             message: if vi { p.message_vi() } else { p.message_en() },
             details: p
