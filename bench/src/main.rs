@@ -1,1 +1,86 @@
-fn main() {}
+//! `motcua-bench`: motcua's benchmarks. `search` measures the procedure search against
+//! PostgreSQL full-text search (relevance, latency, throughput) and the binary's startup and
+//! memory, prints the results and writes them into `docs/BENCHMARKS.md`.
+
+mod measure;
+mod postgres;
+mod process;
+mod queries;
+mod report;
+mod search;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "motcua-bench", about = "motcua's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search: motcua (in process, HTTP, binary) against PostgreSQL full-text search.
+    Search {
+        /// Generated procedures added to the 51 of the demo.
+        #[arg(long, default_value_t = 100_000)]
+        procedures: usize,
+        /// Length of each load phase, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent clients of the load phases.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// The Markdown file whose search section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+        /// Seed of the generated procedures.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Startups timed for each kind of data folder (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        startup_runs: usize,
+        /// The motcua binary (default: `motcua` next to this program).
+        #[arg(long)]
+        motcua_bin: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Search { procedures, seconds, clients, out, seed, startup_runs, motcua_bin } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- search --procedures {procedures} --seconds {seconds} --clients {clients}"
+            );
+            if out != PathBuf::from("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            if seed != 42 {
+                command.push_str(&format!(" --seed {seed}"));
+            }
+            let args = search::Args { procedures, seconds, clients, out, seed, startup_runs, motcua_bin, command };
+            runtime.block_on(search::run(args))
+        }
+    };
+    match result {
+        Ok(section) => {
+            println!("{section}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -43,12 +43,20 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 }
 
 fn bad(name: &'static str, vi: impl Into<String>, en: impl Into<String>) -> CatalogError {
-    CatalogError::BadParameter { name, vi: vi.into(), en: en.into() }
+    CatalogError::BadParameter {
+        name,
+        vi: vi.into(),
+        en: en.into(),
+    }
 }
 
-fn number<T: std::str::FromStr>(p: &HashMap<String, String>, name: &'static str, range: std::ops::RangeInclusive<T>) -> Result<Option<T>, CatalogError>
+fn number<T>(
+    p: &HashMap<String, String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, CatalogError>
 where
-    T: PartialOrd + std::fmt::Display,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
 {
     match param(p, name) {
         None => Ok(None),
@@ -57,21 +65,34 @@ where
             _ => Err(bad(
                 name,
                 format!("cần một số nguyên từ {} đến {}", range.start(), range.end()),
-                format!("expected a whole number from {} to {}", range.start(), range.end()),
+                format!(
+                    "expected a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
             )),
         },
     }
 }
 
 /// Reads a search request from query parameters; shared with the pages.
-pub fn search_request(p: &HashMap<String, String>, default_page_size: usize) -> Result<SearchRequest, CatalogError> {
+pub fn search_request(
+    p: &HashMap<String, String>,
+    default_page_size: usize,
+) -> Result<SearchRequest, CatalogError> {
     let q = p.get("q").cloned().unwrap_or_default();
     if q.chars().count() > 200 {
         return Err(bad("q", "tối đa 200 ký tự", "at most 200 characters"));
     }
     let audience = match param(p, "audience") {
         None => None,
-        Some(a) => Some(Audience::parse(a).ok_or_else(|| bad("audience", "cần citizen hoặc business", "expected citizen or business"))?),
+        Some(a) => Some(Audience::parse(a).ok_or_else(|| {
+            bad(
+                "audience",
+                "cần citizen hoặc business",
+                "expected citizen or business",
+            )
+        })?),
     };
     Ok(SearchRequest {
         q,
@@ -107,12 +128,19 @@ pub fn search_request(p: &HashMap<String, String>, default_page_size: usize) -> 
         (status = 400, description = "A bad parameter", body = web::error::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-async fn list_procedures(State(c): State<Arc<Catalog>>, Query(p): Params) -> Result<Json<SearchResults>, ApiError> {
+async fn list_procedures(
+    State(c): State<Arc<Catalog>>,
+    Query(p): Params,
+) -> Result<Json<SearchResults>, ApiError> {
     let req = search_request(&p, c.search_config().page_size)?;
     let c2 = c.clone();
     let res = tokio::task::spawn_blocking(move || c2.search(&req))
         .await
-        .map_err(|e| CatalogError::Kernel(kernel::problem::Error::Config(format!("search task failed: {e}"))))??;
+        .map_err(|e| {
+            CatalogError::Kernel(kernel::problem::Error::Config(format!(
+                "search task failed: {e}"
+            )))
+        })??;
     Ok(Json(res))
 }
 
@@ -126,12 +154,25 @@ pub struct ProcedureView {
     pub agency_details: Vec<AgencyRecord>,
 }
 
-pub(crate) async fn procedure_view(c: &Catalog, code: &str, version: Option<i64>) -> Result<ProcedureView, CatalogError> {
+pub(crate) async fn procedure_view(
+    c: &Catalog,
+    code: &str,
+    version: Option<i64>,
+) -> Result<ProcedureView, CatalogError> {
     let procedure = c.procedure(code, version).await?;
     let lookup = c.lookup();
     Ok(ProcedureView {
-        field_name: lookup.fields.get(&procedure.spec.field).map(|f| f.name.clone()).unwrap_or_default(),
-        agency_details: procedure.spec.agencies.iter().filter_map(|a| lookup.agencies.get(a.as_str()).cloned()).collect(),
+        field_name: lookup
+            .fields
+            .get(&procedure.spec.field)
+            .map(|f| f.name.clone())
+            .unwrap_or_default(),
+        agency_details: procedure
+            .spec
+            .agencies
+            .iter()
+            .filter_map(|a| lookup.agencies.get(a.as_str()).cloned())
+            .collect(),
         procedure,
     })
 }
@@ -148,17 +189,30 @@ pub(crate) async fn procedure_view(c: &Catalog, code: &str, version: Option<i64>
         (status = 404, description = "No such procedure or version", body = web::error::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-async fn get_procedure(State(c): State<Arc<Catalog>>, Path(code): Path<String>, Query(p): Params) -> Result<Json<ProcedureView>, ApiError> {
+async fn get_procedure(
+    State(c): State<Arc<Catalog>>,
+    Path(code): Path<String>,
+    Query(p): Params,
+) -> Result<Json<ProcedureView>, ApiError> {
     let version = number::<i64>(&p, "version", 1..=i64::from(u32::MAX))?;
     Ok(Json(procedure_view(&c, &code, version).await?))
 }
 
 /// Agencies filtered by province, level or words of their name.
-pub fn filter_agencies(c: &Catalog, p: &HashMap<String, String>) -> Result<Vec<AgencyRecord>, CatalogError> {
+pub fn filter_agencies(
+    c: &Catalog,
+    p: &HashMap<String, String>,
+) -> Result<Vec<AgencyRecord>, CatalogError> {
     let province = param(p, "province");
     let level = match param(p, "level") {
         None => None,
-        Some(l) => Some(crate::model::AgencyLevel::parse(l).ok_or_else(|| bad("level", "cần central, provincial hoặc commune", "expected central, provincial or commune"))?),
+        Some(l) => Some(crate::model::AgencyLevel::parse(l).ok_or_else(|| {
+            bad(
+                "level",
+                "cần central, provincial hoặc commune",
+                "expected central, provincial or commune",
+            )
+        })?),
     };
     let q = param(p, "q").map(kernel::text::fold);
     let parent = param(p, "parent");
@@ -169,7 +223,10 @@ pub fn filter_agencies(c: &Catalog, p: &HashMap<String, String>) -> Result<Vec<A
         .filter(|a| province.is_none_or(|pr| a.province.as_deref() == Some(pr)))
         .filter(|a| level.is_none_or(|l| a.spec.level == l))
         .filter(|a| parent.is_none_or(|pa| a.spec.parent.as_ref().map(|x| x.as_str()) == Some(pa)))
-        .filter(|a| q.as_ref().is_none_or(|q| kernel::text::fold(&a.spec.name).contains(q.as_str())))
+        .filter(|a| {
+            q.as_ref()
+                .is_none_or(|q| kernel::text::fold(&a.spec.name).contains(q.as_str()))
+        })
         .cloned()
         .collect())
 }
@@ -188,7 +245,10 @@ pub fn filter_agencies(c: &Catalog, p: &HashMap<String, String>) -> Result<Vec<A
         (status = 400, description = "A bad parameter", body = web::error::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-async fn list_agencies(State(c): State<Arc<Catalog>>, Query(p): Params) -> Result<Json<Vec<AgencyRecord>>, ApiError> {
+async fn list_agencies(
+    State(c): State<Arc<Catalog>>,
+    Query(p): Params,
+) -> Result<Json<Vec<AgencyRecord>>, ApiError> {
     Ok(Json(filter_agencies(&c, &p)?))
 }
 
@@ -201,9 +261,18 @@ async fn list_agencies(State(c): State<Arc<Catalog>>, Query(p): Params) -> Resul
         (status = 404, description = "No such agency", body = web::error::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-async fn get_agency(State(c): State<Arc<Catalog>>, Path(code): Path<String>) -> Result<Json<AgencyRecord>, ApiError> {
+async fn get_agency(
+    State(c): State<Arc<Catalog>>,
+    Path(code): Path<String>,
+) -> Result<Json<AgencyRecord>, ApiError> {
     let lookup = c.lookup();
-    Ok(Json(lookup.agencies.get(&code).cloned().ok_or(CatalogError::AgencyNotFound(code))?))
+    Ok(Json(
+        lookup
+            .agencies
+            .get(&code)
+            .cloned()
+            .ok_or(CatalogError::AgencyNotFound(code))?,
+    ))
 }
 
 /// Fields of administration.
@@ -243,16 +312,26 @@ pub struct AdminUnitView {
         (status = 400, description = "A bad parameter", body = web::error::ProblemBody, content_type = "application/problem+json"),
     )
 )]
-async fn list_admin_units(State(c): State<Arc<Catalog>>, Query(p): Params) -> Result<Json<Vec<AdminUnitView>>, ApiError> {
+async fn list_admin_units(
+    State(c): State<Arc<Catalog>>,
+    Query(p): Params,
+) -> Result<Json<Vec<AdminUnitView>>, ApiError> {
     let day = match param(&p, "date") {
         None => c.today(),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad("date", "cần ngày dạng YYYY-MM-DD", "expected YYYY-MM-DD"))?,
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| bad("date", "cần ngày dạng YYYY-MM-DD", "expected YYYY-MM-DD"))?,
     };
     let units = c.units();
     let picked: Vec<&AdminUnit> = if let Some(code) = param(&p, "code") {
         units.by_code(code)
     } else if let Some(parent) = param(&p, "parent") {
-        let prov = units.resolve(parent, 1, day).ok_or_else(|| bad("parent", "không có tỉnh nào mang mã này vào ngày đó", "no province has this code on that date"))?;
+        let prov = units.resolve(parent, 1, day).ok_or_else(|| {
+            bad(
+                "parent",
+                "không có tỉnh nào mang mã này vào ngày đó",
+                "no province has this code on that date",
+            )
+        })?;
         units.children(prov.id, day)
     } else if let Some(q) = param(&p, "q") {
         units.search(q, day, 200)
@@ -265,7 +344,11 @@ async fn list_admin_units(State(c): State<Arc<Catalog>>, Query(p): Params) -> Re
             .map(|u| AdminUnitView {
                 unit: u.clone(),
                 successors: units.successors(u.id).to_vec(),
-                now_part_of: if u.in_force_on(day) { vec![] } else { units.current_for(u.id, day).into_iter().cloned().collect() },
+                now_part_of: if u.in_force_on(day) {
+                    vec![]
+                } else {
+                    units.current_for(u.id, day).into_iter().cloned().collect()
+                },
                 predecessor_count: units.predecessors(u.id).len(),
             })
             .collect(),

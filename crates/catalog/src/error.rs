@@ -11,7 +11,11 @@ pub enum CatalogError {
     #[error("the file was refused: {} bad records", .0.len())]
     Rejected(Vec<ProblemDetail>),
     #[error("bad query parameter {name}: {en}")]
-    BadParameter { name: &'static str, vi: String, en: String },
+    BadParameter {
+        name: &'static str,
+        vi: String,
+        en: String,
+    },
     #[error(transparent)]
     Kernel(#[from] kernel::problem::Error),
     #[error("search index: {0}")]
@@ -42,15 +46,26 @@ impl Problem for CatalogError {
 
     fn message_vi(&self) -> String {
         match self {
-            CatalogError::ProcedureNotFound { code, version: None } => format!("Không có thủ tục hành chính mã {code}"),
-            CatalogError::ProcedureNotFound { code, version: Some(v) } => {
+            CatalogError::ProcedureNotFound {
+                code,
+                version: None,
+            } => format!("Không có thủ tục hành chính mã {code}"),
+            CatalogError::ProcedureNotFound {
+                code,
+                version: Some(v),
+            } => {
                 format!("Không có phiên bản {v} của thủ tục hành chính mã {code}")
             }
             CatalogError::AgencyNotFound(c) => format!("Không có cơ quan mã {c}"),
             CatalogError::Rejected(list) => {
-                format!("Tệp bị từ chối: {} bản ghi không hợp lệ; danh mục không thay đổi", list.len())
+                format!(
+                    "Tệp bị từ chối: {} bản ghi không hợp lệ; danh mục không thay đổi",
+                    list.len()
+                )
             }
-            CatalogError::BadParameter { name, vi, .. } => format!("Tham số {name} không hợp lệ: {vi}"),
+            CatalogError::BadParameter { name, vi, .. } => {
+                format!("Tham số {name} không hợp lệ: {vi}")
+            }
             CatalogError::Kernel(e) => e.message_vi(),
             CatalogError::Index(_) => "Chỉ mục tìm kiếm gặp lỗi; vui lòng thử lại sau".into(),
         }
@@ -58,15 +73,26 @@ impl Problem for CatalogError {
 
     fn message_en(&self) -> String {
         match self {
-            CatalogError::ProcedureNotFound { code, version: None } => format!("No administrative procedure has the code {code}"),
-            CatalogError::ProcedureNotFound { code, version: Some(v) } => {
+            CatalogError::ProcedureNotFound {
+                code,
+                version: None,
+            } => format!("No administrative procedure has the code {code}"),
+            CatalogError::ProcedureNotFound {
+                code,
+                version: Some(v),
+            } => {
                 format!("Procedure {code} has no version {v}")
             }
             CatalogError::AgencyNotFound(c) => format!("No agency has the code {c}"),
             CatalogError::Rejected(list) => {
-                format!("The file was refused: {} invalid records; the catalogue is unchanged", list.len())
+                format!(
+                    "The file was refused: {} invalid records; the catalogue is unchanged",
+                    list.len()
+                )
             }
-            CatalogError::BadParameter { name, en, .. } => format!("Invalid parameter {name}: {en}"),
+            CatalogError::BadParameter { name, en, .. } => {
+                format!("Invalid parameter {name}: {en}")
+            }
             CatalogError::Kernel(e) => e.message_en(),
             CatalogError::Index(_) => "The search index failed; please try again later".into(),
         }

@@ -6,33 +6,108 @@ use kernel::ids::AgencyCode;
 use crate::model::{Audience, Fee, OnlineMode, ProcedureSpec, RequiredDocument};
 
 const ACTIONS: &[&str] = &[
-    "Cấp", "Cấp lại", "Cấp đổi", "Điều chỉnh", "Gia hạn", "Thu hồi", "Công nhận", "Chấp thuận",
-    "Thẩm định", "Phê duyệt", "Xác nhận", "Thông báo", "Bổ sung", "Đình chỉ", "Khôi phục",
-    "Hủy bỏ", "Sửa đổi", "Tiếp nhận", "Giải quyết", "Cho phép",
+    "Cấp",
+    "Cấp lại",
+    "Cấp đổi",
+    "Điều chỉnh",
+    "Gia hạn",
+    "Thu hồi",
+    "Công nhận",
+    "Chấp thuận",
+    "Thẩm định",
+    "Phê duyệt",
+    "Xác nhận",
+    "Thông báo",
+    "Bổ sung",
+    "Đình chỉ",
+    "Khôi phục",
+    "Hủy bỏ",
+    "Sửa đổi",
+    "Tiếp nhận",
+    "Giải quyết",
+    "Cho phép",
 ];
 const OBJECTS: &[&str] = &[
-    "giấy phép hoạt động", "giấy chứng nhận đủ điều kiện", "chứng chỉ hành nghề", "giấy phép kinh doanh",
-    "quyết định thành lập", "hồ sơ đề nghị hỗ trợ", "phương án sản xuất", "báo cáo đánh giá tác động",
-    "giấy phép khai thác", "văn bản chấp thuận", "giấy xác nhận ưu đãi", "danh mục kỹ thuật",
-    "kế hoạch bảo vệ", "giấy phép vận chuyển", "giấy chứng nhận lưu hành", "hồ sơ công bố",
-    "giấy phép sử dụng", "chứng nhận chất lượng", "giấy phép xả thải", "thỏa thuận đấu nối",
-    "giấy phép tổ chức", "văn bản xác nhận", "chứng chỉ năng lực", "giấy phép liên kết",
-    "hồ sơ thẩm tra", "dự án đầu tư", "quy chế hoạt động", "giấy phép nhập khẩu",
+    "giấy phép hoạt động",
+    "giấy chứng nhận đủ điều kiện",
+    "chứng chỉ hành nghề",
+    "giấy phép kinh doanh",
+    "quyết định thành lập",
+    "hồ sơ đề nghị hỗ trợ",
+    "phương án sản xuất",
+    "báo cáo đánh giá tác động",
+    "giấy phép khai thác",
+    "văn bản chấp thuận",
+    "giấy xác nhận ưu đãi",
+    "danh mục kỹ thuật",
+    "kế hoạch bảo vệ",
+    "giấy phép vận chuyển",
+    "giấy chứng nhận lưu hành",
+    "hồ sơ công bố",
+    "giấy phép sử dụng",
+    "chứng nhận chất lượng",
+    "giấy phép xả thải",
+    "thỏa thuận đấu nối",
+    "giấy phép tổ chức",
+    "văn bản xác nhận",
+    "chứng chỉ năng lực",
+    "giấy phép liên kết",
+    "hồ sơ thẩm tra",
+    "dự án đầu tư",
+    "quy chế hoạt động",
+    "giấy phép nhập khẩu",
 ];
 const SUBJECTS: &[&str] = &[
-    "cơ sở bán lẻ thuốc", "trung tâm ngoại ngữ", "cơ sở giáo dục mầm non", "phòng khám đa khoa",
-    "nhà hàng ăn uống", "cơ sở chăn nuôi", "tàu cá", "trạm sạc xe điện", "bến thủy nội địa",
-    "cơ sở lưu trú du lịch", "doanh nghiệp vận tải", "cơ sở giết mổ", "trang trại thủy sản",
-    "đại lý xăng dầu", "công trình thủy lợi", "cơ sở in", "thư viện tư nhân", "câu lạc bộ thể thao",
-    "cơ sở trợ giúp xã hội", "hợp tác xã nông nghiệp", "cơ sở sản xuất phân bón", "mỏ khoáng sản",
-    "kho chứa hóa chất", "đài truyền thanh", "nhà thuốc bệnh viện", "cơ sở đào tạo lái xe",
-    "cảng cá", "khu công nghiệp", "cụm công nghiệp", "chợ đầu mối",
+    "cơ sở bán lẻ thuốc",
+    "trung tâm ngoại ngữ",
+    "cơ sở giáo dục mầm non",
+    "phòng khám đa khoa",
+    "nhà hàng ăn uống",
+    "cơ sở chăn nuôi",
+    "tàu cá",
+    "trạm sạc xe điện",
+    "bến thủy nội địa",
+    "cơ sở lưu trú du lịch",
+    "doanh nghiệp vận tải",
+    "cơ sở giết mổ",
+    "trang trại thủy sản",
+    "đại lý xăng dầu",
+    "công trình thủy lợi",
+    "cơ sở in",
+    "thư viện tư nhân",
+    "câu lạc bộ thể thao",
+    "cơ sở trợ giúp xã hội",
+    "hợp tác xã nông nghiệp",
+    "cơ sở sản xuất phân bón",
+    "mỏ khoáng sản",
+    "kho chứa hóa chất",
+    "đài truyền thanh",
+    "nhà thuốc bệnh viện",
+    "cơ sở đào tạo lái xe",
+    "cảng cá",
+    "khu công nghiệp",
+    "cụm công nghiệp",
+    "chợ đầu mối",
 ];
 const QUALIFIERS: &[&str] = &[
-    "", "có vốn đầu tư nước ngoài", "trên địa bàn tỉnh", "cấp xã", "quy mô nhỏ", "trong khu kinh tế",
-    "thuộc thẩm quyền cấp tỉnh", "thuộc thẩm quyền trung ương", "theo hình thức trực tuyến",
-    "trường hợp bị mất", "trường hợp hết hạn", "khi thay đổi địa điểm", "khi thay đổi chủ sở hữu",
-    "lần đầu", "đối với hộ kinh doanh", "đối với tổ chức", "vùng biên giới", "ven biển",
+    "",
+    "có vốn đầu tư nước ngoài",
+    "trên địa bàn tỉnh",
+    "cấp xã",
+    "quy mô nhỏ",
+    "trong khu kinh tế",
+    "thuộc thẩm quyền cấp tỉnh",
+    "thuộc thẩm quyền trung ương",
+    "theo hình thức trực tuyến",
+    "trường hợp bị mất",
+    "trường hợp hết hạn",
+    "khi thay đổi địa điểm",
+    "khi thay đổi chủ sở hữu",
+    "lần đầu",
+    "đối với hộ kinh doanh",
+    "đối với tổ chức",
+    "vùng biên giới",
+    "ven biển",
 ];
 
 /// A small deterministic generator (xorshift64*).
@@ -54,7 +129,12 @@ impl Rng {
 
 /// `n` procedures numbered from `9.000001`, over the given fields and agencies (which must not
 /// be empty).
-pub fn procedures(n: usize, seed: u64, fields: &[String], agencies: &[AgencyCode]) -> Vec<ProcedureSpec> {
+pub fn procedures(
+    n: usize,
+    seed: u64,
+    fields: &[String],
+    agencies: &[AgencyCode],
+) -> Vec<ProcedureSpec> {
     let mut rng = Rng(seed.max(1));
     let mut out = Vec::with_capacity(n);
     if fields.is_empty() || agencies.is_empty() {
@@ -77,7 +157,9 @@ pub fn procedures(n: usize, seed: u64, fields: &[String], agencies: &[AgencyCode
             _ => OnlineMode::None,
         };
         let n_agencies = 1 + (rng.next() % 3) as usize;
-        let mut ag: Vec<AgencyCode> = (0..n_agencies).map(|_| rng.pick(agencies).clone()).collect();
+        let mut ag: Vec<AgencyCode> = (0..n_agencies)
+            .map(|_| rng.pick(agencies).clone())
+            .collect();
         ag.sort();
         ag.dedup();
         let audience = match rng.next() % 3 {
@@ -96,10 +178,24 @@ pub fn procedures(n: usize, seed: u64, fields: &[String], agencies: &[AgencyCode
             online,
             time_limit_days: (rng.next() % 30) as u16 + 1,
             time_limit_note: None,
-            fees: vec![Fee { label: "Phí thẩm định".into(), amount: fee, case: None }],
+            fees: vec![Fee {
+                label: "Phí thẩm định".into(),
+                amount: fee,
+                case: None,
+            }],
             documents: vec![
-                RequiredDocument { name: format!("Đơn đề nghị {}", object), copies: 1, original: true, template: Some("Mẫu 01".into()) },
-                RequiredDocument { name: "Bản sao giấy tờ pháp lý của tổ chức, cá nhân".into(), copies: 1, original: false, template: None },
+                RequiredDocument {
+                    name: format!("Đơn đề nghị {}", object),
+                    copies: 1,
+                    original: true,
+                    template: Some("Mẫu 01".into()),
+                },
+                RequiredDocument {
+                    name: "Bản sao giấy tờ pháp lý của tổ chức, cá nhân".into(),
+                    copies: 1,
+                    original: false,
+                    template: None,
+                },
             ],
             steps: vec![
                 "Tổ chức, cá nhân nộp hồ sơ tại Bộ phận Một cửa hoặc trực tuyến".into(),

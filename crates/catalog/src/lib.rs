@@ -50,7 +50,9 @@ pub struct Catalog {
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Catalog").field("index", &self.index).finish()
+        f.debug_struct("Catalog")
+            .field("index", &self.index)
+            .finish()
     }
 }
 
@@ -71,10 +73,20 @@ impl Catalog {
             Some(dir) => SearchIndex::open(dir, &cfg)?,
             None => (SearchIndex::in_memory(&cfg)?, true),
         };
-        let catalog = Catalog { db, index, units, lookup: RwLock::new(Arc::new(lookup)), clock, cfg };
+        let catalog = Catalog {
+            db,
+            index,
+            units,
+            lookup: RwLock::new(Arc::new(lookup)),
+            clock,
+            cfg,
+        };
         let stored = store::procedure_count(&catalog.db).await?;
         if fresh || catalog.index.doc_count() != stored as u64 {
-            tracing::info!(procedures = stored, "building the search index from the database");
+            tracing::info!(
+                procedures = stored,
+                "building the search index from the database"
+            );
             catalog.rebuild_index().await?;
         }
         Ok(catalog)
@@ -114,7 +126,8 @@ impl Catalog {
             let page = store::current_page(&self.db, &after, 2000).await?;
             let Some((last, _)) = page.last() else { break };
             after = last.code.clone();
-            self.index.add_batch(page.iter().map(|(s, v)| (s, *v)), lookup.as_ref())?;
+            self.index
+                .add_batch(page.iter().map(|(s, v)| (s, *v)), lookup.as_ref())?;
         }
         self.index.commit()?;
         Ok(self.index.doc_count())
@@ -125,11 +138,17 @@ impl Catalog {
     }
 
     /// A procedure at a version (the current one when `None`).
-    pub async fn procedure(&self, code: &str, version: Option<i64>) -> Result<StoredProcedure, CatalogError> {
-        store::procedure(&self.db, code, version).await?.ok_or_else(|| CatalogError::ProcedureNotFound {
-            code: code.to_string(),
-            version,
-        })
+    pub async fn procedure(
+        &self,
+        code: &str,
+        version: Option<i64>,
+    ) -> Result<StoredProcedure, CatalogError> {
+        store::procedure(&self.db, code, version)
+            .await?
+            .ok_or_else(|| CatalogError::ProcedureNotFound {
+                code: code.to_string(),
+                version,
+            })
     }
 
     /// Checks and writes a parsed file; nothing is written when any record is bad.
@@ -140,29 +159,54 @@ impl Catalog {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<ImportReport, CatalogError> {
         let before = self.lookup();
-        let unit_ids = import::check(parsed, &before, &self.units, self.today()).map_err(CatalogError::Rejected)?;
-        let report = store::apply(&self.db, &parsed.file, &unit_ids, actor, self.clock.now(), progress).await?;
+        let unit_ids = import::check(parsed, &before, &self.units, self.today())
+            .map_err(CatalogError::Rejected)?;
+        let report = store::apply(
+            &self.db,
+            &parsed.file,
+            &unit_ids,
+            actor,
+            self.clock.now(),
+            progress,
+        )
+        .await?;
         let lookup = Arc::new(store::load_lookup(&self.db).await?);
         match self.lookup.write() {
             Ok(mut g) => *g = lookup.clone(),
             Err(p) => *p.into_inner() = lookup.clone(),
         }
-        let agencies_or_fields_changed = !parsed.file.agencies.is_empty() || !parsed.file.fields.is_empty();
-        if agencies_or_fields_changed && store::procedure_count(&self.db).await? > report.changed.len() as i64 {
+        let agencies_or_fields_changed =
+            !parsed.file.agencies.is_empty() || !parsed.file.fields.is_empty();
+        if agencies_or_fields_changed
+            && store::procedure_count(&self.db).await? > report.changed.len() as i64
+        {
             // Names of agencies or fields may show in every card: rebuild all.
             self.rebuild_index().await?;
         } else if !report.changed.is_empty() {
-            let changed: std::collections::HashSet<&str> = report.changed.iter().map(|(c, _)| c.as_str()).collect();
-            let versions: std::collections::HashMap<&str, i64> = report.changed.iter().map(|(c, v)| (c.as_str(), *v)).collect();
-            let items = parsed.file.procedures.iter().filter(|p| changed.contains(p.code.as_str()));
-            self.index.upsert(items.map(|p| (p, versions.get(p.code.as_str()).copied().unwrap_or(1))), lookup.as_ref())?;
+            let changed: std::collections::HashSet<&str> =
+                report.changed.iter().map(|(c, _)| c.as_str()).collect();
+            let versions: std::collections::HashMap<&str, i64> = report
+                .changed
+                .iter()
+                .map(|(c, v)| (c.as_str(), *v))
+                .collect();
+            let items = parsed
+                .file
+                .procedures
+                .iter()
+                .filter(|p| changed.contains(p.code.as_str()));
+            self.index.upsert(
+                items.map(|p| (p, versions.get(p.code.as_str()).copied().unwrap_or(1))),
+                lookup.as_ref(),
+            )?;
         }
         Ok(report)
     }
 
     /// Imports the shipped demo catalogue.
     pub async fn load_demo(&self, actor: &str) -> Result<ImportReport, CatalogError> {
-        let parsed = import::parse(DEMO_JSON.as_bytes(), import::Format::Json).map_err(CatalogError::Rejected)?;
+        let parsed = import::parse(DEMO_JSON.as_bytes(), import::Format::Json)
+            .map_err(CatalogError::Rejected)?;
         self.import(&parsed, actor, &|_| {}).await
     }
 
@@ -171,7 +215,9 @@ impl Catalog {
         let lookup = self.lookup();
         let mut file = CatalogFile {
             fields: lookup.fields.values().cloned().collect(),
-            agencies: order_parents_first(lookup.agencies.values().map(|a| a.spec.clone()).collect()),
+            agencies: order_parents_first(
+                lookup.agencies.values().map(|a| a.spec.clone()).collect(),
+            ),
             procedures: Vec::new(),
         };
         let mut after = String::new();
@@ -188,7 +234,10 @@ impl Catalog {
         Ok(store::count_view(&self.db, code).await?)
     }
 
-    pub async fn most_viewed(&self, limit: i64) -> Result<Vec<(String, String, i64)>, CatalogError> {
+    pub async fn most_viewed(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>, CatalogError> {
         Ok(store::most_viewed(&self.db, limit).await?)
     }
 
@@ -204,7 +253,10 @@ fn order_parents_first(mut agencies: Vec<model::AgencySpec>) -> Vec<model::Agenc
     while !agencies.is_empty() {
         let before = agencies.len();
         agencies.retain(|a| {
-            let ready = a.parent.as_ref().is_none_or(|p| placed.contains(p.as_str()));
+            let ready = a
+                .parent
+                .as_ref()
+                .is_none_or(|p| placed.contains(p.as_str()));
             if ready {
                 placed.insert(a.code.as_str().to_string());
                 out.push(a.clone());

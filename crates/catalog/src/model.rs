@@ -81,7 +81,9 @@ pub struct AgencySpec {
 }
 
 /// Who a procedure serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Audience {
     Citizen,
@@ -273,12 +275,18 @@ pub struct Invalid {
 }
 
 fn bad(vi: impl Into<String>, en: impl Into<String>) -> Invalid {
-    Invalid { vi: vi.into(), en: en.into() }
+    Invalid {
+        vi: vi.into(),
+        en: en.into(),
+    }
 }
 
 fn check_text(out: &mut Vec<Invalid>, what_vi: &str, what_en: &str, s: &str, max: usize) {
     if s.trim().is_empty() {
-        out.push(bad(format!("{what_vi} không được để trống"), format!("{what_en} must not be empty")));
+        out.push(bad(
+            format!("{what_vi} không được để trống"),
+            format!("{what_en} must not be empty"),
+        ));
     } else if s.chars().count() > max {
         out.push(bad(
             format!("{what_vi} dài quá {max} ký tự"),
@@ -291,15 +299,22 @@ fn check_text(out: &mut Vec<Invalid>, what_vi: &str, what_en: &str, s: &str, max
 pub fn valid_code(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 pub fn validate_field(f: &FieldSpec) -> Vec<Invalid> {
     let mut out = Vec::new();
     if !valid_code(&f.code) {
         out.push(bad(
-            format!("Mã lĩnh vực {:?} chỉ được gồm chữ, số, dấu chấm, gạch (tối đa 64)", f.code),
-            format!("Field code {:?} may only hold letters, digits, dots and dashes (64 at most)", f.code),
+            format!(
+                "Mã lĩnh vực {:?} chỉ được gồm chữ, số, dấu chấm, gạch (tối đa 64)",
+                f.code
+            ),
+            format!(
+                "Field code {:?} may only hold letters, digits, dots and dashes (64 at most)",
+                f.code
+            ),
         ));
     }
     check_text(&mut out, "Tên lĩnh vực", "Field name", &f.name, 300);
@@ -327,7 +342,10 @@ pub fn validate_agency(a: &AgencySpec) -> Vec<Invalid> {
         _ => {}
     }
     if a.parent.as_ref() == Some(&a.code) {
-        out.push(bad("Cơ quan không thể là cơ quan cấp trên của chính nó", "An agency cannot be its own parent"));
+        out.push(bad(
+            "Cơ quan không thể là cơ quan cấp trên của chính nó",
+            "An agency cannot be its own parent",
+        ));
     }
     out
 }
@@ -338,21 +356,42 @@ pub fn validate_procedure(p: &ProcedureSpec) -> Vec<Invalid> {
     let mut out = Vec::new();
     if !valid_code(&p.code) {
         out.push(bad(
-            format!("Mã thủ tục {:?} chỉ được gồm chữ, số, dấu chấm, gạch (tối đa 64)", p.code),
-            format!("Procedure code {:?} may only hold letters, digits, dots and dashes (64 at most)", p.code),
+            format!(
+                "Mã thủ tục {:?} chỉ được gồm chữ, số, dấu chấm, gạch (tối đa 64)",
+                p.code
+            ),
+            format!(
+                "Procedure code {:?} may only hold letters, digits, dots and dashes (64 at most)",
+                p.code
+            ),
         ));
     }
     check_text(&mut out, "Tên thủ tục", "Procedure name", &p.name, 500);
     check_text(&mut out, "Kết quả", "Result", &p.result, 500);
-    check_text(&mut out, "Nơi nộp hồ sơ", "Where to submit", &p.where_to_submit, 1000);
+    check_text(
+        &mut out,
+        "Nơi nộp hồ sơ",
+        "Where to submit",
+        &p.where_to_submit,
+        1000,
+    );
     if p.description.chars().count() > 5000 {
-        out.push(bad("Mô tả dài quá 5000 ký tự", "Description is longer than 5000 characters"));
+        out.push(bad(
+            "Mô tả dài quá 5000 ký tự",
+            "Description is longer than 5000 characters",
+        ));
     }
     if p.agencies.is_empty() {
-        out.push(bad("Thủ tục cần ít nhất một cơ quan giải quyết", "A procedure needs at least one handling agency"));
+        out.push(bad(
+            "Thủ tục cần ít nhất một cơ quan giải quyết",
+            "A procedure needs at least one handling agency",
+        ));
     }
     if p.audience.is_empty() {
-        out.push(bad("Thủ tục cần nêu đối tượng thực hiện", "A procedure must name its audience"));
+        out.push(bad(
+            "Thủ tục cần nêu đối tượng thực hiện",
+            "A procedure must name its audience",
+        ));
     }
     if !(1..=4).contains(&p.level) {
         out.push(bad(
@@ -367,18 +406,32 @@ pub fn validate_procedure(p: &ProcedureSpec) -> Vec<Invalid> {
         };
         if !consistent {
             out.push(bad(
-                format!("Mức độ {} không khớp với hình thức trực tuyến «{}»", p.level, p.online.label(true)),
-                format!("Level {} does not match online mode `{}`", p.level, p.online.as_str()),
+                format!(
+                    "Mức độ {} không khớp với hình thức trực tuyến «{}»",
+                    p.level,
+                    p.online.label(true)
+                ),
+                format!(
+                    "Level {} does not match online mode `{}`",
+                    p.level,
+                    p.online.as_str()
+                ),
             ));
         }
     }
     if p.time_limit_days > 3650 {
-        out.push(bad("Thời hạn giải quyết quá 3650 ngày làm việc", "Time limit exceeds 3650 working days"));
+        out.push(bad(
+            "Thời hạn giải quyết quá 3650 ngày làm việc",
+            "Time limit exceeds 3650 working days",
+        ));
     }
     if let Some(a) = p.requires_assurance
         && !(1..=2).contains(&a)
     {
-        out.push(bad("Mức độ định danh yêu cầu phải là 1 hoặc 2", "Required assurance level must be 1 or 2"));
+        out.push(bad(
+            "Mức độ định danh yêu cầu phải là 1 hoặc 2",
+            "Required assurance level must be 1 or 2",
+        ));
     }
     for (i, f) in p.fees.iter().enumerate() {
         if f.amount < 0 || f.amount > 1_000_000_000_000 {
@@ -390,11 +443,25 @@ pub fn validate_procedure(p: &ProcedureSpec) -> Vec<Invalid> {
         check_text(&mut out, "Tên khoản phí", "Fee label", &f.label, 300);
     }
     for (i, d) in p.documents.iter().enumerate() {
-        check_text(&mut out, "Tên thành phần hồ sơ", "Document name", &d.name, 500);
+        check_text(
+            &mut out,
+            "Tên thành phần hồ sơ",
+            "Document name",
+            &d.name,
+            500,
+        );
         if d.copies == 0 || d.copies > 20 {
             out.push(bad(
-                format!("Thành phần hồ sơ thứ {}: số bản {} không hợp lệ (1 đến 20)", i + 1, d.copies),
-                format!("Document {}: {} copies is not valid (1 to 20)", i + 1, d.copies),
+                format!(
+                    "Thành phần hồ sơ thứ {}: số bản {} không hợp lệ (1 đến 20)",
+                    i + 1,
+                    d.copies
+                ),
+                format!(
+                    "Document {}: {} copies is not valid (1 to 20)",
+                    i + 1,
+                    d.copies
+                ),
             ));
         }
     }
@@ -418,31 +485,57 @@ fn validate_form_field(f: &FormField) -> Vec<Invalid> {
     let mut out = Vec::new();
     let name_ok = f.name.len() <= 64
         && f.name.starts_with(|c: char| c.is_ascii_lowercase())
-        && f.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && f.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !name_ok {
         out.push(bad(
-            format!("Tên trường biểu mẫu {:?} phải gồm chữ thường không dấu, số, gạch dưới", f.name),
-            format!("Form field name {:?} must be lower-case ASCII letters, digits and underscores", f.name),
+            format!(
+                "Tên trường biểu mẫu {:?} phải gồm chữ thường không dấu, số, gạch dưới",
+                f.name
+            ),
+            format!(
+                "Form field name {:?} must be lower-case ASCII letters, digits and underscores",
+                f.name
+            ),
         ));
     }
-    check_text(&mut out, "Nhãn trường biểu mẫu", "Form field label", &f.label, 300);
-    let is_text = matches!(f.kind, FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone);
+    check_text(
+        &mut out,
+        "Nhãn trường biểu mẫu",
+        "Form field label",
+        &f.label,
+        300,
+    );
+    let is_text = matches!(
+        f.kind,
+        FieldType::Text | FieldType::Textarea | FieldType::Email | FieldType::Phone
+    );
     if f.max_length.is_some() && !is_text {
         out.push(bad(
-            format!("Trường {:?}: chỉ trường văn bản mới có độ dài tối đa", f.name),
+            format!(
+                "Trường {:?}: chỉ trường văn bản mới có độ dài tối đa",
+                f.name
+            ),
             format!("Field {:?}: only text fields have a maximum length", f.name),
         ));
     }
     if (f.min.is_some() || f.max.is_some()) && f.kind != FieldType::Number {
         out.push(bad(
-            format!("Trường {:?}: chỉ trường số mới có giá trị nhỏ nhất/lớn nhất", f.name),
+            format!(
+                "Trường {:?}: chỉ trường số mới có giá trị nhỏ nhất/lớn nhất",
+                f.name
+            ),
             format!("Field {:?}: only number fields have min/max", f.name),
         ));
     }
     if let (Some(a), Some(b)) = (f.min, f.max)
         && a > b
     {
-        out.push(bad(format!("Trường {:?}: min lớn hơn max", f.name), format!("Field {:?}: min exceeds max", f.name)));
+        out.push(bad(
+            format!("Trường {:?}: min lớn hơn max", f.name),
+            format!("Field {:?}: min exceeds max", f.name),
+        ));
     }
     match (f.kind, f.options.is_empty()) {
         (FieldType::Select, true) => out.push(bad(
@@ -450,7 +543,10 @@ fn validate_form_field(f: &FormField) -> Vec<Invalid> {
             format!("Select field {:?} needs options", f.name),
         )),
         (k, false) if k != FieldType::Select => out.push(bad(
-            format!("Trường {:?}: chỉ trường chọn mới có danh sách lựa chọn", f.name),
+            format!(
+                "Trường {:?}: chỉ trường chọn mới có danh sách lựa chọn",
+                f.name
+            ),
             format!("Field {:?}: only select fields have options", f.name),
         )),
         _ => {}
@@ -458,13 +554,19 @@ fn validate_form_field(f: &FormField) -> Vec<Invalid> {
     if let Some(p) = &f.pattern {
         if f.kind != FieldType::Text {
             out.push(bad(
-                format!("Trường {:?}: chỉ trường văn bản một dòng mới có mẫu kiểm tra", f.name),
+                format!(
+                    "Trường {:?}: chỉ trường văn bản một dòng mới có mẫu kiểm tra",
+                    f.name
+                ),
                 format!("Field {:?}: only text fields have a pattern", f.name),
             ));
         } else if p.len() > 500 || regex::Regex::new(p).is_err() {
             out.push(bad(
                 format!("Trường {:?}: mẫu kiểm tra không hợp lệ", f.name),
-                format!("Field {:?}: the pattern is not a valid regular expression", f.name),
+                format!(
+                    "Field {:?}: the pattern is not a valid regular expression",
+                    f.name
+                ),
             ));
         }
     }

@@ -241,7 +241,7 @@ pub fn vnd(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -256,7 +256,11 @@ fn page_err(c: &Chrome) -> impl Fn(CatalogError) -> PageError + '_ {
     move |e| PageError::new(e, c.clone())
 }
 
-fn blocking_search(cat: &Arc<Catalog>, req: SearchRequest, c: &Chrome) -> Result<SearchResults, PageError> {
+fn blocking_search(
+    cat: &Arc<Catalog>,
+    req: SearchRequest,
+    c: &Chrome,
+) -> Result<SearchResults, PageError> {
     cat.search(&req).map_err(page_err(c))
 }
 
@@ -274,7 +278,11 @@ fn query_string(params: &[(&str, String)]) -> String {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={}", web::layout::encode_component(v)))
         .collect();
-    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
 }
 
 fn params_of(req: &SearchRequest) -> Vec<(&'static str, String)> {
@@ -282,13 +290,27 @@ fn params_of(req: &SearchRequest) -> Vec<(&'static str, String)> {
         ("q", req.q.clone()),
         ("field", req.field.clone().unwrap_or_default()),
         ("province", req.province.clone().unwrap_or_default()),
-        ("level", req.level.map(|l| l.to_string()).unwrap_or_default()),
-        ("audience", req.audience.map(|a| a.as_str().to_string()).unwrap_or_default()),
+        (
+            "level",
+            req.level.map(|l| l.to_string()).unwrap_or_default(),
+        ),
+        (
+            "audience",
+            req.audience
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+        ),
         ("agency", req.agency.clone().unwrap_or_default()),
     ]
 }
 
-fn facet_links(req: &SearchRequest, key: &str, counts: &[FacetCount], label: &dyn Fn(&str) -> String, limit: usize) -> Vec<FacetLink> {
+fn facet_links(
+    req: &SearchRequest,
+    key: &str,
+    counts: &[FacetCount],
+    label: &dyn Fn(&str) -> String,
+    limit: usize,
+) -> Vec<FacetLink> {
     counts
         .iter()
         .take(limit)
@@ -298,10 +320,19 @@ fn facet_links(req: &SearchRequest, key: &str, counts: &[FacetCount], label: &dy
             for (k, v) in params.iter_mut() {
                 if *k == key {
                     active = *v == fc.value;
-                    *v = if active { String::new() } else { fc.value.clone() };
+                    *v = if active {
+                        String::new()
+                    } else {
+                        fc.value.clone()
+                    };
                 }
             }
-            FacetLink { label: label(&fc.value), count: fc.count, href: format!("/thu-tuc{}", query_string(&params)), active }
+            FacetLink {
+                label: label(&fc.value),
+                count: fc.count,
+                href: format!("/thu-tuc{}", query_string(&params)),
+                active,
+            }
         })
         .collect()
 }
@@ -320,13 +351,30 @@ struct HomePage {
 
 async fn home(State(cat): State<Arc<Catalog>>, c: Chrome) -> Result<Response, PageError> {
     let popular = cat.most_viewed(8).await.map_err(page_err(&c))?;
-    let all = blocking_search(&cat, SearchRequest { page: 1, page_size: 1, ..Default::default() }, &c)?;
+    let all = blocking_search(
+        &cat,
+        SearchRequest {
+            page: 1,
+            page_size: 1,
+            ..Default::default()
+        },
+        &c,
+    )?;
     let lookup = cat.lookup();
-    let field_label = |code: &str| lookup.fields.get(code).map(|f| f.name.clone()).unwrap_or_else(|| code.to_string());
+    let field_label = |code: &str| {
+        lookup
+            .fields
+            .get(code)
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
     let req = SearchRequest::default();
     let page = HomePage {
         t: texts(&c),
-        popular: popular.into_iter().map(|(code, name, _)| (code, name)).collect(),
+        popular: popular
+            .into_iter()
+            .map(|(code, name, _)| (code, name))
+            .collect(),
         fields: facet_links(&req, "field", &all.facets.field, &field_label, 50),
         procedure_count: all.total,
         agency_count: lookup.agencies.len(),
@@ -376,18 +424,49 @@ impl ResultsPage {
     }
 }
 
-async fn results(State(cat): State<Arc<Catalog>>, c: Chrome, Query(p): Query<HashMap<String, String>>) -> Result<Response, PageError> {
+async fn results(
+    State(cat): State<Arc<Catalog>>,
+    c: Chrome,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let req = search_request(&p, cat.search_config().page_size).map_err(page_err(&c))?;
     let res = blocking_search(&cat, req.clone(), &c)?;
     let lookup = cat.lookup();
     let vi = c.lang.is_vi();
     let today = cat.today();
     let units = cat.units();
-    let field_label = |code: &str| lookup.fields.get(code).map(|f| f.name.clone()).unwrap_or_else(|| code.to_string());
-    let province_label = |code: &str| units.resolve(code, 1, today).map(|u| u.name.clone()).unwrap_or_else(|| code.to_string());
-    let agency_label = |code: &str| lookup.agencies.get(code).map(|a| a.spec.name.clone()).unwrap_or_else(|| code.to_string());
-    let level_label = |l: &str| if vi { format!("Mức {l}") } else { format!("Level {l}") };
-    let audience_label = |a: &str| Audience::parse(a).map(|x| x.label(vi).to_string()).unwrap_or_else(|| a.to_string());
+    let field_label = |code: &str| {
+        lookup
+            .fields
+            .get(code)
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
+    let province_label = |code: &str| {
+        units
+            .resolve(code, 1, today)
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
+    let agency_label = |code: &str| {
+        lookup
+            .agencies
+            .get(code)
+            .map(|a| a.spec.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
+    let level_label = |l: &str| {
+        if vi {
+            format!("Mức {l}")
+        } else {
+            format!("Level {l}")
+        }
+    };
+    let audience_label = |a: &str| {
+        Audience::parse(a)
+            .map(|x| x.label(vi).to_string())
+            .unwrap_or_else(|| a.to_string())
+    };
     let page_count = res.total.div_ceil(res.page_size.max(1)).min(500);
     let mut params = params_of(&req);
     let href_for = |params: &mut Vec<(&'static str, String)>, page: usize| {
@@ -412,14 +491,21 @@ async fn results(State(cat): State<Arc<Catalog>>, c: Chrome, Query(p): Query<Has
                 .iter()
                 .filter(|f| {
                     req.province.as_ref().is_none_or(|p| {
-                        lookup.agencies.get(&f.value).is_none_or(|a| a.province.as_ref().is_none_or(|ap| ap == p))
+                        lookup
+                            .agencies
+                            .get(&f.value)
+                            .is_none_or(|a| a.province.as_ref().is_none_or(|ap| ap == p))
                     })
                 })
                 .cloned()
                 .collect();
             facet_links(&req, "agency", &counts, &agency_label, 10)
         },
-        filtered: req.field.is_some() || req.province.is_some() || req.level.is_some() || req.audience.is_some() || req.agency.is_some(),
+        filtered: req.field.is_some()
+            || req.province.is_some()
+            || req.level.is_some()
+            || req.audience.is_some()
+            || req.agency.is_some(),
         prev_href,
         next_href,
         page_count,
@@ -439,14 +525,28 @@ struct ProcedurePage {
     online: &'static str,
 }
 
-async fn procedure(State(cat): State<Arc<Catalog>>, c: Chrome, Path(code): Path<String>, Query(p): Query<HashMap<String, String>>) -> Result<Response, PageError> {
+async fn procedure(
+    State(cat): State<Arc<Catalog>>,
+    c: Chrome,
+    Path(code): Path<String>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let version = match p.get("version").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(s.parse::<i64>().map_err(|_| {
-            PageError::new(CatalogError::BadParameter { name: "version", vi: "cần một số nguyên".into(), en: "expected a whole number".into() }, c.clone())
+            PageError::new(
+                CatalogError::BadParameter {
+                    name: "version",
+                    vi: "cần một số nguyên".into(),
+                    en: "expected a whole number".into(),
+                },
+                c.clone(),
+            )
         })?),
     };
-    let v = procedure_view(&cat, &code, version).await.map_err(page_err(&c))?;
+    let v = procedure_view(&cat, &code, version)
+        .await
+        .map_err(page_err(&c))?;
     if version.is_none() {
         // A page view counts towards "most consulted"; failing to count does not fail the page.
         if let Err(e) = cat.count_view(&code).await {
@@ -456,7 +556,14 @@ async fn procedure(State(cat): State<Arc<Catalog>>, c: Chrome, Path(code): Path<
     let vi = c.lang.is_vi();
     let page = ProcedurePage {
         t: texts(&c),
-        audience: v.procedure.spec.audience.iter().map(|a| a.label(vi)).collect::<Vec<_>>().join(", "),
+        audience: v
+            .procedure
+            .spec
+            .audience
+            .iter()
+            .map(|a| a.label(vi))
+            .collect::<Vec<_>>()
+            .join(", "),
         online: v.procedure.spec.online.label(vi),
         v,
         c,
@@ -491,19 +598,33 @@ impl AgenciesPage {
     }
     fn province_name(&self, code: &Option<String>) -> String {
         match code {
-            Some(code) => self.provinces.iter().find(|(c, _)| c == code).map(|(_, n)| n.clone()).unwrap_or_else(|| code.clone()),
+            Some(code) => self
+                .provinces
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| code.clone()),
             None => self.c.pick("Trung ương", "Central").to_string(),
         }
     }
 }
 
-async fn agencies(State(cat): State<Arc<Catalog>>, c: Chrome, Query(p): Query<HashMap<String, String>>) -> Result<Response, PageError> {
+async fn agencies(
+    State(cat): State<Arc<Catalog>>,
+    c: Chrome,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
     let list = filter_agencies(&cat, &p).map_err(page_err(&c))?;
     let today = cat.today();
     let page = AgenciesPage {
         t: texts(&c),
         list,
-        provinces: cat.units().provinces(today).into_iter().map(|u| (u.code.clone(), u.name.clone())).collect(),
+        provinces: cat
+            .units()
+            .provinces(today)
+            .into_iter()
+            .map(|u| (u.code.clone(), u.name.clone()))
+            .collect(),
         province: p.get("province").cloned().unwrap_or_default(),
         level: p.get("level").cloned().unwrap_or_default(),
         q: p.get("q").cloned().unwrap_or_default(),
@@ -523,20 +644,56 @@ struct AgencyPage {
     handled: SearchResults,
 }
 
-async fn agency(State(cat): State<Arc<Catalog>>, c: Chrome, Path(code): Path<String>) -> Result<Response, PageError> {
+async fn agency(
+    State(cat): State<Arc<Catalog>>,
+    c: Chrome,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
     let lookup = cat.lookup();
-    let a = lookup.agencies.get(&code).cloned().ok_or_else(|| PageError::new(CatalogError::AgencyNotFound(code.clone()), c.clone()))?;
-    let handled = blocking_search(&cat, SearchRequest { agency: Some(code.clone()), page: 1, page_size: 100, ..Default::default() }, &c)?;
+    let a = lookup
+        .agencies
+        .get(&code)
+        .cloned()
+        .ok_or_else(|| PageError::new(CatalogError::AgencyNotFound(code.clone()), c.clone()))?;
+    let handled = blocking_search(
+        &cat,
+        SearchRequest {
+            agency: Some(code.clone()),
+            page: 1,
+            page_size: 100,
+            ..Default::default()
+        },
+        &c,
+    )?;
     let today = cat.today();
     let unit = match &a.spec.unit {
         Some(u) => {
-            let level = if a.spec.level == AgencyLevel::Provincial { 1 } else { 2 };
-            cat.units().resolve(u, level, today).map(|x| x.name.clone()).unwrap_or_else(|| u.clone())
+            let level = if a.spec.level == AgencyLevel::Provincial {
+                1
+            } else {
+                2
+            };
+            cat.units()
+                .resolve(u, level, today)
+                .map(|x| x.name.clone())
+                .unwrap_or_else(|| u.clone())
         }
         None => c.pick("Trung ương", "Central").to_string(),
     };
-    let parent = a.spec.parent.as_ref().and_then(|p| lookup.agencies.get(p.as_str())).map(|p| (p.spec.code.to_string(), p.spec.name.clone()));
-    let page = AgencyPage { t: texts(&c), a, parent, unit, handled, c };
+    let parent = a
+        .spec
+        .parent
+        .as_ref()
+        .and_then(|p| lookup.agencies.get(p.as_str()))
+        .map(|p| (p.spec.code.to_string(), p.spec.name.clone()));
+    let page = AgencyPage {
+        t: texts(&c),
+        a,
+        parent,
+        unit,
+        handled,
+        c,
+    };
     Ok(render(&page))
 }
 

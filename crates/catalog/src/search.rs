@@ -16,9 +16,12 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
 use tantivy::schema::{
-    Facet, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    Facet, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -54,7 +57,9 @@ impl TokenStream for VecTokenStream {
         }
     }
     fn token(&self) -> &Token {
-        self.cursor.and_then(|c| self.tokens.get(c)).unwrap_or(&self.none)
+        self.cursor
+            .and_then(|c| self.tokens.get(c))
+            .unwrap_or(&self.none)
     }
     fn token_mut(&mut self) -> &mut Token {
         match self.cursor {
@@ -78,7 +83,11 @@ impl Tokenizer for VnTokenizer {
                 position_length: 1,
             })
             .collect();
-        VecTokenStream { tokens, cursor: None, none: Token::default() }
+        VecTokenStream {
+            tokens,
+            cursor: None,
+            none: Token::default(),
+        }
     }
 }
 
@@ -129,11 +138,13 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |tok: &str, positions: bool| {
         TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(tok).set_index_option(if positions {
-                IndexRecordOption::WithFreqsAndPositions
-            } else {
-                IndexRecordOption::WithFreqs
-            }),
+            TextFieldIndexing::default()
+                .set_tokenizer(tok)
+                .set_index_option(if positions {
+                    IndexRecordOption::WithFreqsAndPositions
+                } else {
+                    IndexRecordOption::WithFreqs
+                }),
         )
     };
     let f = Fields {
@@ -148,8 +159,12 @@ fn schema() -> (Schema, Fields) {
 }
 
 fn register(index: &Index) {
-    index.tokenizers().register("vn_fold", VnTokenizer { exact: false });
-    index.tokenizers().register("vn_exact", VnTokenizer { exact: true });
+    index
+        .tokenizers()
+        .register("vn_fold", VnTokenizer { exact: false });
+    index
+        .tokenizers()
+        .register("vn_exact", VnTokenizer { exact: true });
 }
 
 /// A search: free text and filters.
@@ -201,7 +216,9 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("docs", &self.doc_count()).finish()
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.doc_count())
+            .finish()
     }
 }
 
@@ -229,25 +246,44 @@ impl SearchIndex {
 
     fn from_index(index: Index, f: Fields, cfg: &SearchConfig) -> tantivy::Result<SearchIndex> {
         register(&index);
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let mem = cfg.writer_memory_mib.clamp(16, 2048) * 1024 * 1024;
         let writer = index.writer_with_num_threads(1, mem)?;
-        Ok(SearchIndex { reader, writer: Mutex::new(writer), f, cfg: cfg.clone() })
+        Ok(SearchIndex {
+            reader,
+            writer: Mutex::new(writer),
+            f,
+            cfg: cfg.clone(),
+        })
     }
 
     pub fn doc_count(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
 
-    fn document(&self, spec: &ProcedureSpec, version: i64, ctx: &dyn IndexContext) -> TantivyDocument {
+    fn document(
+        &self,
+        spec: &ProcedureSpec,
+        version: i64,
+        ctx: &dyn IndexContext,
+    ) -> TantivyDocument {
         let f = self.f;
-        let field_name = ctx.field_name(&spec.field).unwrap_or(&spec.field).to_string();
+        let field_name = ctx
+            .field_name(&spec.field)
+            .unwrap_or(&spec.field)
+            .to_string();
         let agencies: Vec<AgencyRef> = spec
             .agencies
             .iter()
             .map(|a| AgencyRef {
                 code: a.to_string(),
-                name: ctx.agency_name(a.as_str()).unwrap_or(a.as_str()).to_string(),
+                name: ctx
+                    .agency_name(a.as_str())
+                    .unwrap_or(a.as_str())
+                    .to_string(),
             })
             .collect();
         let card = ProcedureCard {
@@ -270,7 +306,12 @@ impl SearchIndex {
         doc.add_text(f.name_fold, &spec.name);
         doc.add_text(f.name_exact, &spec.name);
         let mut body = String::new();
-        for part in [spec.code.as_str(), &field_name, &spec.result, &spec.description] {
+        for part in [
+            spec.code.as_str(),
+            &field_name,
+            &spec.result,
+            &spec.description,
+        ] {
             body.push_str(part);
             body.push('\n');
         }
@@ -296,7 +337,10 @@ impl SearchIndex {
         for a in &spec.audience {
             doc.add_facet(f.facets, Facet::from_path(["audience", a.as_str()]));
         }
-        doc.add_facet(f.facets, Facet::from_path(["level", &spec.level.to_string()]));
+        doc.add_facet(
+            f.facets,
+            Facet::from_path(["level", &spec.level.to_string()]),
+        );
         doc.add_text(f.card, serde_json::to_string(&card).unwrap_or_default());
         doc
     }
@@ -358,44 +402,103 @@ impl SearchIndex {
         let f = self.f;
         let words = kernel::text::words(&req.q);
         let mut seen = HashSet::new();
-        let words: Vec<_> = words.into_iter().filter(|w| seen.insert(w.folded.clone())).take(16).collect();
+        let words: Vec<_> = words
+            .into_iter()
+            .filter(|w| seen.insert(w.folded.clone()))
+            .take(16)
+            .collect();
         let mut top: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if !words.is_empty() {
             let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for w in &words {
                 let folded = Term::from_field_text(f.name_fold, &w.folded);
                 let mut alts: Vec<(Occur, Box<dyn Query>)> = vec![
-                    (Occur::Should, boost(TermQuery::new(folded.clone(), IndexRecordOption::WithFreqs), 3.0)),
-                    (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.body, &w.folded), IndexRecordOption::WithFreqs))),
-                    (Occur::Should, boost(TermQuery::new(Term::from_field_text(f.name_exact, &w.exact), IndexRecordOption::WithFreqs), 1.5)),
+                    (
+                        Occur::Should,
+                        boost(
+                            TermQuery::new(folded.clone(), IndexRecordOption::WithFreqs),
+                            3.0,
+                        ),
+                    ),
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.body, &w.folded),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                    ),
+                    (
+                        Occur::Should,
+                        boost(
+                            TermQuery::new(
+                                Term::from_field_text(f.name_exact, &w.exact),
+                                IndexRecordOption::WithFreqs,
+                            ),
+                            1.5,
+                        ),
+                    ),
                 ];
                 if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
-                    alts.push((Occur::Should, boost(FuzzyTermQuery::new(folded, 1, true), 0.5)));
-                    alts.push((Occur::Should, boost(FuzzyTermQuery::new(Term::from_field_text(f.body, &w.folded), 1, true), 0.2)));
+                    alts.push((
+                        Occur::Should,
+                        boost(FuzzyTermQuery::new(folded, 1, true), 0.5),
+                    ));
+                    alts.push((
+                        Occur::Should,
+                        boost(
+                            FuzzyTermQuery::new(Term::from_field_text(f.body, &w.folded), 1, true),
+                            0.2,
+                        ),
+                    ));
                 }
                 per_word.push((Occur::Should, Box::new(BooleanQuery::new(alts))));
             }
             let n = per_word.len();
-            let need = if relaxed && n > 2 { (n * 3).div_ceil(4) } else { n };
+            let need = if relaxed && n > 2 {
+                (n * 3).div_ceil(4)
+            } else {
+                n
+            };
             let words_q = BooleanQuery::with_minimum_required_clauses(per_word, need);
             let mut text: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(words_q))];
             if looks_like_code(req.q.trim()) {
-                text.push((Occur::Should, boost(TermQuery::new(Term::from_field_text(f.code, req.q.trim()), IndexRecordOption::Basic), 20.0)));
+                text.push((
+                    Occur::Should,
+                    boost(
+                        TermQuery::new(
+                            Term::from_field_text(f.code, req.q.trim()),
+                            IndexRecordOption::Basic,
+                        ),
+                        20.0,
+                    ),
+                ));
             }
             top.push((Occur::Must, Box::new(BooleanQuery::new(text))));
             if words.len() >= 2 {
-                let terms: Vec<Term> = words.iter().map(|w| Term::from_field_text(f.name_fold, &w.folded)).collect();
+                let terms: Vec<Term> = words
+                    .iter()
+                    .map(|w| Term::from_field_text(f.name_fold, &w.folded))
+                    .collect();
                 top.push((Occur::Should, boost(PhraseQuery::new(terms), 4.0)));
             }
         } else if looks_like_code(req.q.trim()) {
-            top.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.code, req.q.trim()), IndexRecordOption::Basic))));
+            top.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.code, req.q.trim()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
         } else {
             top.push((Occur::Must, Box::new(AllQuery)));
         }
         let mut filter = |path: [&str; 2]| {
             top.push((
                 Occur::Must,
-                Box::new(TermQuery::new(Term::from_facet(f.facets, &Facet::from_path(path)), IndexRecordOption::Basic)),
+                Box::new(TermQuery::new(
+                    Term::from_facet(f.facets, &Facet::from_path(path)),
+                    IndexRecordOption::Basic,
+                )),
             ));
         };
         if let Some(a) = &req.agency {
@@ -439,7 +542,9 @@ impl SearchIndex {
         for root in ["/agency", "/province", "/field", "/audience", "/level"] {
             facets.add_facet(root);
         }
-        let top = TopDocs::with_limit(size).and_offset(offset).order_by_score();
+        let top = TopDocs::with_limit(size)
+            .and_offset(offset)
+            .order_by_score();
         let (hits, total, counts) = searcher.search(&query, &(top, Count, facets))?;
         let mut items = Vec::with_capacity(hits.len());
         for (_, addr) in hits {
@@ -454,7 +559,11 @@ impl SearchIndex {
             let mut v: Vec<FacetCount> = counts
                 .get(root)
                 .map(|(facet, count)| FacetCount {
-                    value: facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(),
+                    value: facet
+                        .to_path()
+                        .last()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
                     count,
                 })
                 .collect();
@@ -483,5 +592,7 @@ fn boost(q: impl Query, by: f32) -> Box<dyn Query> {
 
 /// A procedure code such as `1.001193` or `2.000635.000.00.00.H26`.
 fn looks_like_code(q: &str) -> bool {
-    q.contains('.') && q.bytes().next().is_some_and(|b| b.is_ascii_digit()) && crate::model::valid_code(q)
+    q.contains('.')
+        && q.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && crate::model::valid_code(q)
 }

@@ -69,28 +69,39 @@ pub async fn load_lookup(db: &Db) -> Result<Lookup, Error> {
     ).fetch_all(p).await)?;
     let mut out = Lookup::default();
     for (code, name, name_en) in fields {
-        out.fields.insert(code.clone(), FieldSpec { code, name, name_en });
+        out.fields.insert(
+            code.clone(),
+            FieldSpec {
+                code,
+                name,
+                name_en,
+            },
+        );
     }
     for r in agencies {
-        let (Ok(code), Some(level)) = (AgencyCode::parse(&r.code), AgencyLevel::parse(&r.level)) else {
+        let (Ok(code), Some(level)) = (AgencyCode::parse(&r.code), AgencyLevel::parse(&r.level))
+        else {
             tracing::warn!(code = %r.code, "stored agency with an unreadable code or level skipped");
             continue;
         };
-        out.agencies.insert(r.code.clone(), AgencyRecord {
-            spec: AgencySpec {
-                code,
-                name: r.name,
-                name_en: r.name_en,
-                parent: r.parent_code.and_then(|p| AgencyCode::parse(&p).ok()),
-                level,
-                unit: r.unit_code,
-                address: r.address,
-                phone: r.phone,
-                email: r.email,
-                hours: r.hours,
+        out.agencies.insert(
+            r.code.clone(),
+            AgencyRecord {
+                spec: AgencySpec {
+                    code,
+                    name: r.name,
+                    name_en: r.name_en,
+                    parent: r.parent_code.and_then(|p| AgencyCode::parse(&p).ok()),
+                    level,
+                    unit: r.unit_code,
+                    address: r.address,
+                    phone: r.phone,
+                    email: r.email,
+                    hours: r.hours,
+                },
+                province: r.province_code,
             },
-            province: r.province_code,
-        });
+        );
     }
     Ok(out)
 }
@@ -116,7 +127,11 @@ struct VersionRow {
 }
 
 /// A procedure at `version`, or at its current version.
-pub async fn procedure(db: &Db, code: &str, version: Option<i64>) -> Result<Option<StoredProcedure>, Error> {
+pub async fn procedure(
+    db: &Db,
+    code: &str,
+    version: Option<i64>,
+) -> Result<Option<StoredProcedure>, Error> {
     let row: Option<VersionRow> = on_db!(db, p => sqlx::query_as(
         "SELECT v.spec, v.version, p.current_version, p.created_at, v.created_at AS updated_at \
          FROM procedures p JOIN procedure_versions v ON v.code = p.code \
@@ -132,7 +147,11 @@ pub async fn procedure(db: &Db, code: &str, version: Option<i64>) -> Result<Opti
 }
 
 /// Current versions in code order, a page at a time after `after`.
-pub async fn current_page(db: &Db, after: &str, limit: i64) -> Result<Vec<(ProcedureSpec, i64)>, Error> {
+pub async fn current_page(
+    db: &Db,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(ProcedureSpec, i64)>, Error> {
     let rows: Vec<(Json<ProcedureSpec>, i64)> = on_db!(db, p => sqlx::query_as(
         "SELECT v.spec, v.version FROM procedures p JOIN procedure_versions v \
          ON v.code = p.code AND v.version = p.current_version WHERE p.code > $1 ORDER BY p.code LIMIT $2"
@@ -188,10 +207,17 @@ pub async fn apply(
             "INSERT INTO fields (code, name, name_en, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, updated_at = excluded.updated_at"
         ).bind(&f.code).bind(&f.name).bind(&f.name_en).bind(now).execute(c).await.map(|_| ()))?;
-        audit::append(&mut tx, now, &Entry {
-            actor, action: "catalog.field.write", subject: &format!("field/{}", f.code),
-            data: serde_json::to_value(f).unwrap_or_default(),
-        }).await?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor,
+                action: "catalog.field.write",
+                subject: &format!("field/{}", f.code),
+                data: serde_json::to_value(f).unwrap_or_default(),
+            },
+        )
+        .await?;
         report.fields_written += 1;
     }
     // Agencies first without parents, so that a parent later in the file is no obstacle.
@@ -215,10 +241,17 @@ pub async fn apply(
     for a in &file.agencies {
         on_tx!(&mut tx, c => sqlx::query("UPDATE agencies SET parent_code = $1 WHERE code = $2")
             .bind(a.parent.as_ref().map(|p| p.as_str())).bind(a.code.as_str()).execute(c).await.map(|_| ()))?;
-        audit::append(&mut tx, now, &Entry {
-            actor, action: "catalog.agency.write", subject: &format!("agency/{}", a.code),
-            data: serde_json::to_value(a).unwrap_or_default(),
-        }).await?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor,
+                action: "catalog.agency.write",
+                subject: &format!("agency/{}", a.code),
+                data: serde_json::to_value(a).unwrap_or_default(),
+            },
+        )
+        .await?;
         report.agencies_written += 1;
     }
     for (i, p) in file.procedures.iter().enumerate() {
@@ -226,7 +259,12 @@ pub async fn apply(
             "SELECT v.spec, v.version FROM procedures p JOIN procedure_versions v \
              ON v.code = p.code AND v.version = p.current_version WHERE p.code = $1"
         ).bind(&p.code).fetch_optional(c).await)?;
-        let audience = p.audience.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(",");
+        let audience = p
+            .audience
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let version = match current {
             Some((spec, _)) if spec.0 == *p => {
                 report.procedures_unchanged += 1;
@@ -265,12 +303,21 @@ pub async fn apply(
             on_tx!(&mut tx, c => sqlx::query("INSERT INTO procedure_agencies (code, agency_code) VALUES ($1, $2)")
                 .bind(&p.code).bind(a).execute(c).await.map(|_| ()))?;
         }
-        audit::append(&mut tx, now, &Entry {
-            actor,
-            action: if version == 1 { "catalog.procedure.create" } else { "catalog.procedure.revise" },
-            subject: &format!("procedure/{}", p.code),
-            data: serde_json::json!({ "version": version, "name": p.name }),
-        }).await?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor,
+                action: if version == 1 {
+                    "catalog.procedure.create"
+                } else {
+                    "catalog.procedure.revise"
+                },
+                subject: &format!("procedure/{}", p.code),
+                data: serde_json::json!({ "version": version, "name": p.name }),
+            },
+        )
+        .await?;
         report.changed.push((p.code.clone(), version));
         progress(i + 1);
     }

@@ -65,7 +65,8 @@ pub struct UnitData {
 
 /// Parses the shipped files into units with ids, in a deterministic order.
 pub fn shipped() -> Result<UnitData, Error> {
-    let bad = |what: &str, line: usize| Error::Config(format!("admin-units data: {what} at line {line}"));
+    let bad =
+        |what: &str, line: usize| Error::Config(format!("admin-units data: {what} at line {line}"));
     let reform = reform_day();
     let before = reform.pred_opt().unwrap_or(reform);
     let mut data = UnitData::default();
@@ -85,16 +86,19 @@ pub fn shipped() -> Result<UnitData, Error> {
     for (i, rec) in rdr.records().enumerate() {
         let r = rec.map_err(|_| bad("unreadable province row", i + 2))?;
         let (code, name, kind, old_codes, old_names) = (&r[0], &r[1], &r[2], &r[3], &r[4]);
-        let id = push(&mut data, AdminUnit {
-            id: 0,
-            code: code.to_string(),
-            name: name.to_string(),
-            kind: kind.to_string(),
-            level: 1,
-            parent_id: None,
-            valid_from: Some(reform),
-            valid_to: None,
-        });
+        let id = push(
+            &mut data,
+            AdminUnit {
+                id: 0,
+                code: code.to_string(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+                level: 1,
+                parent_id: None,
+                valid_from: Some(reform),
+                valid_to: None,
+            },
+        );
         province_ids.insert(code.to_string(), id);
         let codes: Vec<&str> = old_codes.split_whitespace().collect();
         let names: Vec<&str> = old_names.split(';').map(str::trim).collect();
@@ -105,23 +109,37 @@ pub fn shipped() -> Result<UnitData, Error> {
             let old_id = match old_province_ids.get(*c) {
                 Some(id) => *id,
                 None => {
-                    let kind = if n.starts_with("Thành phố") { "city" } else { "province" };
-                    let id = push(&mut data, AdminUnit {
-                        id: 0,
-                        code: c.to_string(),
-                        name: n.to_string(),
-                        kind: kind.to_string(),
-                        level: 1,
-                        parent_id: None,
-                        valid_from: None,
-                        valid_to: Some(before),
-                    });
+                    let kind = if n.starts_with("Thành phố") {
+                        "city"
+                    } else {
+                        "province"
+                    };
+                    let id = push(
+                        &mut data,
+                        AdminUnit {
+                            id: 0,
+                            code: c.to_string(),
+                            name: n.to_string(),
+                            kind: kind.to_string(),
+                            level: 1,
+                            parent_id: None,
+                            valid_from: None,
+                            valid_to: Some(before),
+                        },
+                    );
                     old_province_ids.insert(c.to_string(), id);
                     id
                 }
             };
-            old_provinces_of_new.entry(code.to_string()).or_default().push(c.to_string());
-            data.successions.push(Succession { old_id, new_id: id, whole: true });
+            old_provinces_of_new
+                .entry(code.to_string())
+                .or_default()
+                .push(c.to_string());
+            data.successions.push(Succession {
+                old_id,
+                new_id: id,
+                whole: true,
+            });
         }
     }
 
@@ -132,24 +150,31 @@ pub fn shipped() -> Result<UnitData, Error> {
         let line = i + 2;
         let r = rec.map_err(|_| bad("unreadable commune row", line))?;
         let (prov, code, name, kind, merged) = (&r[0], &r[1], &r[2], &r[3], &r[4]);
-        let parent = *province_ids.get(prov).ok_or_else(|| bad("unknown province", line))?;
-        let id = push(&mut data, AdminUnit {
-            id: 0,
-            code: code.to_string(),
-            name: name.to_string(),
-            kind: kind.to_string(),
-            level: 2,
-            parent_id: Some(parent),
-            valid_from: Some(reform),
-            valid_to: None,
-        });
+        let parent = *province_ids
+            .get(prov)
+            .ok_or_else(|| bad("unknown province", line))?;
+        let id = push(
+            &mut data,
+            AdminUnit {
+                id: 0,
+                code: code.to_string(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+                level: 2,
+                parent_id: Some(parent),
+                valid_from: Some(reform),
+                valid_to: None,
+            },
+        );
         // The old province is known when the new one was formed from a single one.
         let old_parent = match old_provinces_of_new.get(prov).map(Vec::as_slice) {
             Some([only]) => old_province_ids.get(only).copied(),
             _ => None,
         };
         for part in merged.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (old_code, rest) = part.split_once(' ').ok_or_else(|| bad("bad merged_from entry", line))?;
+            let (old_code, rest) = part
+                .split_once(' ')
+                .ok_or_else(|| bad("bad merged_from entry", line))?;
             let (old_name, whole) = if let Some(n) = rest.strip_suffix(" (full)") {
                 (n, true)
             } else if let Some(n) = rest.strip_suffix(" (partial)") {
@@ -161,21 +186,28 @@ pub fn shipped() -> Result<UnitData, Error> {
                 Some(id) => *id,
                 None => {
                     let kind = old_kind(old_name);
-                    let oid = push(&mut data, AdminUnit {
-                        id: 0,
-                        code: old_code.to_string(),
-                        name: old_name.to_string(),
-                        kind: kind.to_string(),
-                        level: 2,
-                        parent_id: old_parent,
-                        valid_from: None,
-                        valid_to: Some(before),
-                    });
+                    let oid = push(
+                        &mut data,
+                        AdminUnit {
+                            id: 0,
+                            code: old_code.to_string(),
+                            name: old_name.to_string(),
+                            kind: kind.to_string(),
+                            level: 2,
+                            parent_id: old_parent,
+                            valid_from: None,
+                            valid_to: Some(before),
+                        },
+                    );
                     old_commune_ids.insert(old_code.to_string(), oid);
                     oid
                 }
             };
-            data.successions.push(Succession { old_id, new_id: id, whole });
+            data.successions.push(Succession {
+                old_id,
+                new_id: id,
+                whole,
+            });
         }
     }
     Ok(data)
@@ -193,7 +225,8 @@ fn old_kind(name: &str) -> &'static str {
 
 /// Loads the shipped units into an empty database; does nothing when units are there already.
 pub async fn seed(db: &Db) -> Result<usize, Error> {
-    let have: i64 = on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM admin_units").fetch_one(p).await)?;
+    let have: i64 =
+        on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM admin_units").fetch_one(p).await)?;
     if have > 0 {
         return Ok(0);
     }
@@ -287,7 +320,14 @@ impl AdminUnits {
                     valid_to: r.valid_to,
                 })
                 .collect(),
-            successions: succ.into_iter().map(|(old_id, new_id, whole)| Succession { old_id, new_id, whole }).collect(),
+            successions: succ
+                .into_iter()
+                .map(|(old_id, new_id, whole)| Succession {
+                    old_id,
+                    new_id,
+                    whole,
+                })
+                .collect(),
         }))
     }
 
@@ -305,24 +345,36 @@ impl AdminUnits {
 
     /// Every unit that has carried `code`, current and old.
     pub fn by_code(&self, code: &str) -> Vec<&AdminUnit> {
-        self.by_code.get(code).map(|v| v.iter().map(|i| &self.units[*i]).collect()).unwrap_or_default()
+        self.by_code
+            .get(code)
+            .map(|v| v.iter().map(|i| &self.units[*i]).collect())
+            .unwrap_or_default()
     }
 
     /// The unit with `code` at `level` in force on `day`.
     pub fn resolve(&self, code: &str, level: i64, day: NaiveDate) -> Option<&AdminUnit> {
-        self.by_code(code).into_iter().find(|u| u.level == level && u.in_force_on(day))
+        self.by_code(code)
+            .into_iter()
+            .find(|u| u.level == level && u.in_force_on(day))
     }
 
     /// Provinces in force on `day`, by code.
     pub fn provinces(&self, day: NaiveDate) -> Vec<&AdminUnit> {
-        let mut v: Vec<&AdminUnit> = self.units.iter().filter(|u| u.level == 1 && u.in_force_on(day)).collect();
+        let mut v: Vec<&AdminUnit> = self
+            .units
+            .iter()
+            .filter(|u| u.level == 1 && u.in_force_on(day))
+            .collect();
         v.sort_by(|a, b| a.code.cmp(&b.code));
         v
     }
 
     /// Units under `parent_id` in force on `day`.
     pub fn children(&self, parent_id: i64, day: NaiveDate) -> Vec<&AdminUnit> {
-        self.units.iter().filter(|u| u.parent_id == Some(parent_id) && u.in_force_on(day)).collect()
+        self.units
+            .iter()
+            .filter(|u| u.parent_id == Some(parent_id) && u.in_force_on(day))
+            .collect()
     }
 
     /// Which units took over an old one.
@@ -359,7 +411,11 @@ impl AdminUnits {
     /// The province a unit belongs to (itself for a province).
     pub fn province_of(&self, id: i64) -> Option<&AdminUnit> {
         let u = self.get(id)?;
-        if u.level == 1 { Some(u) } else { u.parent_id.and_then(|p| self.get(p)) }
+        if u.level == 1 {
+            Some(u)
+        } else {
+            u.parent_id.and_then(|p| self.get(p))
+        }
     }
 
     /// Units in force on `day` whose folded name contains the folded `q`.
@@ -383,7 +439,11 @@ mod tests {
         let units = AdminUnits::from_data(data);
         let day = NaiveDate::from_ymd_opt(2025, 8, 1).unwrap_or_default();
         assert_eq!(units.provinces(day).len(), 34);
-        let communes = units.units.iter().filter(|u| u.level == 2 && u.in_force_on(day)).count();
+        let communes = units
+            .units
+            .iter()
+            .filter(|u| u.level == 2 && u.in_force_on(day))
+            .count();
         assert_eq!(communes, 3321);
         let old_day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
         assert_eq!(units.provinces(old_day).len(), 63);
@@ -395,17 +455,35 @@ mod tests {
         let old_day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
         let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
         // Old Phường Trúc Bạch (00004) went whole into the new Phường Ba Đình (00004).
-        let old = units.resolve("00004", 2, old_day).unwrap_or_else(|| panic!("old 00004"));
+        let old = units
+            .resolve("00004", 2, old_day)
+            .unwrap_or_else(|| panic!("old 00004"));
         assert_eq!(old.name, "Phường Trúc Bạch");
-        let now: Vec<&str> = units.current_for(old.id, today).iter().map(|u| u.name.as_str()).collect();
+        let now: Vec<&str> = units
+            .current_for(old.id, today)
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect();
         assert_eq!(now, vec!["Phường Ba Đình"]);
         // Old Phường Ngọc Hà (00016) was split between Ba Đình and the new Ngọc Hà.
-        let split = units.resolve("00016", 2, old_day).unwrap_or_else(|| panic!("old 00016"));
-        let names: Vec<&str> = units.current_for(split.id, today).iter().map(|u| u.name.as_str()).collect();
+        let split = units
+            .resolve("00016", 2, old_day)
+            .unwrap_or_else(|| panic!("old 00016"));
+        let names: Vec<&str> = units
+            .current_for(split.id, today)
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect();
         assert_eq!(names, vec!["Phường Ba Đình", "Phường Ngọc Hà"]);
         // Old Hà Giang (02) is now part of Tuyên Quang (08).
-        let hg = units.resolve("02", 1, old_day).unwrap_or_else(|| panic!("old 02"));
-        let names: Vec<&str> = units.current_for(hg.id, today).iter().map(|u| u.name.as_str()).collect();
+        let hg = units
+            .resolve("02", 1, old_day)
+            .unwrap_or_else(|| panic!("old 02"));
+        let names: Vec<&str> = units
+            .current_for(hg.id, today)
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect();
         assert_eq!(names, vec!["Tỉnh Tuyên Quang"]);
         assert!(units.resolve("02", 1, today).is_none());
     }

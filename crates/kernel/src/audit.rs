@@ -126,9 +126,18 @@ pub async fn verify(db: &Db) -> Result<i64, Error> {
             break;
         }
         for r in rows {
-            let value: serde_json::Value = serde_json::from_str(&r.data).unwrap_or(serde_json::Value::Null);
-            let e = Entry { actor: &r.actor, action: &r.action, subject: &r.subject, data: value };
-            if r.seq != expected_seq || r.prev_hash != prev || seal(&prev, r.seq, &r.at, &e, &r.data) != r.hash {
+            let value: serde_json::Value =
+                serde_json::from_str(&r.data).unwrap_or(serde_json::Value::Null);
+            let e = Entry {
+                actor: &r.actor,
+                action: &r.action,
+                subject: &r.subject,
+                data: value,
+            };
+            if r.seq != expected_seq
+                || r.prev_hash != prev
+                || seal(&prev, r.seq, &r.at, &e, &r.data) != r.hash
+            {
                 return Err(Error::AuditChainBroken(r.seq));
             }
             prev = r.hash;
@@ -144,7 +153,11 @@ pub async fn verify(db: &Db) -> Result<i64, Error> {
 }
 
 /// Recent entries for a subject, newest first.
-pub async fn for_subject(db: &Db, subject: &str, limit: i64) -> Result<Vec<(i64, DateTime<Utc>, String, String)>, Error> {
+pub async fn for_subject(
+    db: &Db,
+    subject: &str,
+    limit: i64,
+) -> Result<Vec<(i64, DateTime<Utc>, String, String)>, Error> {
     let rows: Vec<(i64, DateTime<Utc>, String, String)> = on_db!(db, p => sqlx::query_as(
         "SELECT seq, at, actor, action FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2"
     ).bind(subject).bind(limit).fetch_all(p).await)?;

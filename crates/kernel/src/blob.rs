@@ -19,7 +19,10 @@ pub struct BlobId(String);
 
 impl BlobId {
     pub fn parse(s: &str) -> Result<BlobId, Error> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(BlobId(s.to_string()))
         } else {
             Err(Error::Invalid {
@@ -142,10 +145,20 @@ mod tests {
     fn stores_by_content_and_detects_corruption() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let store = BlobStore::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        let id = store.put(b"giay khai sinh").unwrap_or_else(|e| panic!("{e}"));
+        let id = store
+            .put(b"giay khai sinh")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(id, BlobId::of(b"giay khai sinh"));
-        assert_eq!(store.put(b"giay khai sinh").unwrap_or_else(|e| panic!("{e}")), id);
-        assert_eq!(store.get(&id).unwrap_or_else(|e| panic!("{e}")), b"giay khai sinh");
+        assert_eq!(
+            store
+                .put(b"giay khai sinh")
+                .unwrap_or_else(|e| panic!("{e}")),
+            id
+        );
+        assert_eq!(
+            store.get(&id).unwrap_or_else(|e| panic!("{e}")),
+            b"giay khai sinh"
+        );
         let other = BlobId::of(b"nothing");
         assert!(matches!(store.get(&other), Err(Error::NotFound(_))));
         std::fs::write(store.path(&id), b"tampered").unwrap_or_else(|e| panic!("{e}"));

@@ -139,24 +139,28 @@ impl Config {
         let env_toml = env_as_toml(&vars)?;
         fig = fig.merge(Toml::string(&env_toml));
         fig = fig.merge(Serialized::defaults(overrides));
-        let cfg: Config = fig
-            .extract()
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let cfg: Config = fig.extract().map_err(|e| Error::Config(e.to_string()))?;
         cfg.check()?;
         Ok(cfg)
     }
 
     fn check(&self) -> Result<(), Error> {
         if let Some(url) = &self.database_url
-            && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
         {
             return Err(Error::UnsupportedDatabase(mask_url(url)));
         }
         if self.database_max_connections == 0 {
-            return Err(Error::Config("database_max_connections must be at least 1".into()));
+            return Err(Error::Config(
+                "database_max_connections must be at least 1".into(),
+            ));
         }
         if self.search.page_size == 0 || self.search.page_size > 100 {
-            return Err(Error::Config("search.page_size must be between 1 and 100".into()));
+            return Err(Error::Config(
+                "search.page_size must be between 1 and 100".into(),
+            ));
         }
         Ok(())
     }
@@ -196,7 +200,9 @@ pub fn mask_url(url: &str) -> String {
 fn env_as_toml(vars: &[(String, String)]) -> Result<String, Error> {
     let mut root = toml::Table::new();
     for (k, v) in vars {
-        let Some(path) = k.strip_prefix("MOTCUA_") else { continue };
+        let Some(path) = k.strip_prefix("MOTCUA_") else {
+            continue;
+        };
         let keys: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
         let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
             .ok()
@@ -229,7 +235,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -256,13 +265,22 @@ mod tests {
     fn file_layer_and_unknown_keys() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let f = dir.path().join("m.toml");
-        std::fs::write(&f, "node_name = \"Huế\"\n[search]\nfuzzy_min_chars = 6\n").unwrap_or_else(|e| panic!("{e}"));
-        let cfg = Config::load(Some(&f), &[], &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&f, "node_name = \"Huế\"\n[search]\nfuzzy_min_chars = 6\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cfg =
+            Config::load(Some(&f), &[], &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.node_name, "Huế");
         assert_eq!(cfg.search.fuzzy_min_chars, 6);
         std::fs::write(&f, "nod_name = \"typo\"\n").unwrap_or_else(|e| panic!("{e}"));
         assert!(Config::load(Some(&f), &[], &Overrides::default()).is_err());
-        assert!(Config::load(Some(&dir.path().join("missing.toml")), &[], &Overrides::default()).is_err());
+        assert!(
+            Config::load(
+                Some(&dir.path().join("missing.toml")),
+                &[],
+                &Overrides::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl Db {
 
     /// Answers when the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), Error> {
-        let one: i64 = on_db!(self, p => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(p).await)?;
+        let one: i64 =
+            on_db!(self, p => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(p).await)?;
         if one == 1 {
             Ok(())
         } else {

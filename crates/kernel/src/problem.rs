@@ -90,7 +90,9 @@ impl Problem for Error {
 
     fn message_vi(&self) -> String {
         match self {
-            Error::Invalid { field, reason } => format!("Giá trị của {field} không hợp lệ: {reason}"),
+            Error::Invalid { field, reason } => {
+                format!("Giá trị của {field} không hợp lệ: {reason}")
+            }
             Error::NotFound(what) => format!("Không tìm thấy: {what}"),
             Error::UnsupportedDatabase(url) => {
                 format!("Địa chỉ cơ sở dữ liệu không được hỗ trợ: {url}")

@@ -108,7 +108,10 @@ mod tests {
     fn decomposed_input_gives_the_same_words() {
         let nfd: String = "Đăng ký kết hôn".nfd().collect();
         let a: Vec<String> = words(&nfd).into_iter().map(|w| w.folded).collect();
-        let b: Vec<String> = words("Đăng ký kết hôn").into_iter().map(|w| w.folded).collect();
+        let b: Vec<String> = words("Đăng ký kết hôn")
+            .into_iter()
+            .map(|w| w.folded)
+            .collect();
         assert_eq!(a, b);
         assert_eq!(a, vec!["dang", "ki", "ket", "hon"]);
         let exact: Vec<String> = words(&nfd).into_iter().map(|w| w.exact).collect();
@@ -129,7 +132,10 @@ mod tests {
 
     #[test]
     fn splits_on_punctuation_and_keeps_numbers() {
-        let w: Vec<String> = words("Nghị định 61/2018/NĐ-CP").into_iter().map(|w| w.folded).collect();
+        let w: Vec<String> = words("Nghị định 61/2018/NĐ-CP")
+            .into_iter()
+            .map(|w| w.folded)
+            .collect();
         assert_eq!(w, vec!["nghi", "dinh", "61", "2018", "nd", "cp"]);
     }
 }

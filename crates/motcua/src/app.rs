@@ -49,7 +49,11 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { demo: false, clock: Arc::new(SystemClock), index_in_memory: false }
+        BuildOptions {
+            demo: false,
+            clock: Arc::new(SystemClock),
+            index_in_memory: false,
+        }
     }
 }
 
@@ -63,33 +67,59 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let url = config.effective_database_url();
     let db = Db::connect(&url, config.database_max_connections)
         .await
-        .with_context(|| format!("cannot open the database at {}", kernel::config::mask_url(&url)))?;
-    db::migrate(&db, &migration_sets()).await.context("migrations failed")?;
-    calendar::store::seed(&db).await.context("seeding the calendar failed")?;
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                kernel::config::mask_url(&url)
+            )
+        })?;
+    db::migrate(&db, &migration_sets())
+        .await
+        .context("migrations failed")?;
+    calendar::store::seed(&db)
+        .await
+        .context("seeding the calendar failed")?;
     Ok(db)
 }
 
 /// Opens everything a node needs, without binding a port.
 pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data folder {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            config.data_dir.display()
+        )
+    })?;
     let db = open_database(&config).await?;
     let index_dir = config.data_dir.join("index");
     let catalog = Catalog::open(
         db.clone(),
-        if opts.index_in_memory { None } else { Some(index_dir.as_path()) },
+        if opts.index_in_memory {
+            None
+        } else {
+            Some(index_dir.as_path())
+        },
         opts.clock.clone(),
         config.search.clone(),
     )
     .await
     .context("opening the catalogue failed")?;
     if opts.demo {
-        let r = catalog.load_demo("system:demo").await.context("loading the demo catalogue failed")?;
-        tracing::info!(added = r.procedures_added, revised = r.procedures_revised, "demo catalogue loaded");
+        let r = catalog
+            .load_demo("system:demo")
+            .await
+            .context("loading the demo catalogue failed")?;
+        tracing::info!(
+            added = r.procedures_added,
+            revised = r.procedures_revised,
+            "demo catalogue loaded"
+        );
     }
     let cal = calendar::store::load(&db, OfficeHours::default()).await?;
     Ok(AppState {
-        site: web::Site { node_name: config.node_name.clone() },
+        site: web::Site {
+            node_name: config.node_name.clone(),
+        },
         config: Arc::new(config),
         db,
         catalog: Arc::new(catalog),
@@ -109,7 +139,9 @@ impl Application {
     pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<Application> {
         let listen = config.listen;
         let state = open_state(config, &opts).await?;
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
         Ok(Application { listener, state })
     }
 
@@ -122,11 +154,17 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = crate::routes::router(self.state.clone());
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         self.state.db.close().await;
         Ok(())
     }

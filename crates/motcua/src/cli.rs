@@ -13,11 +13,15 @@ use kernel::Problem;
 use kernel::calendar::{DayKind, SpecialDay};
 use kernel::clock::{Clock, SystemClock};
 use kernel::config::{Config, LogFormat, Overrides};
-use motcua::app::{self, BuildOptions};
 use motcua::Application;
+use motcua::app::{self, BuildOptions};
 
 #[derive(Parser)]
-#[command(name = "motcua", version, about = "motcua: e-government one-stop platform / nền tảng một cửa điện tử")]
+#[command(
+    name = "motcua",
+    version,
+    about = "motcua: e-government one-stop platform / nền tảng một cửa điện tử"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -156,7 +160,10 @@ enum AuditCmd {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -183,13 +190,16 @@ fn load_config(g: &Global, listen: Option<std::net::SocketAddr>) -> anyhow::Resu
             LogFmt::Json => LogFormat::Json,
         }),
     };
-    Config::load(g.config.as_deref(), &env, &overrides).map_err(|e| anyhow::anyhow!("{}", e.message_en()))
+    Config::load(g.config.as_deref(), &env, &overrides)
+        .map_err(|e| anyhow::anyhow!("{}", e.message_en()))
 }
 
 fn init_tracing(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder.try_init(),
@@ -207,7 +217,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo, .. } => {
             let started = std::time::Instant::now();
-            let app = Application::build(config, BuildOptions { demo, clock, index_in_memory: false }).await?;
+            let app = Application::build(
+                config,
+                BuildOptions {
+                    demo,
+                    clock,
+                    index_in_memory: false,
+                },
+            )
+            .await?;
             let addr = app.local_addr()?;
             tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "motcua is ready");
             eprintln!("motcua: http://{addr}/");
@@ -218,35 +236,63 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied / đã cập nhật cơ sở dữ liệu");
         }
         Command::Demo => {
-            let state = app::open_state(config, &BuildOptions { demo: true, clock, index_in_memory: false }).await?;
+            let state = app::open_state(
+                config,
+                &BuildOptions {
+                    demo: true,
+                    clock,
+                    index_in_memory: false,
+                },
+            )
+            .await?;
             let n = catalog::store::procedure_count(&state.db).await?;
             eprintln!("demo loaded / đã nạp dữ liệu mẫu: {n} procedures");
         }
-        Command::Config { what: ConfigCmd::Show } => {
+        Command::Config {
+            what: ConfigCmd::Show,
+        } => {
             print!("{}", config.to_masked_toml());
         }
         Command::Catalog { what } => catalog_cmd(config, clock, what).await?,
         Command::Calendar { what } => calendar_cmd(config, clock, what).await?,
-        Command::Audit { what: AuditCmd::Verify } => {
+        Command::Audit {
+            what: AuditCmd::Verify,
+        } => {
             let db = app::open_database(&config).await?;
-            let n = kernel::audit::verify(&db).await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            let n = kernel::audit::verify(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("audit chain intact / chuỗi nhật ký nguyên vẹn: {n} entries");
         }
     }
     Ok(())
 }
 
-async fn catalog_cmd(config: Config, clock: Arc<dyn Clock>, what: CatalogCmd) -> anyhow::Result<()> {
-    let state = app::open_state(config, &BuildOptions { demo: false, clock, index_in_memory: false }).await?;
+async fn catalog_cmd(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    what: CatalogCmd,
+) -> anyhow::Result<()> {
+    let state = app::open_state(
+        config,
+        &BuildOptions {
+            demo: false,
+            clock,
+            index_in_memory: false,
+        },
+    )
+    .await?;
     let cat = &state.catalog;
     match what {
         CatalogCmd::Import { file, format } => {
             let format = match format {
                 Some(FileFormat::Json) => Format::Json,
                 Some(FileFormat::Csv) => Format::Csv,
-                None => Format::of_path(&file).context("cannot tell the format from the file name: give --format json|csv")?,
+                None => Format::of_path(&file)
+                    .context("cannot tell the format from the file name: give --format json|csv")?,
             };
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let parsed = match import::parse(&bytes, format) {
                 Ok(p) => p,
                 Err(problems) => return refuse(&file, &problems),
@@ -266,7 +312,11 @@ async fn catalog_cmd(config: Config, clock: Arc<dyn Clock>, what: CatalogCmd) ->
             match result {
                 Ok(r) => println!(
                     "imported / đã nhập: {} fields, {} agencies, {} new procedures, {} revised, {} unchanged",
-                    r.fields_written, r.agencies_written, r.procedures_added, r.procedures_revised, r.procedures_unchanged
+                    r.fields_written,
+                    r.agencies_written,
+                    r.procedures_added,
+                    r.procedures_revised,
+                    r.procedures_unchanged
                 ),
                 Err(catalog::CatalogError::Rejected(problems)) => return refuse(&file, &problems),
                 Err(e) => bail!("{}", e.message_en()),
@@ -279,31 +329,48 @@ async fn catalog_cmd(config: Config, clock: Arc<dyn Clock>, what: CatalogCmd) ->
                 FileFormat::Csv => import::to_csv(&file.procedures)?,
             };
             match output {
-                Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
                 None => print!("{text}"),
             }
         }
         CatalogCmd::Generate { procedures, seed } => {
             let lookup = cat.lookup();
             let fields: Vec<String> = lookup.fields.keys().cloned().collect();
-            let agencies: Vec<kernel::ids::AgencyCode> = lookup.agencies.values().map(|a| a.spec.code.clone()).collect();
+            let agencies: Vec<kernel::ids::AgencyCode> = lookup
+                .agencies
+                .values()
+                .map(|a| a.spec.code.clone())
+                .collect();
             if fields.is_empty() || agencies.is_empty() {
                 bail!("no fields or agencies yet: run `motcua demo` or import them first");
             }
             let generated = catalog::generate::procedures(procedures, seed, &fields, &agencies);
             let parsed = import::Parsed {
                 procedure_lines: (1..=generated.len()).collect(),
-                file: catalog::model::CatalogFile { procedures: generated, ..Default::default() },
+                file: catalog::model::CatalogFile {
+                    procedures: generated,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let bar = indicatif::ProgressBar::new(procedures as u64);
             let progress = |n: usize| bar.set_position(n as u64);
-            let r = cat.import(&parsed, "cli:generate", &progress).await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            let r = cat
+                .import(&parsed, "cli:generate", &progress)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             bar.finish_and_clear();
-            println!("generated / đã tạo: {} new, {} revised, {} unchanged", r.procedures_added, r.procedures_revised, r.procedures_unchanged);
+            println!(
+                "generated / đã tạo: {} new, {} revised, {} unchanged",
+                r.procedures_added, r.procedures_revised, r.procedures_unchanged
+            );
         }
         CatalogCmd::Reindex => {
-            let n = cat.rebuild_index().await.map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+            let n = cat
+                .rebuild_index()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("index rebuilt / đã lập lại chỉ mục: {n} procedures");
         }
     }
@@ -311,28 +378,67 @@ async fn catalog_cmd(config: Config, clock: Arc<dyn Clock>, what: CatalogCmd) ->
 }
 
 fn refuse(file: &std::path::Path, problems: &[kernel::ProblemDetail]) -> anyhow::Result<()> {
-    eprintln!("{}: refused / bị từ chối; the catalogue is unchanged / danh mục không thay đổi", file.display());
+    eprintln!(
+        "{}: refused / bị từ chối; the catalogue is unchanged / danh mục không thay đổi",
+        file.display()
+    );
     for p in problems {
         eprintln!("  {}: {} / {}", p.at, p.en, p.vi);
     }
     bail!("{} bad records / bản ghi không hợp lệ", problems.len())
 }
 
-async fn calendar_cmd(config: Config, clock: Arc<dyn Clock>, what: CalendarCmd) -> anyhow::Result<()> {
+async fn calendar_cmd(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    what: CalendarCmd,
+) -> anyhow::Result<()> {
     let db = app::open_database(&config).await?;
     match what {
         CalendarCmd::List { year } => {
             let cal = kernel::calendar::store::load(&db, Default::default()).await?;
-            let year = year.unwrap_or_else(|| kernel::clock::to_local(clock.now()).date().format("%Y").to_string().parse().unwrap_or(2026));
+            let year = year.unwrap_or_else(|| {
+                kernel::clock::to_local(clock.now())
+                    .date()
+                    .format("%Y")
+                    .to_string()
+                    .parse()
+                    .unwrap_or(2026)
+            });
             for d in cal.year(year) {
-                println!("{}\t{}\t{}\t{}", d.date, d.kind.as_str(), d.name_vi, d.source);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    d.date,
+                    d.kind.as_str(),
+                    d.name_vi,
+                    d.source
+                );
             }
         }
-        CalendarCmd::Set { date, kind, name_vi, name_en, source, by } => {
-            let kind = DayKind::parse(&kind).context("kind must be holiday, day_off, working_day or normal")?;
-            kernel::calendar::store::set_day(&db, &SpecialDay { date, kind, name_vi, name_en, source }, &format!("cli:{by}"), clock.now())
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
+        CalendarCmd::Set {
+            date,
+            kind,
+            name_vi,
+            name_en,
+            source,
+            by,
+        } => {
+            let kind = DayKind::parse(&kind)
+                .context("kind must be holiday, day_off, working_day or normal")?;
+            kernel::calendar::store::set_day(
+                &db,
+                &SpecialDay {
+                    date,
+                    kind,
+                    name_vi,
+                    name_en,
+                    source,
+                },
+                &format!("cli:{by}"),
+                clock.now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("{date} set / đã cập nhật");
         }
     }

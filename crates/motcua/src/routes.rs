@@ -58,8 +58,7 @@ pub fn router(state: AppState) -> Router {
     let (api_router, doc) = api();
     let doc_json = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
     let request_id = HeaderName::from_static("x-request-id");
-    let pages = catalog::pages::routes::<AppState>()
-        .route("/lang/{code}", get(switch_language));
+    let pages = catalog::pages::routes::<AppState>().route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
         .merge(pages)
@@ -108,7 +107,10 @@ struct Health {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "node", responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -130,18 +132,37 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Readiness>) {
         },
         search_documents: s.catalog.index_doc_count(),
     };
-    (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if db_ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 async fn metrics() -> Response {
     match web::metrics::handle() {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
     }
 }
 
 fn bad(field: &str, reason: &str) -> ApiError {
-    KernelError::Invalid { field: field.into(), reason: reason.into() }.into()
+    KernelError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+    .into()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -165,7 +186,13 @@ struct CalendarDay {
 
 impl From<&SpecialDay> for CalendarDay {
     fn from(d: &SpecialDay) -> Self {
-        CalendarDay { date: d.date, kind: d.kind.as_str().into(), name_vi: d.name_vi.clone(), name_en: d.name_en.clone(), source: d.source.clone() }
+        CalendarDay {
+            date: d.date,
+            kind: d.kind.as_str().into(),
+            name_vi: d.name_vi.clone(),
+            name_en: d.name_en.clone(),
+            source: d.source.clone(),
+        }
     }
 }
 
@@ -182,16 +209,38 @@ fn calendar(s: &AppState) -> kernel::calendar::Calendar {
     params(("year" = Option<i32>, Query, description = "Year, 2000–2100; this year when absent")),
     responses((status = 200, body = CalendarYear), (status = 400, body = web::error::ProblemBody, content_type = "application/problem+json"))
 )]
-async fn calendar_year(State(s): State<AppState>, Query(p): Query<HashMap<String, String>>) -> Result<Json<CalendarYear>, ApiError> {
+async fn calendar_year(
+    State(s): State<AppState>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<CalendarYear>, ApiError> {
     let year = match p.get("year") {
-        None => kernel::clock::to_local(s.clock.now()).date().format("%Y").to_string().parse().unwrap_or(2026),
-        Some(y) => y.trim().parse::<i32>().ok().filter(|y| (2000..=2100).contains(y)).ok_or_else(|| bad("year", "expected a year from 2000 to 2100"))?,
+        None => kernel::clock::to_local(s.clock.now())
+            .date()
+            .format("%Y")
+            .to_string()
+            .parse()
+            .unwrap_or(2026),
+        Some(y) => y
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (2000..=2100).contains(y))
+            .ok_or_else(|| bad("year", "expected a year from 2000 to 2100"))?,
     };
     let cal = calendar(&s);
     Ok(Json(CalendarYear {
         year,
-        office_hours: cal.hours().sessions().iter().map(|(a, b)| format!("{}–{}", a.format("%H:%M"), b.format("%H:%M"))).collect(),
-        days: cal.year(year).filter(|d| d.kind != DayKind::Normal).map(CalendarDay::from).collect(),
+        office_hours: cal
+            .hours()
+            .sessions()
+            .iter()
+            .map(|(a, b)| format!("{}–{}", a.format("%H:%M"), b.format("%H:%M")))
+            .collect(),
+        days: cal
+            .year(year)
+            .filter(|d| d.kind != DayKind::Normal)
+            .map(CalendarDay::from)
+            .collect(),
     }))
 }
 
@@ -213,7 +262,10 @@ struct Deadline {
     ),
     responses((status = 200, body = Deadline), (status = 400, body = web::error::ProblemBody, content_type = "application/problem+json"))
 )]
-async fn calendar_deadline(State(s): State<AppState>, Query(p): Query<HashMap<String, String>>) -> Result<Json<Deadline>, ApiError> {
+async fn calendar_deadline(
+    State(s): State<AppState>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<Deadline>, ApiError> {
     let from = p
         .get("from")
         .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
@@ -223,20 +275,34 @@ async fn calendar_deadline(State(s): State<AppState>, Query(p): Query<HashMap<St
         .and_then(|d| d.trim().parse::<u16>().ok())
         .filter(|d| *d <= 3650)
         .ok_or_else(|| bad("days", "expected a whole number from 0 to 3650"))?;
-    Ok(Json(Deadline { from, working_days: days, due: calendar(&s).add_working_days(from, days) }))
+    Ok(Json(Deadline {
+        from,
+        working_days: days,
+        due: calendar(&s).add_working_days(from, days),
+    }))
 }
 
 /// `/lang/{vi|en}?next=/path`: remembers the language in a cookie and goes back.
-async fn switch_language(Path(code): Path<String>, Query(p): Query<HashMap<String, String>>) -> Response {
+async fn switch_language(
+    Path(code): Path<String>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Response {
     let Some(lang) = web::Lang::parse(&code) else {
-        return (StatusCode::NOT_FOUND, "unknown language / ngôn ngữ không hỗ trợ").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "unknown language / ngôn ngữ không hỗ trợ",
+        )
+            .into_response();
     };
     let next = p
         .get("next")
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .cloned()
         .unwrap_or_else(|| "/".into());
-    let cookie = format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    let cookie = format!(
+        "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
     let mut r = Redirect::to(&next).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -276,7 +342,10 @@ async fn not_found(State(s): State<AppState>, req: Request) -> Response {
         ApiError::from(NotFound(path)).into_response()
     } else {
         let (mut parts, _) = req.into_parts();
-        let chrome = <Chrome as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &s).await;
+        let chrome = <Chrome as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &s,
+        )
+        .await;
         match chrome {
             Ok(c) => PageError::new(NotFound(path), c).into_response(),
             Err(never) => match never {},

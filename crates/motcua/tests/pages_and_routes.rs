@@ -5,43 +5,118 @@
 use testkit::{Backend, Spawn, both, enc, spawn_app};
 
 async fn pages_render_in_both_languages(b: Backend) {
-    let app = spawn_app(b, Spawn::default()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let home = app.get("/").await.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(home.status(), 200);
     assert!(home.headers().get("content-security-policy").is_some());
     let html = home.text().await.unwrap_or_default();
     assert!(html.contains("<html lang=\"vi\">"));
     assert!(html.contains("Tra cứu thủ tục hành chính"));
-    assert!(!html.contains("http://") || !html.contains("<script src=\"http"), "nothing from elsewhere");
-    let results = app.get(&format!("/thu-tuc?q={}", enc("dang ky khai sinh"))).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        !html.contains("http://") || !html.contains("<script src=\"http"),
+        "nothing from elsewhere"
+    );
+    let results = app
+        .get(&format!("/thu-tuc?q={}", enc("dang ky khai sinh")))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let html = results.text().await.unwrap_or_default();
     let first = html.find("/thu-tuc/1.001193").unwrap_or(usize::MAX);
     let other = html.find("/thu-tuc/1.000656").unwrap_or(usize::MAX);
-    assert!(first < other, "birth registration is listed before death registration");
-    let page = app.get("/thu-tuc/1.001193").await.unwrap_or_else(|e| panic!("{e:#}")).text().await.unwrap_or_default();
+    assert!(
+        first < other,
+        "birth registration is listed before death registration"
+    );
+    let page = app
+        .get("/thu-tuc/1.001193")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
     assert!(page.contains("<h1 lang=\"vi\">Đăng ký khai sinh</h1>"));
     assert!(page.contains("Thành phần hồ sơ"));
     // English, by query and then by the cookie the switch sets.
-    let en = app.get("/?lang=en").await.unwrap_or_else(|e| panic!("{e:#}")).text().await.unwrap_or_default();
+    let en = app
+        .get("/?lang=en")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
     assert!(en.contains("<html lang=\"en\">") && en.contains("Find an administrative procedure"));
-    let switch = app.get("/lang/en?next=/co-quan").await.unwrap_or_else(|e| panic!("{e:#}"));
+    let switch = app
+        .get("/lang/en?next=/co-quan")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(switch.status(), 303);
-    assert_eq!(switch.headers().get("location").and_then(|v| v.to_str().ok()), Some("/co-quan"));
-    let cookie = switch.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(
+        switch
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/co-quan")
+    );
+    let cookie = switch
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     assert!(cookie.starts_with("lang=en"));
-    let dir = app.client.get(app.url("/co-quan")).header("cookie", "lang=en").send().await.unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(dir.text().await.unwrap_or_default().contains("Agency directory"));
+    let dir = app
+        .client
+        .get(app.url("/co-quan"))
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        dir.text()
+            .await
+            .unwrap_or_default()
+            .contains("Agency directory")
+    );
     // No open redirect.
-    let evil = app.get("/lang/vi?next=//evil.example/").await.unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(evil.headers().get("location").and_then(|v| v.to_str().ok()), Some("/"));
+    let evil = app
+        .get("/lang/vi?next=//evil.example/")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        evil.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
     // Missing things are 404 pages in the reader's language.
-    let missing = app.get("/thu-tuc/0.000000").await.unwrap_or_else(|e| panic!("{e:#}"));
+    let missing = app
+        .get("/thu-tuc/0.000000")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap_or_default().contains("Không có thủ tục hành chính mã 0.000000"));
-    let missing = app.get("/khong-co?lang=en").await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("Không có thủ tục hành chính mã 0.000000")
+    );
+    let missing = app
+        .get("/khong-co?lang=en")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap_or_default().contains("There is no page at /khong-co"));
-    let bad = app.get("/thu-tuc?level=x").await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        missing
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("There is no page at /khong-co")
+    );
+    let bad = app
+        .get("/thu-tuc?level=x")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(bad.status(), 400);
 }
 
@@ -66,33 +141,66 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/fields", 200),
     ("GET", "/api/v1/admin-units", 200),
     ("GET", "/api/v1/calendar?year=2026", 200),
-    ("GET", "/api/v1/calendar/deadline?from=2026-03-02&days=5", 200),
+    (
+        "GET",
+        "/api/v1/calendar/deadline?from=2026-03-02&days=5",
+        200,
+    ),
 ];
 
 async fn every_route_answers_as_the_table_says(b: Backend) {
-    let app = spawn_app(b, Spawn::default()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     for (method, path, expected) in ROUTES {
-        let r = app.client.request(method.parse().unwrap_or_default(), app.url(path)).send().await.unwrap_or_else(|e| panic!("{e:#}"));
+        let r = app
+            .client
+            .request(method.parse().unwrap_or_default(), app.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(r.status().as_u16(), *expected, "{method} {path}");
     }
     // Writes are not routes yet: a POST anywhere is refused, not accepted.
-    for path in ["/api/v1/procedures", "/api/v1/procedures/1.001193", "/api/v1/agencies"] {
-        let r = app.client.post(app.url(path)).body("{}").send().await.unwrap_or_else(|e| panic!("{e:#}"));
+    for path in [
+        "/api/v1/procedures",
+        "/api/v1/procedures/1.001193",
+        "/api/v1/agencies",
+    ] {
+        let r = app
+            .client
+            .post(app.url(path))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(r.status().as_u16(), 405, "POST {path}");
     }
 }
 
 async fn the_openapi_document_lists_every_api_route(b: Backend) {
-    let app = spawn_app(b, Spawn { demo: false }).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let doc = app.get_json("/api/v1/openapi.json").await.unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_app(b, Spawn { demo: false })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let doc = app
+        .get_json("/api/v1/openapi.json")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["title"], "motcua API");
-    let paths: Vec<String> = doc["paths"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let paths: Vec<String> = doc["paths"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     // Every API route of the table is documented, and every documented path is in the table.
     let table: Vec<String> = ROUTES
         .iter()
         .map(|(_, p, _)| p.split('?').next().unwrap_or(p).to_string())
-        .filter(|p| p.starts_with("/api/v1/") && p != "/api/v1/openapi.json" || p == "/healthz" || p == "/readyz")
+        .filter(|p| {
+            p.starts_with("/api/v1/") && p != "/api/v1/openapi.json"
+                || p == "/healthz"
+                || p == "/readyz"
+        })
         .map(|p| match p.as_str() {
             "/api/v1/procedures/1.001193" => "/api/v1/procedures/{code}".to_string(),
             "/api/v1/agencies/000.00.00.H26" => "/api/v1/agencies/{code}".to_string(),
@@ -103,9 +211,16 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
         assert!(paths.contains(p), "{p} is not documented: {paths:?}");
     }
     for p in &paths {
-        assert!(table.contains(p), "{p} is documented but not in the route table");
+        assert!(
+            table.contains(p),
+            "{p} is documented but not in the route table"
+        );
     }
     assert!(doc["components"]["schemas"]["SearchResults"].is_object());
 }
 
-both!(pages_render_in_both_languages, every_route_answers_as_the_table_says, the_openapi_document_lists_every_api_route);
+both!(
+    pages_render_in_both_languages,
+    every_route_answers_as_the_table_says,
+    the_openapi_document_lists_every_api_route
+);

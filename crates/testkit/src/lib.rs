@@ -65,7 +65,11 @@ pub async fn spawn_app(backend: Backend, opts: Spawn) -> anyhow::Result<TestApp>
 }
 
 /// Starts a server on an existing data folder and database (to test restarts).
-pub async fn spawn_on(data: tempfile::TempDir, database_url: Option<String>, opts: Spawn) -> anyhow::Result<TestApp> {
+pub async fn spawn_on(
+    data: tempfile::TempDir,
+    database_url: Option<String>,
+    opts: Spawn,
+) -> anyhow::Result<TestApp> {
     let config = Config {
         data_dir: data.path().to_path_buf(),
         database_url,
@@ -80,7 +84,11 @@ pub async fn spawn_on(data: tempfile::TempDir, database_url: Option<String>, opt
     let clock = ManualClock::new(start);
     let app = Application::build(
         config.clone(),
-        BuildOptions { demo: opts.demo, clock: Arc::new(clock.clone()), index_in_memory: false },
+        BuildOptions {
+            demo: opts.demo,
+            clock: Arc::new(clock.clone()),
+            index_in_memory: false,
+        },
     )
     .await?;
     let addr = app.local_addr()?;
@@ -93,7 +101,9 @@ pub async fn spawn_on(data: tempfile::TempDir, database_url: Option<String>, opt
             })
             .await;
     });
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     Ok(TestApp {
         addr,
         base: format!("http://{addr}"),
@@ -129,10 +139,16 @@ impl TestApp {
 
     /// Codes of the search results for a query string (`q=...&...`), in order.
     pub async fn search_codes(&self, query: &str) -> anyhow::Result<Vec<String>> {
-        let v = self.get_json(&format!("/api/v1/procedures?{query}")).await?;
+        let v = self
+            .get_json(&format!("/api/v1/procedures?{query}"))
+            .await?;
         Ok(v["items"]
             .as_array()
-            .map(|a| a.iter().filter_map(|i| i["code"].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i["code"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -149,7 +165,10 @@ impl TestApp {
         if let Some(t) = self.task.take() {
             t.await?;
         }
-        let data = self.data.take().ok_or_else(|| anyhow::anyhow!("data folder already taken"))?;
+        let data = self
+            .data
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("data folder already taken"))?;
         Ok((data, self.config.database_url.clone()))
     }
 }

@@ -30,20 +30,37 @@ fn tool(name: &str) -> anyhow::Result<PathBuf> {
         }
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin").join(name))
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort();
-    versions.pop().with_context(|| format!("PostgreSQL's {name} is not installed (apt-get install postgresql)"))
+    versions.pop().with_context(|| {
+        format!("PostgreSQL's {name} is not installed (apt-get install postgresql)")
+    })
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// Runs a PostgreSQL tool, as `postgres` when we are root.
 fn run(tool_path: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
     let out = if is_root() {
-        Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(tool_path).args(args).output()
+        Command::new("runuser")
+            .arg("-u")
+            .arg("postgres")
+            .arg("--")
+            .arg(tool_path)
+            .args(args)
+            .output()
     } else {
         Command::new(tool_path).args(args).output()
     }
@@ -52,7 +69,9 @@ fn run(tool_path: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> 
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Makes sure the throwaway cluster runs; returns its port.
@@ -64,17 +83,39 @@ pub fn ensure_cluster() -> anyhow::Result<u16> {
     let data = dir.join("data");
     let port_file = dir.join("port");
     if is_root() {
-        let _ = Command::new("chown").arg("-R").arg("postgres:postgres").arg(&dir).status();
+        let _ = Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(&dir)
+            .status();
     }
     if !data.join("PG_VERSION").exists() {
-        let out = run(&tool("initdb")?, &["-D", &data.to_string_lossy(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])?;
+        let out = run(
+            &tool("initdb")?,
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+        )?;
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
     let pg_ctl = tool("pg_ctl")?;
-    let running = run(&pg_ctl, &["status", "-D", &data.to_string_lossy()])?.status.success();
-    if running && let Ok(p) = std::fs::read_to_string(&port_file) && let Ok(port) = p.trim().parse::<u16>() {
+    let running = run(&pg_ctl, &["status", "-D", &data.to_string_lossy()])?
+        .status
+        .success();
+    if running
+        && let Ok(p) = std::fs::read_to_string(&port_file)
+        && let Ok(port) = p.trim().parse::<u16>()
+    {
         return Ok(port);
     }
     let port = free_port()?;
@@ -83,10 +124,28 @@ pub fn ensure_cluster() -> anyhow::Result<u16> {
         dir.to_string_lossy()
     );
     let log = dir.join("log");
-    let out = run(&pg_ctl, &["-D", &data.to_string_lossy(), "-o", &opts, "-l", &log.to_string_lossy(), "-w", "-t", "60", "start"])?;
+    let out = run(
+        &pg_ctl,
+        &[
+            "-D",
+            &data.to_string_lossy(),
+            "-o",
+            &opts,
+            "-l",
+            &log.to_string_lossy(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )?;
     if !out.status.success() {
         let tail = std::fs::read_to_string(&log).unwrap_or_default();
-        bail!("pg_ctl start failed: {}\n{}", String::from_utf8_lossy(&out.stderr), tail);
+        bail!(
+            "pg_ctl start failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            tail
+        );
     }
     std::fs::write(&port_file, port.to_string())?;
     Ok(port)
@@ -96,7 +155,10 @@ pub fn ensure_cluster() -> anyhow::Result<u16> {
 pub fn stop_cluster() -> anyhow::Result<()> {
     let data = cluster_dir().join("data");
     if data.join("PG_VERSION").exists() {
-        run(&tool("pg_ctl")?, &["-D", &data.to_string_lossy(), "-m", "fast", "stop"])?;
+        run(
+            &tool("pg_ctl")?,
+            &["-D", &data.to_string_lossy(), "-m", "fast", "stop"],
+        )?;
     }
     Ok(())
 }
@@ -122,10 +184,16 @@ pub async fn fresh_database() -> anyhow::Result<String> {
     use sqlx::Connection;
     let admin = admin_url().await?;
     let name = format!("motcua_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.context("cannot reach the test PostgreSQL server")?;
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .context("cannot reach the test PostgreSQL server")?;
     // The name is made here from a UUID: nothing from outside reaches this statement.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
-    let (base, _) = admin.rsplit_once('/').context("DATABASE_URL has no database name")?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database name")?;
     Ok(format!("{base}/{name}"))
 }

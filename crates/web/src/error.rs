@@ -81,7 +81,10 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(problem: impl Problem, chrome: Chrome) -> PageError {
-        PageError { problem: Box::new(problem), chrome }
+        PageError {
+            problem: Box::new(problem),
+            chrome,
+        }
     }
 }
 

@@ -44,9 +44,17 @@ impl Chrome {
         // Drop a lang= parameter so the cookie decides after the switch.
         if let Some((path, q)) = here.split_once('?') {
             let rest: Vec<&str> = q.split('&').filter(|p| !p.starts_with("lang=")).collect();
-            here = if rest.is_empty() { path.to_string() } else { format!("{path}?{}", rest.join("&")) };
+            here = if rest.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", rest.join("&"))
+            };
         }
-        format!("/lang/{}?next={}", self.lang.other().code(), encode_component(&here))
+        format!(
+            "/lang/{}?next={}",
+            self.lang.other().code(),
+            encode_component(&here)
+        )
     }
 
     /// The stylesheet's URL.
@@ -68,7 +76,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let site = Site::from_ref(state);
-        let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         Ok(Chrome::new(Lang::of_request(parts), &site.node_name, here))
     }
 }
@@ -97,7 +109,11 @@ pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Response {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "template error / lỗi giao diện").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "template error / lỗi giao diện",
+            )
+                .into_response()
         }
     }
 }

@@ -14,7 +14,9 @@ pub fn handle() -> Option<PrometheusHandle> {
     static H: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     H.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
             .ok()?
             .build_recorder();
         let handle = recorder.handle();

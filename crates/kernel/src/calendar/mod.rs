@@ -85,7 +85,10 @@ impl OfficeHours {
 
     /// Minutes of work in one working day.
     pub fn minutes_per_day(&self) -> i64 {
-        self.sessions.iter().map(|(a, b)| (*b - *a).num_minutes()).sum()
+        self.sessions
+            .iter()
+            .map(|(a, b)| (*b - *a).num_minutes())
+            .sum()
     }
 
     pub fn sessions(&self) -> &[(NaiveTime, NaiveTime)] {
@@ -166,7 +169,10 @@ impl Calendar {
 
     /// The shipped calendar with default office hours.
     pub fn shipped() -> Result<Calendar, CalendarDataError> {
-        Ok(Calendar::new(parse_csv(SHIPPED_CSV)?, OfficeHours::default()))
+        Ok(Calendar::new(
+            parse_csv(SHIPPED_CSV)?,
+            OfficeHours::default(),
+        ))
     }
 
     /// Weekends only: no listed days. Useful as a baseline in tests.

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Calendar, CalendarDataError, DayKind, OfficeHours, SpecialDay, parse_csv, SHIPPED_CSV};
+use super::{
+    Calendar, CalendarDataError, DayKind, OfficeHours, SHIPPED_CSV, SpecialDay, parse_csv,
+};
 use crate::audit::{self, Entry, Tx};
 use crate::db::Db;
 use crate::problem::Error;
@@ -60,7 +62,12 @@ pub async fn load(db: &Db, hours: OfficeHours) -> Result<Calendar, Error> {
 }
 
 /// An administrator's edit of one day, recorded in the audit chain.
-pub async fn set_day(db: &Db, day: &SpecialDay, actor: &str, now: DateTime<Utc>) -> Result<(), Error> {
+pub async fn set_day(
+    db: &Db,
+    day: &SpecialDay,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     if day.name_vi.trim().is_empty() || day.name_en.trim().is_empty() {
         return Err(Error::Invalid {
             field: "name".into(),

@@ -6,7 +6,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 }
 
 fn t(date: NaiveDate, h: u32, m: u32) -> NaiveDateTime {
-    date.and_hms_opt(h, m, 0).unwrap_or_else(|| panic!("bad test time"))
+    date.and_hms_opt(h, m, 0)
+        .unwrap_or_else(|| panic!("bad test time"))
 }
 
 fn shipped() -> Calendar {
@@ -63,18 +64,35 @@ fn swapped_saturday_is_worked_and_swapped_friday_is_not() {
 fn shipped_data_covers_every_year_and_every_statutory_day() {
     let c = shipped();
     for y in 2024..=2030 {
-        let names: Vec<&str> = c.year(y).filter(|s| s.kind == DayKind::Holiday).map(|s| s.name_en.as_str()).collect();
-        for must in ["New Year's Day", "Lunar New Year (Tết)", "Hùng Kings' Commemoration Day", "Reunification Day", "International Labour Day", "National Day"] {
+        let names: Vec<&str> = c
+            .year(y)
+            .filter(|s| s.kind == DayKind::Holiday)
+            .map(|s| s.name_en.as_str())
+            .collect();
+        for must in [
+            "New Year's Day",
+            "Lunar New Year (Tết)",
+            "Hùng Kings' Commemoration Day",
+            "Reunification Day",
+            "International Labour Day",
+            "National Day",
+        ] {
             assert!(names.contains(&must), "{y} lacks {must}: {names:?}");
         }
-        assert!(c.year(y).filter(|s| s.name_en.starts_with("Lunar")).count() >= 5, "{y}: Tết has five days");
+        assert!(
+            c.year(y).filter(|s| s.name_en.starts_with("Lunar")).count() >= 5,
+            "{y}: Tết has five days"
+        );
         assert!(c.day(d(y, 1, 1)).is_some());
         assert!(c.day(d(y, 4, 30)).is_some());
         assert!(c.day(d(y, 9, 2)).is_some());
     }
     for s in c.year(2026) {
         if s.kind == DayKind::WorkingDay {
-            assert!(matches!(s.date.weekday(), Weekday::Sat | Weekday::Sun), "{s:?}");
+            assert!(
+                matches!(s.date.weekday(), Weekday::Sat | Weekday::Sun),
+                "{s:?}"
+            );
         }
     }
 }
@@ -101,30 +119,62 @@ fn working_hours_follow_office_sessions() {
     // 1 hour from 11:00 crosses lunch: 30 minutes before, 30 after 13:30.
     assert_eq!(c.add_working_hours(t(mon, 11, 0), 60), t(mon, 14, 0));
     // Starting after hours begins next morning.
-    assert_eq!(c.add_working_hours(t(mon, 18, 0), 30), t(d(2025, 3, 11), 7, 30));
+    assert_eq!(
+        c.add_working_hours(t(mon, 18, 0), 30),
+        t(d(2025, 3, 11), 7, 30)
+    );
     // Friday 16:00 + 2 hours: 1 on Friday, 1 on Monday.
-    assert_eq!(c.add_working_hours(t(d(2025, 3, 14), 16, 0), 120), t(d(2025, 3, 17), 8, 0));
-    assert_eq!(c.working_time_between(t(mon, 7, 0), t(mon, 17, 0)), Duration::hours(8));
-    assert_eq!(c.working_time_between(t(mon, 11, 0), t(mon, 14, 0)), Duration::hours(1));
-    assert_eq!(c.working_time_between(t(mon, 12, 0), t(mon, 13, 0)), Duration::zero());
-    assert_eq!(c.working_time_between(t(d(2025, 3, 14), 16, 0), t(d(2025, 3, 17), 8, 0)), Duration::hours(2));
-    assert_eq!(c.working_time_between(t(mon, 9, 0), t(mon, 8, 0)), Duration::zero());
+    assert_eq!(
+        c.add_working_hours(t(d(2025, 3, 14), 16, 0), 120),
+        t(d(2025, 3, 17), 8, 0)
+    );
+    assert_eq!(
+        c.working_time_between(t(mon, 7, 0), t(mon, 17, 0)),
+        Duration::hours(8)
+    );
+    assert_eq!(
+        c.working_time_between(t(mon, 11, 0), t(mon, 14, 0)),
+        Duration::hours(1)
+    );
+    assert_eq!(
+        c.working_time_between(t(mon, 12, 0), t(mon, 13, 0)),
+        Duration::zero()
+    );
+    assert_eq!(
+        c.working_time_between(t(d(2025, 3, 14), 16, 0), t(d(2025, 3, 17), 8, 0)),
+        Duration::hours(2)
+    );
+    assert_eq!(
+        c.working_time_between(t(mon, 9, 0), t(mon, 8, 0)),
+        Duration::zero()
+    );
 }
 
 #[test]
 fn working_hours_skip_tet() {
     let c = shipped();
     let fri = d(2025, 1, 24);
-    assert_eq!(c.add_working_hours(t(fri, 16, 0), 120), t(d(2025, 2, 3), 8, 0));
+    assert_eq!(
+        c.add_working_hours(t(fri, 16, 0), 120),
+        t(d(2025, 2, 3), 8, 0)
+    );
 }
 
 #[test]
 fn office_hours_must_be_ordered() {
-    let h = |a: u32, b: u32| (NaiveTime::from_hms_opt(a, 0, 0).unwrap_or_default(), NaiveTime::from_hms_opt(b, 0, 0).unwrap_or_default());
+    let h = |a: u32, b: u32| {
+        (
+            NaiveTime::from_hms_opt(a, 0, 0).unwrap_or_default(),
+            NaiveTime::from_hms_opt(b, 0, 0).unwrap_or_default(),
+        )
+    };
     assert!(OfficeHours::new(vec![]).is_none());
     assert!(OfficeHours::new(vec![h(9, 8)]).is_none());
     assert!(OfficeHours::new(vec![h(8, 12), h(11, 17)]).is_none());
-    assert_eq!(OfficeHours::new(vec![h(8, 12), h(13, 17)]).map(|o| o.minutes_per_day()), Some(480));
+    assert_eq!(
+        OfficeHours::new(vec![h(8, 12), h(13, 17)]).map(|o| o.minutes_per_day()),
+        Some(480)
+    );
     assert_eq!(OfficeHours::default().minutes_per_day(), 480);
 }
 
