@@ -161,22 +161,41 @@ impl Catalog {
         let before = self.lookup();
         let unit_ids = import::check(parsed, &before, &self.units, self.today())
             .map_err(CatalogError::Rejected)?;
-        let report = store::apply(
+        // Fields and agencies stored as they are in the file are not written again.
+        let changes = CatalogFile {
+            fields: parsed
+                .file
+                .fields
+                .iter()
+                .filter(|f| before.fields.get(&f.code) != Some(*f))
+                .cloned()
+                .collect(),
+            agencies: parsed
+                .file
+                .agencies
+                .iter()
+                .filter(|a| before.agencies.get(a.code.as_str()).map(|r| &r.spec) != Some(*a))
+                .cloned()
+                .collect(),
+            procedures: parsed.file.procedures.clone(),
+        };
+        let mut report = store::apply(
             &self.db,
-            &parsed.file,
+            &changes,
             &unit_ids,
             actor,
             self.clock.now(),
             progress,
         )
         .await?;
+        report.fields_unchanged = parsed.file.fields.len() - changes.fields.len();
+        report.agencies_unchanged = parsed.file.agencies.len() - changes.agencies.len();
         let lookup = Arc::new(store::load_lookup(&self.db).await?);
         match self.lookup.write() {
             Ok(mut g) => *g = lookup.clone(),
             Err(p) => *p.into_inner() = lookup.clone(),
         }
-        let agencies_or_fields_changed =
-            !parsed.file.agencies.is_empty() || !parsed.file.fields.is_empty();
+        let agencies_or_fields_changed = !changes.agencies.is_empty() || !changes.fields.is_empty();
         if agencies_or_fields_changed
             && store::procedure_count(&self.db).await? > report.changed.len() as i64
         {

@@ -180,7 +180,9 @@ pub async fn count_view(db: &Db, code: &str) -> Result<(), Error> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ImportReport {
     pub fields_written: usize,
+    pub fields_unchanged: usize,
     pub agencies_written: usize,
+    pub agencies_unchanged: usize,
     pub procedures_added: usize,
     /// Procedures that got a new version.
     pub procedures_revised: usize,

@@ -130,6 +130,23 @@ mod tests {
         assert_eq!(search_form("tay"), "tay");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn words_are_slices_of_the_nfc_text(s in "\\PC{0,40}") {
+            let nfc: String = s.nfc().collect();
+            for w in words(&s) {
+                proptest::prop_assert!(w.start < w.end && w.end <= nfc.len());
+                proptest::prop_assert_eq!(nfc[w.start..w.end].to_lowercase(), w.exact.clone());
+                proptest::prop_assert!(!w.folded.is_empty());
+            }
+        }
+
+        #[test]
+        fn folding_vietnamese_letters_gives_ascii(s in "[a-zA-ZàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđĐ ]{0,30}") {
+            proptest::prop_assert!(fold(&s).is_ascii());
+        }
+    }
+
     #[test]
     fn splits_on_punctuation_and_keeps_numbers() {
         let w: Vec<String> = words("Nghị định 61/2018/NĐ-CP")

@@ -291,6 +291,16 @@ async fn catalog_cmd(
                 None => Format::of_path(&file)
                     .context("cannot tell the format from the file name: give --format json|csv")?,
             };
+            const MAX_BYTES: u64 = 512 * 1024 * 1024;
+            let size = std::fs::metadata(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?
+                .len();
+            if size > MAX_BYTES {
+                bail!(
+                    "{} is {size} bytes; split it into files of at most 512 MiB / tệp quá lớn, hãy chia nhỏ",
+                    file.display()
+                );
+            }
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let parsed = match import::parse(&bytes, format) {

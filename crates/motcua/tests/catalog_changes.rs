@@ -19,6 +19,32 @@ async fn an_edit_makes_a_new_version_and_old_ones_stay(b: Backend) {
     let app = spawn_app(b, Spawn::default())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
+    // Loading the demo again (as every `serve --demo` does) writes nothing and audits nothing.
+    let audit_start = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = app
+        .state
+        .catalog
+        .load_demo("test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            again.fields_written,
+            again.agencies_written,
+            again.procedures_added,
+            again.procedures_revised
+        ),
+        (0, 0, 0, 0)
+    );
+    assert!(again.agencies_unchanged > 40 && again.fields_unchanged > 10);
+    assert_eq!(
+        kernel::audit::verify(&app.state.db)
+            .await
+            .unwrap_or_default(),
+        audit_start
+    );
     let mut p = demo_procedure("1.001193");
     p["name"] = "Đăng ký khai sinh (sửa đổi theo quy định mới)".into();
     p["time_limit_days"] = 1.into();
@@ -373,4 +399,36 @@ fn config_show_masks_secrets_and_refuses_unknown_databases() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Unsupported database URL"));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_motcua"))
+        .args([
+            "--log-format",
+            "json",
+            "--data",
+            &dir.path().to_string_lossy(),
+            "demo",
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["message"] == "demo catalogue loaded"),
+        "{err}"
+    );
 }
