@@ -84,9 +84,14 @@ pub fn words(text: &str) -> Vec<Word> {
 
 fn push_word(nfc: &str, start: usize, end: usize, out: &mut Vec<Word>) {
     let raw = &nfc[start..end];
+    let folded = search_form(raw);
+    // A run of nothing but combining marks folds to nothing: not a word.
+    if folded.is_empty() {
+        return;
+    }
     out.push(Word {
         exact: raw.to_lowercase(),
-        folded: search_form(raw),
+        folded,
         start,
         end,
     });
