@@ -20,14 +20,23 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub catalog: Arc<Catalog>,
+    pub identity: Arc<identity::Identity>,
     pub calendar: Arc<RwLock<Calendar>>,
     pub clock: Arc<dyn Clock>,
     pub site: web::Site,
+    /// Attachments, scans and results, by SHA-256, under `<data>/blobs`.
+    pub blobs: kernel::blob::BlobStore,
 }
 
 impl FromRef<AppState> for Arc<Catalog> {
     fn from_ref(s: &AppState) -> Self {
         s.catalog.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<identity::Identity> {
+    fn from_ref(s: &AppState) -> Self {
+        s.identity.clone()
     }
 }
 
@@ -58,8 +67,8 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 2] {
-    [&db::MIGRATIONS, &catalog::MIGRATIONS]
+pub fn migration_sets() -> [&'static db::MigrationSet; 3] {
+    [&db::MIGRATIONS, &catalog::MIGRATIONS, &identity::MIGRATIONS]
 }
 
 /// Opens the database and brings its schema and shipped data up to date.
@@ -115,16 +124,38 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             "demo catalogue loaded"
         );
     }
+    let identity = identity::Identity::new(
+        db.clone(),
+        opts.clock.clone(),
+        identity::SessionPolicy::default(),
+    );
+    if opts.demo {
+        let n = identity::demo::ensure(&identity)
+            .await
+            .context("creating the demo accounts failed")?;
+        if n > 0 {
+            tracing::warn!(
+                accounts = n,
+                "demo accounts created with a public password: never use --demo with real data"
+            );
+        }
+    }
     let cal = calendar::store::load(&db, OfficeHours::default()).await?;
+    let blobs = kernel::blob::BlobStore::open(config.data_dir.join("blobs"))
+        .context("cannot open the blob folder")?;
     Ok(AppState {
         site: web::Site {
             node_name: config.node_name.clone(),
+            secure_cookies: config.public_url.starts_with("https://"),
+            demo: opts.demo,
         },
         config: Arc::new(config),
         db,
         catalog: Arc::new(catalog),
+        identity: Arc::new(identity),
         calendar: Arc::new(RwLock::new(cal)),
         clock: opts.clock.clone(),
+        blobs,
     })
 }
 

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         what: CalendarCmd,
     },
+    /// Accounts, roles and tokens.
+    User {
+        #[command(subcommand)]
+        what: UserCmd,
+    },
     /// The audit chain.
     Audit {
         #[command(subcommand)]
@@ -149,6 +154,73 @@ enum CalendarCmd {
         /// Who makes the edit.
         #[arg(long, default_value = "cli")]
         by: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Citizen,
+    Business,
+    Official,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account; the password is read from standard input (one line).
+    Add {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// Officials' login.
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        name: String,
+        /// Citizens: personal identification number.
+        #[arg(long)]
+        cccd: Option<String>,
+        /// Citizens: date of birth (YYYY-MM-DD).
+        #[arg(long)]
+        birth_date: Option<NaiveDate>,
+        /// Citizens: male or female.
+        #[arg(long)]
+        sex: Option<String>,
+        /// Businesses: tax code.
+        #[arg(long)]
+        tax_code: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Identity assurance level: 1 self-declared, 2 verified in person.
+        #[arg(long, default_value_t = 1)]
+        assurance: u8,
+    },
+    /// List accounts and their roles.
+    List,
+    /// Give an official a role (in an agency, except national roles).
+    Grant {
+        login: String,
+        role: String,
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// Take a role back.
+    Revoke {
+        login: String,
+        role: String,
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// Print a bearer token for scripts and integrators.
+    Token {
+        login: String,
+        /// Repeat for several: catalog:read, catalog:write, profile, accounts:admin, calendar:write, audit:read
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, default_value = "cli")]
+        label: String,
     },
 }
 
@@ -255,6 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Catalog { what } => catalog_cmd(config, clock, what).await?,
         Command::Calendar { what } => calendar_cmd(config, clock, what).await?,
+        Command::User { what } => user_cmd(config, clock, what).await?,
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -450,6 +523,168 @@ async fn calendar_cmd(
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("{date} set / đã cập nhật");
+        }
+    }
+    Ok(())
+}
+
+fn identity_err(e: identity::IdentityError) -> anyhow::Error {
+    let details: Vec<String> = e
+        .details()
+        .into_iter()
+        .map(|d| format!("\n  {}: {} / {}", d.at, d.en, d.vi))
+        .collect();
+    anyhow::anyhow!(
+        "{} / {}{}",
+        e.message_en(),
+        e.message_vi(),
+        details.concat()
+    )
+}
+
+async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyhow::Result<()> {
+    use identity::{AccountKind, Role};
+    let state = app::open_state(
+        config,
+        &BuildOptions {
+            demo: false,
+            clock,
+            index_in_memory: false,
+        },
+    )
+    .await?;
+    let id = &state.identity;
+    match what {
+        UserCmd::Add {
+            kind,
+            username,
+            name,
+            cccd,
+            birth_date,
+            sex,
+            tax_code,
+            email,
+            phone,
+            assurance,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let cccd = cccd
+                .map(|c| kernel::ids::Cccd::parse(&c))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{} / {}", e.en, e.vi))?;
+            let tax_code = tax_code
+                .map(|t| kernel::ids::TaxCode::parse(&t))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{} / {}", e.en, e.vi))?;
+            let sex = match sex.as_deref() {
+                None => None,
+                Some("male") => Some(kernel::ids::Sex::Male),
+                Some("female") => Some(kernel::ids::Sex::Female),
+                Some(other) => bail!("--sex must be male or female, not {other}"),
+            };
+            let new = identity::NewAccount {
+                kind: match kind {
+                    KindArg::Citizen => AccountKind::Citizen,
+                    KindArg::Business => AccountKind::Business,
+                    KindArg::Official => AccountKind::Official,
+                },
+                username,
+                full_name: name,
+                cccd,
+                tax_code,
+                birth_date,
+                sex,
+                phone,
+                email,
+                password,
+                assurance,
+            };
+            let a = id.create_account(&new, "cli").await.map_err(identity_err)?;
+            println!("created / đã tạo: {} ({}) {}", a.login, a.kind, a.id);
+        }
+        UserCmd::List => {
+            for (a, grants) in id.accounts().await.map_err(identity_err)? {
+                let roles: Vec<String> = grants
+                    .iter()
+                    .map(|g| match &g.agency {
+                        Some(ag) => format!("{}@{ag}", g.role.as_str()),
+                        None => g.role.as_str().to_string(),
+                    })
+                    .collect();
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    a.login,
+                    a.kind,
+                    a.full_name,
+                    roles.join(",")
+                );
+            }
+        }
+        UserCmd::Grant {
+            login,
+            role,
+            agency,
+        }
+        | UserCmd::Revoke {
+            login,
+            role,
+            agency,
+        } if Role::parse(&role).is_none() => {
+            let _ = (login, agency);
+            bail!(
+                "unknown role {role}: one of reception, specialist, department_head, agency_leader, agency_admin, national_operator, system_admin"
+            );
+        }
+        UserCmd::Grant {
+            login,
+            role,
+            agency,
+        } => {
+            let role = Role::parse(&role).context("unknown role")?;
+            if let Some(a) = &agency
+                && !state.catalog.lookup().agencies.contains_key(a)
+            {
+                bail!("no agency has the code {a} / không có cơ quan mã {a}");
+            }
+            id.grant(&login, role, agency.as_deref(), "cli")
+                .await
+                .map_err(identity_err)?;
+            println!("granted / đã giao: {login} {}", role.as_str());
+        }
+        UserCmd::Revoke {
+            login,
+            role,
+            agency,
+        } => {
+            let role = Role::parse(&role).context("unknown role")?;
+            let removed = id
+                .revoke(&login, role, agency.as_deref(), "cli")
+                .await
+                .map_err(identity_err)?;
+            println!(
+                "{}",
+                if removed {
+                    "revoked / đã thu hồi"
+                } else {
+                    "no such grant / không có vai trò này"
+                }
+            );
+        }
+        UserCmd::Token {
+            login,
+            scopes,
+            days,
+            label,
+        } => {
+            let token = id
+                .issue_token(&login, &scopes, days, &label, "cli")
+                .await
+                .map_err(identity_err)?;
+            println!("{token}");
         }
     }
     Ok(())

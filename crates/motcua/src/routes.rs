@@ -34,7 +34,11 @@ use crate::app::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "motcua API", description = "Public services of the motcua e-government platform: the procedure catalogue, administrative units, agencies and the working-day calendar. Errors are RFC 9457 problem+json with Vietnamese and English messages."),
-    tags((name = "catalogue", description = "Procedures, agencies, fields, administrative units"), (name = "node", description = "Health and the working-day calendar"))
+    tags(
+        (name = "catalogue", description = "Procedures, agencies, fields, administrative units"),
+        (name = "identity", description = "Accounts; send `Authorization: Bearer mct_...` (from `motcua user token`) or the session cookie"),
+        (name = "node", description = "Health and the working-day calendar"),
+    )
 )]
 struct ApiDoc;
 
@@ -42,6 +46,7 @@ struct ApiDoc;
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(catalog::api::routes())
+        .merge(identity::web::api_routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -58,7 +63,9 @@ pub fn router(state: AppState) -> Router {
     let (api_router, doc) = api();
     let doc_json = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
     let request_id = HeaderName::from_static("x-request-id");
-    let pages = catalog::pages::routes::<AppState>().route("/lang/{code}", get(switch_language));
+    let pages = catalog::pages::routes::<AppState>()
+        .merge(identity::web::page_routes::<AppState>())
+        .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
         .merge(pages)

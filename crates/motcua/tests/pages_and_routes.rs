@@ -1,6 +1,5 @@
-//! Pages as HTML, every route against the OpenAPI document, and the route-by-role table.
-//! (Identity arrives later; for now every caller is anonymous and every route is public, and
-//! this table says so route by route, so a new route cannot slip in unlisted.)
+//! Pages as HTML, and every route against the OpenAPI document for an anonymous caller, so a
+//! new route cannot slip in unlisted. (`identity.rs` holds the route × caller table.)
 
 use testkit::{Backend, Spawn, both, enc, spawn_app};
 
@@ -129,6 +128,11 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/co-quan", 200),
     ("GET", "/co-quan/000.00.00.H26", 200),
     ("GET", "/lang/en?next=/", 303),
+    ("GET", "/dang-nhap", 200),
+    ("GET", "/dang-ky", 200),
+    ("GET", "/tai-khoan", 303),
+    ("GET", "/tai-khoan/phien", 303),
+    ("GET", "/api/v1/me", 401),
     ("GET", "/assets/app.css", 200),
     ("GET", "/healthz", 200),
     ("GET", "/readyz", 200),
@@ -161,7 +165,7 @@ async fn every_route_answers_as_the_table_says(b: Backend) {
             .unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(r.status().as_u16(), *expected, "{method} {path}");
     }
-    // Writes are not routes yet: a POST anywhere is refused, not accepted.
+    // The API has no write routes yet: a POST is refused, not accepted.
     for path in [
         "/api/v1/procedures",
         "/api/v1/procedures/1.001193",

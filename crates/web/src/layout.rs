@@ -13,6 +13,10 @@ use crate::lang::{CHROME_EN, CHROME_VI, ChromeTexts, Lang};
 #[derive(Debug, Clone)]
 pub struct Site {
     pub node_name: String,
+    /// Mark cookies `Secure` (the node is reached over HTTPS).
+    pub secure_cookies: bool,
+    /// A demo instance: its login page lists the demo accounts.
+    pub demo: bool,
 }
 
 /// Everything the base template needs; extracted from the request.

@@ -11,4 +11,4 @@ pub mod metrics;
 
 pub use error::{ApiError, PageError};
 pub use lang::Lang;
-pub use layout::{Chrome, Site, render};
+pub use layout::{Chrome, Site, render, render_status};

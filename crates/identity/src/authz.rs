@@ -1,0 +1,363 @@
+//! Authorization: one pure function, `(subject, action, resource) → allow/deny`, that every
+//! route calls. Roles are held within an agency; national roles with none. A bearer token may
+//! narrow what its account can do to the token's scopes.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What an account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    Citizen,
+    Business,
+    Official,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Citizen => "citizen",
+            AccountKind::Business => "business",
+            AccountKind::Official => "official",
+        }
+    }
+    pub fn parse(s: &str) -> Option<AccountKind> {
+        match s {
+            "citizen" => Some(AccountKind::Citizen),
+            "business" => Some(AccountKind::Business),
+            "official" => Some(AccountKind::Official),
+            _ => None,
+        }
+    }
+}
+
+/// Roles of officials.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Bộ phận tiếp nhận và trả kết quả: the one-stop desk.
+    Reception,
+    /// Chuyên viên: handles dossiers in a department.
+    Specialist,
+    /// Trưởng phòng.
+    DepartmentHead,
+    /// Lãnh đạo cơ quan: signs results.
+    AgencyLeader,
+    /// Quản trị cơ quan: manages the agency's officials and settings.
+    AgencyAdmin,
+    /// Vận hành quốc gia: watches every province.
+    NationalOperator,
+    /// Quản trị hệ thống.
+    SystemAdmin,
+}
+
+pub const ALL_ROLES: [Role; 7] = [
+    Role::Reception,
+    Role::Specialist,
+    Role::DepartmentHead,
+    Role::AgencyLeader,
+    Role::AgencyAdmin,
+    Role::NationalOperator,
+    Role::SystemAdmin,
+];
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reception => "reception",
+            Role::Specialist => "specialist",
+            Role::DepartmentHead => "department_head",
+            Role::AgencyLeader => "agency_leader",
+            Role::AgencyAdmin => "agency_admin",
+            Role::NationalOperator => "national_operator",
+            Role::SystemAdmin => "system_admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        ALL_ROLES.into_iter().find(|r| r.as_str() == s)
+    }
+    /// National roles are held without an agency.
+    pub fn is_national(self) -> bool {
+        matches!(self, Role::NationalOperator | Role::SystemAdmin)
+    }
+    pub fn label(self, vi: bool) -> &'static str {
+        match (self, vi) {
+            (Role::Reception, true) => "Tiếp nhận và trả kết quả",
+            (Role::Specialist, true) => "Chuyên viên",
+            (Role::DepartmentHead, true) => "Trưởng phòng",
+            (Role::AgencyLeader, true) => "Lãnh đạo cơ quan",
+            (Role::AgencyAdmin, true) => "Quản trị cơ quan",
+            (Role::NationalOperator, true) => "Vận hành quốc gia",
+            (Role::SystemAdmin, true) => "Quản trị hệ thống",
+            (Role::Reception, false) => "Reception desk",
+            (Role::Specialist, false) => "Specialist",
+            (Role::DepartmentHead, false) => "Department head",
+            (Role::AgencyLeader, false) => "Agency leader",
+            (Role::AgencyAdmin, false) => "Agency administrator",
+            (Role::NationalOperator, false) => "National operator",
+            (Role::SystemAdmin, false) => "System administrator",
+        }
+    }
+}
+
+/// A role held in an agency (none for national roles).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub struct Grant {
+    pub role: Role,
+    pub agency: Option<String>,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Anonymous,
+    Account(Principal),
+}
+
+/// An authenticated account, with what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Principal {
+    pub id: String,
+    pub kind: AccountKind,
+    pub login: String,
+    pub full_name: String,
+    /// Identity assurance level (1 self-registered, 2 verified in person).
+    pub assurance: u8,
+    pub grants: Vec<Grant>,
+    /// When authenticated by a bearer token: the scopes it carries.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role, agency: Option<&str>) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.role == role && (role.is_national() || g.agency.as_deref() == agency))
+    }
+    fn is_system_admin(&self) -> bool {
+        self.has(Role::SystemAdmin, None)
+    }
+}
+
+/// What is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read public catalogue data.
+    ReadCatalog,
+    /// Change the catalogue.
+    WriteCatalog,
+    /// Read or change one's own account and sessions.
+    OwnAccount,
+    /// List accounts and their roles.
+    ListAccounts,
+    /// Grant or revoke a role.
+    GrantRole(Role),
+    /// Edit the working-day calendar.
+    EditCalendar,
+    /// Check the audit chain.
+    VerifyAudit,
+}
+
+impl Action {
+    /// The token scope that covers this action.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Action::ReadCatalog => "catalog:read",
+            Action::WriteCatalog => "catalog:write",
+            Action::OwnAccount => "profile",
+            Action::ListAccounts | Action::GrantRole(_) => "accounts:admin",
+            Action::EditCalendar => "calendar:write",
+            Action::VerifyAudit => "audit:read",
+        }
+    }
+}
+
+/// Scopes a token can carry.
+pub const SCOPES: &[&str] = &[
+    "catalog:read",
+    "catalog:write",
+    "profile",
+    "accounts:admin",
+    "calendar:write",
+    "audit:read",
+];
+
+/// What it is asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource<'a> {
+    /// The node as a whole.
+    Node,
+    /// Something belonging to an agency.
+    Agency(&'a str),
+    /// An account.
+    Account(&'a str),
+}
+
+/// The answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not authenticated and it would need to be.
+    NeedLogin,
+    Deny,
+}
+
+/// The one authorization rule book.
+pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> Decision {
+    if action == Action::ReadCatalog {
+        return Decision::Allow;
+    }
+    let Subject::Account(p) = subject else {
+        return Decision::NeedLogin;
+    };
+    if let Some(scopes) = &p.scopes
+        && !scopes.iter().any(|s| s == action.scope())
+    {
+        return Decision::Deny;
+    }
+    let allowed = match (action, resource) {
+        (Action::ReadCatalog, _) => true,
+        (Action::OwnAccount, Resource::Account(id)) => *id == p.id,
+        (Action::OwnAccount, _) => false,
+        (Action::WriteCatalog, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        (Action::ListAccounts, Resource::Agency(a)) => {
+            p.is_system_admin() || p.has(Role::AgencyAdmin, Some(a))
+        }
+        (Action::ListAccounts, _) => p.is_system_admin(),
+        (Action::GrantRole(r), Resource::Agency(a)) => {
+            p.is_system_admin() || (!r.is_national() && p.has(Role::AgencyAdmin, Some(a)))
+        }
+        (Action::GrantRole(_), _) => p.is_system_admin(),
+        (Action::EditCalendar, _) => p.is_system_admin(),
+        (Action::VerifyAudit, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Deny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn official(grants: &[(Role, Option<&str>)]) -> Subject {
+        Subject::Account(Principal {
+            id: "u1".into(),
+            kind: AccountKind::Official,
+            login: "canbo".into(),
+            full_name: "Cán bộ".into(),
+            assurance: 2,
+            grants: grants
+                .iter()
+                .map(|(r, a)| Grant {
+                    role: *r,
+                    agency: a.map(str::to_string),
+                })
+                .collect(),
+            scopes: None,
+        })
+    }
+
+    #[test]
+    fn roles_count_only_in_their_agency() {
+        let admin_a = official(&[(Role::AgencyAdmin, Some("A"))]);
+        assert_eq!(
+            authorize(
+                &admin_a,
+                Action::GrantRole(Role::Reception),
+                &Resource::Agency("A")
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(
+                &admin_a,
+                Action::GrantRole(Role::Reception),
+                &Resource::Agency("B")
+            ),
+            Decision::Deny
+        );
+        assert_eq!(
+            authorize(
+                &admin_a,
+                Action::GrantRole(Role::SystemAdmin),
+                &Resource::Agency("A")
+            ),
+            Decision::Deny
+        );
+        assert_eq!(
+            authorize(&admin_a, Action::ListAccounts, &Resource::Agency("A")),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(&admin_a, Action::ListAccounts, &Resource::Node),
+            Decision::Deny
+        );
+        assert_eq!(
+            authorize(&admin_a, Action::EditCalendar, &Resource::Node),
+            Decision::Deny
+        );
+        let sys = official(&[(Role::SystemAdmin, None)]);
+        assert_eq!(
+            authorize(&sys, Action::EditCalendar, &Resource::Node),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(&sys, Action::GrantRole(Role::SystemAdmin), &Resource::Node),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn anonymous_reads_the_catalogue_only() {
+        assert_eq!(
+            authorize(&Subject::Anonymous, Action::ReadCatalog, &Resource::Node),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(
+                &Subject::Anonymous,
+                Action::OwnAccount,
+                &Resource::Account("u1")
+            ),
+            Decision::NeedLogin
+        );
+        assert_eq!(
+            authorize(&Subject::Anonymous, Action::WriteCatalog, &Resource::Node),
+            Decision::NeedLogin
+        );
+    }
+
+    #[test]
+    fn own_account_is_one_s_own_and_tokens_narrow() {
+        let me = official(&[(Role::SystemAdmin, None)]);
+        assert_eq!(
+            authorize(&me, Action::OwnAccount, &Resource::Account("u1")),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(&me, Action::OwnAccount, &Resource::Account("u2")),
+            Decision::Deny
+        );
+        let Subject::Account(mut p) = me else { return };
+        p.scopes = Some(vec!["profile".into()]);
+        let token = Subject::Account(p);
+        assert_eq!(
+            authorize(&token, Action::OwnAccount, &Resource::Account("u1")),
+            Decision::Allow
+        );
+        assert_eq!(
+            authorize(&token, Action::EditCalendar, &Resource::Node),
+            Decision::Deny
+        );
+        assert_eq!(
+            authorize(&token, Action::ReadCatalog, &Resource::Node),
+            Decision::Allow
+        );
+    }
+}

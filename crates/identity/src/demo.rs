@@ -1,0 +1,127 @@
+//! Demo accounts, one for every kind of user, created by `serve --demo`. Their password is
+//! public (it is printed on the demo's login page and in the README): never run `--demo` on a
+//! node that holds real data.
+
+use kernel::ids::{Cccd, Sex, TaxCode};
+
+use crate::{AccountKind, Identity, IdentityError, NewAccount, Role};
+
+/// The shared password of every demo account.
+pub const PASSWORD: &str = "thu-nghiem-motcua-2026";
+
+/// The agency the demo officials work in: the Hanoi public administration service centre.
+pub const AGENCY: &str = "000.00.02.H26";
+
+/// A demo account: login, kind, name, role and the role's agency.
+pub type DemoAccount = (
+    &'static str,
+    AccountKind,
+    &'static str,
+    Option<Role>,
+    Option<&'static str>,
+);
+
+pub const ACCOUNTS: &[DemoAccount] = &[
+    (
+        "001095012345",
+        AccountKind::Citizen,
+        "Nguyễn Văn An",
+        None,
+        None,
+    ),
+    (
+        "0100109106",
+        AccountKind::Business,
+        "Công ty Cổ phần Thử Nghiệm",
+        None,
+        None,
+    ),
+    (
+        "tiepnhan",
+        AccountKind::Official,
+        "Trần Thị Bình",
+        Some(Role::Reception),
+        Some(AGENCY),
+    ),
+    (
+        "chuyenvien",
+        AccountKind::Official,
+        "Lê Văn Cường",
+        Some(Role::Specialist),
+        Some(AGENCY),
+    ),
+    (
+        "truongphong",
+        AccountKind::Official,
+        "Phạm Thị Dung",
+        Some(Role::DepartmentHead),
+        Some(AGENCY),
+    ),
+    (
+        "lanhdao",
+        AccountKind::Official,
+        "Hoàng Văn Em",
+        Some(Role::AgencyLeader),
+        Some(AGENCY),
+    ),
+    (
+        "quantri.coquan",
+        AccountKind::Official,
+        "Vũ Thị Giang",
+        Some(Role::AgencyAdmin),
+        Some(AGENCY),
+    ),
+    (
+        "vanhanh",
+        AccountKind::Official,
+        "Đỗ Văn Hải",
+        Some(Role::NationalOperator),
+        None,
+    ),
+    (
+        "quantri",
+        AccountKind::Official,
+        "Bùi Thị Hoa",
+        Some(Role::SystemAdmin),
+        None,
+    ),
+];
+
+/// Creates the demo accounts that do not exist yet; returns how many were created.
+pub async fn ensure(id: &Identity) -> Result<usize, IdentityError> {
+    let mut created = 0;
+    for (login, kind, name, role, agency) in ACCOUNTS {
+        let new = NewAccount {
+            kind: *kind,
+            username: (*kind == AccountKind::Official).then(|| login.to_string()),
+            full_name: name.to_string(),
+            cccd: if *kind == AccountKind::Citizen {
+                Cccd::parse(login).ok()
+            } else {
+                None
+            },
+            tax_code: if *kind == AccountKind::Business {
+                TaxCode::parse(login).ok()
+            } else {
+                None
+            },
+            birth_date: (*kind == AccountKind::Citizen)
+                .then(|| chrono::NaiveDate::from_ymd_opt(1995, 5, 19))
+                .flatten(),
+            sex: (*kind == AccountKind::Citizen).then_some(Sex::Male),
+            phone: None,
+            email: None,
+            password: PASSWORD.to_string(),
+            assurance: if *kind == AccountKind::Citizen { 2 } else { 1 },
+        };
+        match id.create_account(&new, "system:demo").await {
+            Ok(_) => created += 1,
+            Err(IdentityError::Taken(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        if let Some(r) = role {
+            id.grant(login, *r, *agency, "system:demo").await?;
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,707 @@
+//! Identity over HTTP: who is asking ([`Auth`], from the session cookie or a bearer token),
+//! the login, registration, profile and sessions pages with CSRF checks, and `/api/v1/me`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, FromRef, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use web::{ApiError, Chrome, PageError, Site, render_status};
+
+use crate::authz::{Action, Decision, Principal, Resource, Subject, authorize};
+use crate::{
+    AccountKind, ActiveSession, Identity, IdentityError, NewAccount, SessionInfo, random_token,
+    same,
+};
+use kernel::ids::{Cccd, Sex};
+
+pub const SESSION_COOKIE: &str = "motcua_session";
+pub const CSRF_COOKIE: &str = "motcua_csrf";
+
+/// Who is asking, and through which session.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub subject: Subject,
+    pub session: Option<ActiveSession>,
+}
+
+impl Auth {
+    pub fn principal(&self) -> Option<&Principal> {
+        match &self.subject {
+            Subject::Account(p) => Some(p),
+            Subject::Anonymous => None,
+        }
+    }
+
+    /// Asks the rule book; logs a denial.
+    pub fn check(&self, action: Action, resource: &Resource<'_>) -> Result<(), IdentityError> {
+        match authorize(&self.subject, action, resource) {
+            Decision::Allow => Ok(()),
+            Decision::NeedLogin => Err(IdentityError::NeedLogin),
+            Decision::Deny => {
+                tracing::warn!(target: "motcua::audit", subject = ?self.principal().map(|p| &p.id), ?action, ?resource, "denied");
+                Err(IdentityError::Forbidden)
+            }
+        }
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+impl<S> FromRequestParts<S> for Auth
+where
+    S: Send + Sync,
+    Arc<Identity>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let id = Arc::<Identity>::from_ref(state);
+        if let Some(h) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let token = h.strip_prefix("Bearer ").unwrap_or("").trim();
+            return match id.bearer(token).await? {
+                Some(p) => Ok(Auth {
+                    subject: Subject::Account(p),
+                    session: None,
+                }),
+                None => Err(IdentityError::NeedLogin.into()),
+            };
+        }
+        if let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
+            && let Some(s) = id.session(token).await?
+        {
+            return Ok(Auth {
+                subject: Subject::Account(s.principal.clone()),
+                session: Some(s),
+            });
+        }
+        Ok(Auth {
+            subject: Subject::Anonymous,
+            session: None,
+        })
+    }
+}
+
+/// The identity API routes.
+pub fn api_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Identity>: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(me))
+}
+
+/// The identity pages.
+pub fn page_routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Identity>: FromRef<S>,
+    Site: FromRef<S>,
+{
+    axum::Router::new()
+        .route("/dang-nhap", get(login_page).post(login_submit))
+        .route("/dang-ky", get(register_page).post(register_submit))
+        .route("/dang-xuat", post(logout))
+        .route("/tai-khoan", get(account_page))
+        .route("/tai-khoan/phien", get(sessions_page))
+        .route("/tai-khoan/phien/dang-xuat-tat-ca", post(logout_everywhere))
+}
+
+/// The account asking: who it is and what it holds.
+#[utoipa::path(
+    get, path = "/api/v1/me", tag = "identity",
+    responses(
+        (status = 200, description = "The authenticated account", body = Principal),
+        (status = 401, description = "No valid session or token", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+async fn me(auth: Auth) -> Result<Json<Principal>, ApiError> {
+    let p = auth.principal().ok_or(IdentityError::NeedLogin)?;
+    auth.check(Action::OwnAccount, &Resource::Account(&p.id))?;
+    Ok(Json(p.clone()))
+}
+
+fn set_cookie(resp: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn session_cookie(token: &str, secure: bool, max_age: i64) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn local_next(next: Option<&String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .cloned()
+        .unwrap_or_else(|| "/tai-khoan".into())
+}
+
+/// Texts of the identity pages.
+pub struct Texts {
+    pub login_title: &'static str,
+    pub login_label: &'static str,
+    pub login_hint: &'static str,
+    pub password: &'static str,
+    pub password_again: &'static str,
+    pub submit_login: &'static str,
+    pub no_account: &'static str,
+    pub register_title: &'static str,
+    pub full_name: &'static str,
+    pub cccd: &'static str,
+    pub birth_date: &'static str,
+    pub sex: &'static str,
+    pub male: &'static str,
+    pub female: &'static str,
+    pub phone: &'static str,
+    pub email: &'static str,
+    pub submit_register: &'static str,
+    pub have_account: &'static str,
+    pub account_title: &'static str,
+    pub roles: &'static str,
+    pub no_roles: &'static str,
+    pub assurance: &'static str,
+    pub my_sessions: &'static str,
+    pub logout: &'static str,
+    pub logout_all: &'static str,
+    pub this_device: &'static str,
+    pub started: &'static str,
+    pub last_seen: &'static str,
+    pub address: &'static str,
+    pub device: &'static str,
+    pub password_rules: &'static str,
+    pub passwords_differ: &'static str,
+}
+
+pub const VI: Texts = Texts {
+    login_title: "Đăng nhập",
+    login_label: "Số định danh cá nhân, mã số thuế hoặc tên đăng nhập cán bộ",
+    login_hint: "Công dân dùng số định danh cá nhân 12 số; doanh nghiệp dùng mã số thuế.",
+    password: "Mật khẩu",
+    password_again: "Nhập lại mật khẩu",
+    submit_login: "Đăng nhập",
+    no_account: "Chưa có tài khoản? Đăng ký",
+    register_title: "Đăng ký tài khoản công dân",
+    full_name: "Họ, chữ đệm và tên",
+    cccd: "Số định danh cá nhân (12 số)",
+    birth_date: "Ngày sinh",
+    sex: "Giới tính",
+    male: "Nam",
+    female: "Nữ",
+    phone: "Số điện thoại",
+    email: "Thư điện tử",
+    submit_register: "Đăng ký",
+    have_account: "Đã có tài khoản? Đăng nhập",
+    account_title: "Tài khoản của tôi",
+    roles: "Vai trò",
+    no_roles: "Không có vai trò cán bộ",
+    assurance: "Mức định danh",
+    my_sessions: "Các phiên đăng nhập",
+    logout: "Đăng xuất",
+    logout_all: "Đăng xuất khỏi mọi thiết bị",
+    this_device: "thiết bị này",
+    started: "Bắt đầu",
+    last_seen: "Dùng lần cuối",
+    address: "Địa chỉ IP",
+    device: "Trình duyệt",
+    password_rules: "Ít nhất 10 ký tự; không dùng mật khẩu phổ biến hay chứa số định danh.",
+    passwords_differ: "Hai lần nhập mật khẩu không khớp",
+};
+
+pub const EN: Texts = Texts {
+    login_title: "Log in",
+    login_label: "Personal identification number, tax code, or official's username",
+    login_hint: "Citizens use their 12-digit personal identification number; businesses their tax code.",
+    password: "Password",
+    password_again: "Password again",
+    submit_login: "Log in",
+    no_account: "No account yet? Register",
+    register_title: "Register a citizen account",
+    full_name: "Full name",
+    cccd: "Personal identification number (12 digits)",
+    birth_date: "Date of birth",
+    sex: "Sex",
+    male: "Male",
+    female: "Female",
+    phone: "Phone",
+    email: "E-mail",
+    submit_register: "Register",
+    have_account: "Already registered? Log in",
+    account_title: "My account",
+    roles: "Roles",
+    no_roles: "No official roles",
+    assurance: "Assurance level",
+    my_sessions: "Login sessions",
+    logout: "Log out",
+    logout_all: "Log out on every device",
+    this_device: "this device",
+    started: "Started",
+    last_seen: "Last used",
+    address: "IP address",
+    device: "Browser",
+    password_rules: "At least 10 characters; not a common password, not containing your number.",
+    passwords_differ: "The two passwords differ",
+};
+
+fn texts(c: &Chrome) -> &'static Texts {
+    if c.lang.is_vi() { &VI } else { &EN }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    c: Chrome,
+    t: &'static Texts,
+    demo: Vec<(&'static str, &'static str)>,
+    csrf: String,
+    next: String,
+    login: String,
+    error: Option<String>,
+}
+
+/// The anonymous-form CSRF token: the cookie's, or a new one to set.
+fn form_csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(t) if t.len() == 43 => Ok((t.to_string(), false)),
+        _ => random_token()
+            .map(|t| (t, true))
+            .map_err(|e| PageError::new(e, Chrome::new(web::Lang::Vi, "motcua", "/"))),
+    }
+}
+
+fn with_csrf_cookie(mut resp: Response, token: &str, fresh: bool, secure: bool) -> Response {
+    if fresh {
+        set_cookie(
+            &mut resp,
+            format!(
+                "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+                if secure { "; Secure" } else { "" }
+            ),
+        );
+    }
+    resp
+}
+
+async fn login_page(
+    State(site): State<Site>,
+    c: Chrome,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let (csrf, fresh) = form_csrf(&headers)?;
+    let page = LoginPage {
+        t: texts(&c),
+        demo: demo_list(&site, &c),
+        csrf: csrf.clone(),
+        next: local_next(q.get("next")),
+        login: String::new(),
+        error: None,
+        c,
+    };
+    Ok(with_csrf_cookie(
+        render_status(StatusCode::OK, &page),
+        &csrf,
+        fresh,
+        site.secure_cookies,
+    ))
+}
+
+/// On a demo instance only: the demo accounts and what each is.
+fn demo_list(site: &Site, c: &Chrome) -> Vec<(&'static str, &'static str)> {
+    if !site.demo {
+        return Vec::new();
+    }
+    crate::demo::ACCOUNTS
+        .iter()
+        .map(|(login, kind, _, role, _)| {
+            let what = match (role, kind) {
+                (Some(r), _) => r.label(c.lang.is_vi()),
+                (None, AccountKind::Citizen) => c.pick("Công dân", "Citizen"),
+                (None, _) => c.pick("Doanh nghiệp", "Business"),
+            };
+            (*login, what)
+        })
+        .collect()
+}
+
+fn form_or_error(
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    c: &Chrome,
+) -> Result<HashMap<String, String>, PageError> {
+    form.map(|Form(f)| f).map_err(|e| {
+        PageError::new(
+            IdentityError::Invalid(vec![kernel::ProblemDetail::new(
+                "form",
+                format!("Biểu mẫu không đọc được: {e}"),
+                format!("The form cannot be read: {e}"),
+            )]),
+            c.clone(),
+        )
+    })
+}
+
+fn anonymous_csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    match (cookie(headers, CSRF_COOKIE), form.get("csrf")) {
+        (Some(a), Some(b)) => same(a, b),
+        _ => false,
+    }
+}
+
+async fn login_submit(
+    State(id): State<Arc<Identity>>,
+    State(site): State<Site>,
+    c: Chrome,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    if !anonymous_csrf_ok(&headers, &f) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    let login = f.get("login").cloned().unwrap_or_default();
+    let next = local_next(f.get("next"));
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match id
+        .login(
+            &login,
+            f.get("password").map(String::as_str).unwrap_or(""),
+            &peer.ip().to_string(),
+            ua,
+        )
+        .await
+    {
+        Ok(s) => {
+            let mut resp = Redirect::to(&next).into_response();
+            set_cookie(
+                &mut resp,
+                session_cookie(
+                    &s.token,
+                    site.secure_cookies,
+                    id.policy().absolute.num_seconds(),
+                ),
+            );
+            Ok(resp)
+        }
+        Err(e @ (IdentityError::BadCredentials | IdentityError::Throttled { .. })) => {
+            let status = web::error::status_of(&e);
+            let msg = if c.lang.is_vi() {
+                kernel::Problem::message_vi(&e)
+            } else {
+                kernel::Problem::message_en(&e)
+            };
+            let csrf = f.get("csrf").cloned().unwrap_or_default();
+            let page = LoginPage {
+                t: texts(&c),
+                demo: demo_list(&site, &c),
+                csrf,
+                next,
+                login,
+                error: Some(msg),
+                c,
+            };
+            Ok(render_status(status, &page))
+        }
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    c: Chrome,
+    t: &'static Texts,
+    csrf: String,
+    f: HashMap<String, String>,
+    errors: Vec<(String, String)>,
+}
+
+impl RegisterPage {
+    fn v(&self, k: &str) -> &str {
+        self.f.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+async fn register_page(
+    State(site): State<Site>,
+    c: Chrome,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (csrf, fresh) = form_csrf(&headers)?;
+    let page = RegisterPage {
+        t: texts(&c),
+        csrf: csrf.clone(),
+        f: HashMap::new(),
+        errors: vec![],
+        c,
+    };
+    Ok(with_csrf_cookie(
+        render_status(StatusCode::OK, &page),
+        &csrf,
+        fresh,
+        site.secure_cookies,
+    ))
+}
+
+async fn register_submit(
+    State(id): State<Arc<Identity>>,
+    State(site): State<Site>,
+    c: Chrome,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    if !anonymous_csrf_ok(&headers, &f) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    let vi = c.lang.is_vi();
+    let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let cccd = match Cccd::parse(&get("cccd")) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(("cccd".into(), if vi { e.vi } else { e.en }));
+            None
+        }
+    };
+    let birth = NaiveDate::parse_from_str(&get("birth_date"), "%Y-%m-%d").ok();
+    if birth.is_none() {
+        errors.push((
+            "birth_date".into(),
+            c.pick("Ngày sinh không hợp lệ", "The date of birth is not valid")
+                .into(),
+        ));
+    }
+    let sex = match get("sex").as_str() {
+        "male" => Some(Sex::Male),
+        "female" => Some(Sex::Female),
+        _ => {
+            errors.push((
+                "sex".into(),
+                c.pick("Hãy chọn giới tính", "Choose a sex").into(),
+            ));
+            None
+        }
+    };
+    let pw = f.get("password").cloned().unwrap_or_default();
+    if f.get("password2").map(String::as_str) != Some(pw.as_str()) {
+        errors.push(("password2".into(), texts(&c).passwords_differ.into()));
+    }
+    let new = NewAccount {
+        kind: AccountKind::Citizen,
+        username: None,
+        full_name: get("full_name"),
+        cccd,
+        tax_code: None,
+        birth_date: birth,
+        sex,
+        phone: Some(get("phone")),
+        email: Some(get("email")),
+        password: pw.clone(),
+        assurance: 1,
+    };
+    if errors.is_empty() {
+        errors.extend(
+            new.check()
+                .into_iter()
+                .map(|d| (d.at, if vi { d.vi } else { d.en })),
+        );
+    }
+    if errors.is_empty() {
+        match id.create_account(&new, "self").await {
+            Ok(account) => {
+                let ua = headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let s = id
+                    .login(&account.login, &pw, &peer.ip().to_string(), ua)
+                    .await
+                    .map_err(|e| PageError::new(e, c.clone()))?;
+                let mut resp = Redirect::to("/tai-khoan").into_response();
+                set_cookie(
+                    &mut resp,
+                    session_cookie(
+                        &s.token,
+                        site.secure_cookies,
+                        id.policy().absolute.num_seconds(),
+                    ),
+                );
+                return Ok(resp);
+            }
+            Err(e @ IdentityError::Taken(_)) => errors.push((
+                "cccd".into(),
+                if vi {
+                    kernel::Problem::message_vi(&e)
+                } else {
+                    kernel::Problem::message_en(&e)
+                },
+            )),
+            Err(e) => return Err(PageError::new(e, c)),
+        }
+    }
+    let mut kept = f.clone();
+    kept.remove("password");
+    kept.remove("password2");
+    let csrf = f.get("csrf").cloned().unwrap_or_default();
+    let page = RegisterPage {
+        t: texts(&c),
+        csrf,
+        f: kept,
+        errors,
+        c,
+    };
+    Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+fn need_login(path: &str) -> Response {
+    Redirect::to(&format!(
+        "/dang-nhap?next={}",
+        web::layout::encode_component(path)
+    ))
+    .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    c: Chrome,
+    t: &'static Texts,
+    p: Principal,
+    csrf: String,
+}
+
+impl AccountPage {
+    fn role_label(&self, r: &crate::Role) -> &'static str {
+        r.label(self.c.lang.is_vi())
+    }
+}
+
+async fn account_page(auth: Auth, c: Chrome) -> Response {
+    match (auth.principal(), &auth.session) {
+        (Some(p), Some(s)) => render_status(
+            StatusCode::OK,
+            &AccountPage {
+                t: texts(&c),
+                p: p.clone(),
+                csrf: s.csrf.clone(),
+                c,
+            },
+        ),
+        _ => need_login("/tai-khoan"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    c: Chrome,
+    t: &'static Texts,
+    sessions: Vec<SessionInfo>,
+    csrf: String,
+}
+
+async fn sessions_page(
+    State(id): State<Arc<Identity>>,
+    auth: Auth,
+    c: Chrome,
+) -> Result<Response, PageError> {
+    let (Some(p), Some(s)) = (auth.principal(), &auth.session) else {
+        return Ok(need_login("/tai-khoan/phien"));
+    };
+    let sessions = id
+        .sessions_of(&p.id, &s.token_hash)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    Ok(render_status(
+        StatusCode::OK,
+        &SessionsPage {
+            t: texts(&c),
+            sessions,
+            csrf: s.csrf.clone(),
+            c,
+        },
+    ))
+}
+
+fn session_csrf_ok(auth: &Auth, form: &HashMap<String, String>) -> bool {
+    match (&auth.session, form.get("csrf")) {
+        (Some(s), Some(t)) => same(&s.csrf, t),
+        _ => false,
+    }
+}
+
+async fn logout(
+    State(id): State<Arc<Identity>>,
+    State(site): State<Site>,
+    auth: Auth,
+    c: Chrome,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    let Some(s) = &auth.session else {
+        return Ok(Redirect::to("/").into_response());
+    };
+    if !session_csrf_ok(&auth, &f) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    id.logout(&s.token_hash)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let mut resp = Redirect::to("/").into_response();
+    set_cookie(&mut resp, session_cookie("", site.secure_cookies, 0));
+    Ok(resp)
+}
+
+async fn logout_everywhere(
+    State(id): State<Arc<Identity>>,
+    State(site): State<Site>,
+    auth: Auth,
+    c: Chrome,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    let (Some(p), Some(_)) = (auth.principal(), &auth.session) else {
+        return Ok(need_login("/tai-khoan/phien"));
+    };
+    if !session_csrf_ok(&auth, &f) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    id.logout_everywhere(&p.id)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let mut resp = Redirect::to("/dang-nhap").into_response();
+    set_cookie(&mut resp, session_cookie("", site.secure_cookies, 0));
+    Ok(resp)
+}

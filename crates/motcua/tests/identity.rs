@@ -1,0 +1,421 @@
+//! Accounts, logins, sessions, tokens and the route-by-role table, over HTTP, on SQLite and
+//! PostgreSQL.
+
+use std::time::Instant;
+
+use identity::demo::PASSWORD;
+use testkit::{Backend, Spawn, TestApp, both, spawn_app};
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
+/// The anonymous CSRF cookie and token from a form page.
+async fn csrf(app: &TestApp, path: &str) -> (String, String) {
+    let r = app.get(path).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let cookie =
+        set_cookie(&r, "motcua_csrf").unwrap_or_else(|| panic!("no csrf cookie on {path}"));
+    let token = cookie
+        .split_once('=')
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+        "the form carries the token"
+    );
+    (cookie, token)
+}
+
+/// Logs in through the form; returns the response.
+async fn post_login(app: &TestApp, login: &str, password: &str) -> reqwest::Response {
+    let (cookie, token) = csrf(app, "/dang-nhap").await;
+    app.client
+        .post(app.url("/dang-nhap"))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("login", login),
+            ("password", password),
+            ("next", "/tai-khoan"),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+async fn session_of(app: &TestApp, login: &str, password: &str) -> String {
+    let r = post_login(app, login, password).await;
+    assert_eq!(r.status(), 303, "login of {login}");
+    set_cookie(&r, "motcua_session").unwrap_or_else(|| panic!("no session cookie"))
+}
+
+async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+async fn citizen_registers_logs_in_and_logs_out_everywhere(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (cookie, token) = csrf(&app, "/dang-ky").await;
+    let mut form = vec![
+        ("csrf", token.as_str()),
+        ("full_name", "Trần Thị Mai"),
+        ("cccd", "079301000123"),
+        ("birth_date", "2001-03-04"),
+        ("sex", "female"),
+        ("phone", "0912345678"),
+        ("email", "mai@example.vn"),
+        ("password", "Hoa sen nở giữa hồ"),
+        ("password2", "Hoa sen nở giữa hồ"),
+    ];
+    // A CCCD that says male 1995 does not match a woman born in 2001.
+    let mut wrong = form.clone();
+    wrong[2] = ("cccd", "001095012399");
+    let r = app
+        .client
+        .post(app.url("/dang-ky"))
+        .header("cookie", &cookie)
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("không khớp"), "explains the mismatch");
+    assert!(
+        !html.contains("Hoa sen nở giữa hồ"),
+        "the password is not echoed back"
+    );
+    // Without the CSRF token: refused.
+    let r = app
+        .client
+        .post(app.url("/dang-ky"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 403);
+    // Right: registered and logged in.
+    let r = app
+        .client
+        .post(app.url("/dang-ky"))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    let s1 = set_cookie(&r, "motcua_session").unwrap_or_else(|| panic!("no session"));
+    let raw = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("motcua_session"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Lax"),
+        "{raw}"
+    );
+    // The same CCCD cannot register twice.
+    form[1] = ("full_name", "Người khác");
+    let r = app
+        .client
+        .post(app.url("/dang-ky"))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 422);
+    let me: serde_json::Value = get_with(&app, "/api/v1/me", &s1)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(me["full_name"], "Trần Thị Mai");
+    assert_eq!(me["kind"], "citizen");
+    assert!(
+        get_with(&app, "/tai-khoan", &s1)
+            .await
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("Trần Thị Mai")
+    );
+    // A second device.
+    let s2 = session_of(&app, "079301000123", "Hoa sen nở giữa hồ").await;
+    let sessions = get_with(&app, "/tai-khoan/phien", &s2)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(sessions.matches("data-testid=\"session\"").count(), 2);
+    // Log out everywhere from the second: the first is gone too.
+    let page = get_with(&app, "/tai-khoan/phien", &s2)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let token2 = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let r = app
+        .client
+        .post(app.url("/tai-khoan/phien/dang-xuat-tat-ca"))
+        .header("cookie", &s2)
+        .form(&[("csrf", "wrong")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 403, "a wrong CSRF token is refused");
+    let r = app
+        .client
+        .post(app.url("/tai-khoan/phien/dang-xuat-tat-ca"))
+        .header("cookie", &s2)
+        .form(&[("csrf", token2.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    assert_eq!(get_with(&app, "/api/v1/me", &s1).await.status(), 401);
+    assert_eq!(get_with(&app, "/api/v1/me", &s2).await.status(), 401);
+}
+
+async fn sessions_end_when_idle(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let s = session_of(&app, "tiepnhan", PASSWORD).await;
+    assert_eq!(get_with(&app, "/api/v1/me", &s).await.status(), 200);
+    app.clock.advance(chrono::Duration::minutes(20));
+    assert_eq!(
+        get_with(&app, "/api/v1/me", &s).await.status(),
+        200,
+        "20 minutes idle is fine"
+    );
+    app.clock.advance(chrono::Duration::minutes(31));
+    assert_eq!(
+        get_with(&app, "/api/v1/me", &s).await.status(),
+        401,
+        "31 minutes idle is not"
+    );
+}
+
+async fn brute_force_locks_the_account_and_timing_says_nothing(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let id = &app.state.identity;
+    // Timing: wrong passwords on existing accounts vs unknown logins, from distinct addresses,
+    // below every lock threshold.
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..12 {
+        let login = ["tiepnhan", "chuyenvien", "truongphong", "lanhdao"][i % 4];
+        let t = Instant::now();
+        let r = id
+            .login(login, "not the password", &format!("10.0.0.{i}"), "t")
+            .await;
+        wrong.push(t.elapsed());
+        assert!(matches!(r, Err(identity::IdentityError::BadCredentials)));
+        let t = Instant::now();
+        let r = id
+            .login(
+                &format!("khongco{i}"),
+                "not the password",
+                &format!("10.0.1.{i}"),
+                "t",
+            )
+            .await;
+        unknown.push(t.elapsed());
+        assert!(matches!(r, Err(identity::IdentityError::BadCredentials)));
+    }
+    wrong.sort();
+    unknown.sort();
+    let (a, b2) = (wrong[6].as_secs_f64(), unknown[6].as_secs_f64());
+    assert!(
+        (a - b2).abs() / a.max(b2) < 0.35,
+        "median wrong password {a:.4}s vs unknown login {b2:.4}s"
+    );
+    // 100 wrong passwords over HTTP: the account locks and the right password is refused.
+    let mut throttled = 0;
+    for _ in 0..100 {
+        let r = post_login(&app, "quantri", "sai mật khẩu").await;
+        match r.status().as_u16() {
+            401 => {}
+            429 => throttled += 1,
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert!(
+        throttled > 50,
+        "most attempts were refused without checking: {throttled}"
+    );
+    let r = post_login(&app, "quantri", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        429,
+        "the right password is refused while locked"
+    );
+    assert!(r.text().await.unwrap_or_default().contains("thử lại sau"));
+    // Fifteen minutes later it works again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let r = post_login(&app, "quantri", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+}
+
+async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let id = &app.state.identity;
+    let token = id
+        .issue_token("vanhanh", &["profile".to_string()], 1, "test", "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(token.starts_with("mct_"));
+    let me = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(me.status(), 200);
+    let v: serde_json::Value = me.json().await.unwrap_or_default();
+    assert_eq!(v["grants"][0]["role"], "national_operator");
+    assert_eq!(v["scopes"][0], "profile");
+    // A token without the profile scope cannot read the account.
+    let narrow = id
+        .issue_token("vanhanh", &["catalog:read".to_string()], 1, "test", "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&narrow)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
+        403
+    );
+    let r = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth("mct_forged")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 401);
+    let v: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(v["code"], "login_required");
+    assert!(
+        id.issue_token("vanhanh", &["everything".to_string()], 1, "t", "t")
+            .await
+            .is_err()
+    );
+    app.clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
+        401
+    );
+}
+
+/// Route × caller → expected status. Callers: anonymous, a citizen, an official of the demo
+/// agency, an official of another agency, the system administrator.
+const MATRIX: &[(&str, [u16; 5])] = &[
+    ("/", [200, 200, 200, 200, 200]),
+    ("/thu-tuc?q=ho%20chieu", [200, 200, 200, 200, 200]),
+    ("/thu-tuc/1.001193", [200, 200, 200, 200, 200]),
+    ("/co-quan", [200, 200, 200, 200, 200]),
+    ("/dang-nhap", [200, 200, 200, 200, 200]),
+    ("/dang-ky", [200, 200, 200, 200, 200]),
+    ("/tai-khoan", [303, 200, 200, 200, 200]),
+    ("/tai-khoan/phien", [303, 200, 200, 200, 200]),
+    ("/api/v1/procedures", [200, 200, 200, 200, 200]),
+    ("/api/v1/agencies", [200, 200, 200, 200, 200]),
+    ("/api/v1/admin-units", [200, 200, 200, 200, 200]),
+    ("/api/v1/calendar", [200, 200, 200, 200, 200]),
+    ("/api/v1/me", [401, 200, 200, 200, 200]),
+    ("/healthz", [200, 200, 200, 200, 200]),
+];
+
+async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let other = identity::NewAccount {
+        kind: identity::AccountKind::Official,
+        username: Some("canbo.hue".into()),
+        full_name: "Cán bộ Huế".into(),
+        cccd: None,
+        tax_code: None,
+        birth_date: None,
+        sex: None,
+        phone: None,
+        email: None,
+        password: PASSWORD.into(),
+        assurance: 1,
+    };
+    app.state
+        .identity
+        .create_account(&other, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.state
+        .identity
+        .grant(
+            "canbo.hue",
+            identity::Role::Reception,
+            Some("000.00.00.H57"),
+            "test",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let callers = [
+        String::new(),
+        session_of(&app, "001095012345", PASSWORD).await,
+        session_of(&app, "tiepnhan", PASSWORD).await,
+        session_of(&app, "canbo.hue", PASSWORD).await,
+        session_of(&app, "quantri", PASSWORD).await,
+    ];
+    for (path, expected) in MATRIX {
+        for (i, cookie) in callers.iter().enumerate() {
+            let r = get_with(&app, path, if cookie.is_empty() { "x=y" } else { cookie }).await;
+            assert_eq!(r.status().as_u16(), expected[i], "{path} as caller {i}");
+        }
+    }
+}
+
+both!(
+    citizen_registers_logs_in_and_logs_out_everywhere,
+    sessions_end_when_idle,
+    brute_force_locks_the_account_and_timing_says_nothing,
+    bearer_tokens_carry_scopes_and_expire,
+    every_route_answers_each_caller_as_the_table_says,
+);
