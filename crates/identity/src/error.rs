@@ -6,6 +6,8 @@ use kernel::{Problem, ProblemDetail};
 pub enum IdentityError {
     #[error("wrong login or password")]
     BadCredentials,
+    #[error("wrong or used two-factor code")]
+    BadCode,
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("login required")]
@@ -36,6 +38,7 @@ impl Problem for IdentityError {
     fn kind(&self) -> &'static str {
         match self {
             IdentityError::BadCredentials => "bad_credentials",
+            IdentityError::BadCode => "bad_code",
             IdentityError::Throttled { .. } => "too_many_attempts",
             IdentityError::NeedLogin => "login_required",
             IdentityError::Forbidden => "forbidden",
@@ -50,7 +53,9 @@ impl Problem for IdentityError {
 
     fn status(&self) -> u16 {
         match self {
-            IdentityError::BadCredentials | IdentityError::NeedLogin => 401,
+            IdentityError::BadCredentials | IdentityError::NeedLogin | IdentityError::BadCode => {
+                401
+            }
             IdentityError::Throttled { .. } => 429,
             IdentityError::Forbidden | IdentityError::Csrf => 403,
             IdentityError::Invalid(_) => 422,
@@ -64,6 +69,7 @@ impl Problem for IdentityError {
     fn message_vi(&self) -> String {
         match self {
             IdentityError::BadCredentials => "Tên đăng nhập hoặc mật khẩu không đúng".into(),
+            IdentityError::BadCode => "Mã xác thực không đúng hoặc đã được dùng".into(),
             IdentityError::Throttled { retry_after_secs } => {
                 format!(
                     "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau {} phút",
@@ -84,6 +90,7 @@ impl Problem for IdentityError {
     fn message_en(&self) -> String {
         match self {
             IdentityError::BadCredentials => "Wrong login or password".into(),
+            IdentityError::BadCode => "The code is wrong or has been used already".into(),
             IdentityError::Throttled { retry_after_secs } => {
                 format!(
                     "Too many failed logins; please try again in {} minutes",

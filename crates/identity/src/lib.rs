@@ -12,6 +12,7 @@ pub mod authz;
 pub mod demo;
 pub mod error;
 pub mod password;
+pub mod totp;
 pub mod web;
 
 use std::collections::HashMap;
@@ -252,7 +253,51 @@ pub struct NewSession {
     pub token: String,
     pub csrf: String,
     pub principal: Principal,
+    pub stage: Stage,
 }
+
+/// How far a login has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Logged in.
+    Full,
+    /// The password was right; the two-factor code is awaited.
+    Mfa,
+    /// The password was right; two-factor must be set up first (administrators).
+    Enroll,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Full => "full",
+            Stage::Mfa => "mfa",
+            Stage::Enroll => "enroll",
+        }
+    }
+    fn parse(s: &str) -> Stage {
+        match s {
+            "mfa" => Stage::Mfa,
+            "enroll" => Stage::Enroll,
+            _ => Stage::Full,
+        }
+    }
+}
+
+/// A session still short of [`Stage::Full`].
+#[derive(Debug, Clone)]
+pub struct PendingSession {
+    pub account_id: String,
+    pub login: String,
+    pub stage: Stage,
+    pub token_hash: String,
+    pub csrf: String,
+}
+
+/// How long a half-finished login waits for its second factor.
+pub const PENDING_LIFETIME_MINUTES: i64 = 10;
+/// Wrong codes allowed before a half-finished login is dropped.
+pub const MAX_CODE_FAILURES: i64 = 5;
 
 /// A session found from its cookie.
 #[derive(Debug, Clone)]
@@ -288,6 +333,7 @@ struct AccountRow {
     failed_logins: i64,
     locked_until: Option<DateTime<Utc>>,
     disabled: bool,
+    totp_enabled: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -296,6 +342,17 @@ struct SessionRow {
     csrf: String,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    stage: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    account_id: String,
+    login: String,
+    stage: String,
+    csrf: String,
+    created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -420,7 +477,7 @@ impl Identity {
 
     async fn account_by_login(&self, login: &str) -> Result<Option<AccountRow>> {
         Ok(on_db!(&self.db, p => sqlx::query_as(
-            "SELECT id, kind, login, full_name, password_hash, assurance, failed_logins, locked_until, disabled FROM accounts WHERE login = $1"
+            "SELECT id, kind, login, full_name, password_hash, assurance, failed_logins, locked_until, disabled, totp_enabled FROM accounts WHERE login = $1"
         ).bind(login).fetch_optional(p).await)?)
     }
 
@@ -431,7 +488,7 @@ impl Identity {
         scopes: Option<Vec<String>>,
     ) -> Result<Principal> {
         let row: Option<AccountRow> = on_db!(&self.db, p => sqlx::query_as(
-            "SELECT id, kind, login, full_name, password_hash, assurance, failed_logins, locked_until, disabled FROM accounts WHERE id = $1"
+            "SELECT id, kind, login, full_name, password_hash, assurance, failed_logins, locked_until, disabled, totp_enabled FROM accounts WHERE id = $1"
         ).bind(account_id).fetch_optional(p).await)?;
         let row = row.ok_or_else(|| IdentityError::NotFound(account_id.to_string()))?;
         self.principal_of(row, scopes).await
@@ -525,33 +582,47 @@ impl Identity {
             return Err(IdentityError::BadCredentials);
         };
         forget(&self.addresses, ip);
+        let totp_enabled = row.totp_enabled;
+        let principal = self.principal_of(row, None).await?;
+        let admin = principal
+            .grants
+            .iter()
+            .any(|g| matches!(g.role, Role::SystemAdmin | Role::AgencyAdmin));
+        let stage = if totp_enabled {
+            Stage::Mfa
+        } else if admin {
+            Stage::Enroll
+        } else {
+            Stage::Full
+        };
         let token = random_token()?;
         let csrf = random_token()?;
         let expires = now + self.policy.absolute;
         let mut tx = Tx::begin(&self.db).await?;
         on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(&row.id).execute(c).await.map(|_| ()))?;
+            .bind(&principal.id).execute(c).await.map(|_| ()))?;
         on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)"
-        ).bind(token_hash(&token)).bind(&row.id).bind(&csrf).bind(now).bind(expires).bind(ip)
-        .bind(user_agent.chars().take(300).collect::<String>()).execute(c).await.map(|_| ()))?;
+            "INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen_at, expires_at, ip, user_agent, stage) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)"
+        ).bind(token_hash(&token)).bind(&principal.id).bind(&csrf).bind(now).bind(expires).bind(ip)
+        .bind(user_agent.chars().take(300).collect::<String>()).bind(stage.as_str()).execute(c).await.map(|_| ()))?;
         audit::append(
             &mut tx,
             now,
             &Entry {
-                actor: &format!("account/{}", row.id),
+                actor: &format!("account/{}", principal.id),
                 action: "identity.session.open",
-                subject: &format!("account/{}", row.id),
-                data: serde_json::json!({ "ip": ip }),
+                subject: &format!("account/{}", principal.id),
+                data: serde_json::json!({ "ip": ip, "stage": stage.as_str() }),
             },
         )
         .await?;
         tx.commit().await?;
-        let principal = self.principal_of(row, None).await?;
         Ok(NewSession {
             token,
             csrf,
             principal,
+            stage,
         })
     }
 
@@ -560,7 +631,7 @@ impl Identity {
         let now = self.clock.now();
         let hash = token_hash(token);
         let row: Option<SessionRow> = on_db!(&self.db, p => sqlx::query_as(
-            "SELECT account_id, csrf, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1"
+            "SELECT account_id, csrf, last_seen_at, expires_at, revoked_at, stage FROM sessions WHERE token_hash = $1"
         ).bind(&hash).fetch_optional(p).await)?;
         let Some(SessionRow {
             account_id,
@@ -568,11 +639,16 @@ impl Identity {
             last_seen_at: last_seen,
             expires_at: expires,
             revoked_at: revoked,
+            stage,
         }) = row
         else {
             return Ok(None);
         };
-        if revoked.is_some() || expires <= now || last_seen + self.policy.idle <= now {
+        if revoked.is_some()
+            || expires <= now
+            || last_seen + self.policy.idle <= now
+            || stage != "full"
+        {
             return Ok(None);
         }
         if now - last_seen > Duration::minutes(1) {
@@ -585,6 +661,113 @@ impl Identity {
             csrf,
             token_hash: hash,
         }))
+    }
+
+    /// A half-finished login behind a cookie token (password right, second factor awaited).
+    pub async fn pending(&self, token: &str) -> Result<Option<PendingSession>> {
+        let now = self.clock.now();
+        let hash = token_hash(token);
+        let row: Option<PendingRow> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT s.account_id, a.login, s.stage, s.csrf, s.created_at, s.revoked_at FROM sessions s \
+             JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1"
+        ).bind(&hash).fetch_optional(p).await)?;
+        Ok(row
+            .filter(|r| r.revoked_at.is_none() && r.stage != "full")
+            .filter(|r| r.created_at + Duration::minutes(PENDING_LIFETIME_MINUTES) > now)
+            .map(|r| PendingSession {
+                account_id: r.account_id,
+                login: r.login,
+                stage: Stage::parse(&r.stage),
+                token_hash: hash,
+                csrf: r.csrf,
+            }))
+    }
+
+    /// The two-factor secret being set up for an account: the one already waiting for
+    /// confirmation, or a new one. Refused when two-factor is already on.
+    pub async fn totp_setup(&self, account_id: &str) -> Result<(String, String)> {
+        let row: Option<(String, Option<String>, bool)> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT login, totp_secret, totp_enabled FROM accounts WHERE id = $1"
+        ).bind(account_id).fetch_optional(p).await)?;
+        let (login, secret, enabled) =
+            row.ok_or_else(|| IdentityError::NotFound(account_id.to_string()))?;
+        if enabled {
+            return Err(IdentityError::Invalid(vec![ProblemDetail::new(
+                "totp",
+                "Xác thực hai bước đã được bật",
+                "Two-factor authentication is already on",
+            )]));
+        }
+        let secret = match secret {
+            Some(s) => s,
+            None => {
+                let s = totp::new_secret()
+                    .ok_or_else(|| IdentityError::Hash("no randomness".into()))?;
+                on_db!(&self.db, p => sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2 AND totp_enabled = $3")
+                    .bind(&s).bind(account_id).bind(false).execute(p).await.map(|_| ()))?;
+                s
+            }
+        };
+        let url = totp::url(&secret, &login).unwrap_or_default();
+        Ok((secret, url))
+    }
+
+    /// Checks a code: for a session waiting for one (`Mfa`), or to confirm a new secret
+    /// (`Enroll`, or a logged-in official turning it on). A right code makes the session full.
+    pub async fn totp_submit(&self, token_hash: &str, account_id: &str, code: &str) -> Result<()> {
+        let now = self.clock.now();
+        let row: Option<(String, Option<String>, bool, i64)> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT login, totp_secret, totp_enabled, totp_last_step FROM accounts WHERE id = $1"
+        ).bind(account_id).fetch_optional(p).await)?;
+        let (login, secret, enabled, last_step) =
+            row.ok_or_else(|| IdentityError::NotFound(account_id.to_string()))?;
+        let secret = secret.ok_or_else(|| {
+            IdentityError::Invalid(vec![ProblemDetail::new(
+                "totp",
+                "Chưa thiết lập xác thực hai bước",
+                "Two-factor authentication is not set up",
+            )])
+        })?;
+        let unix = u64::try_from(now.timestamp()).unwrap_or(0);
+        let Some(step) = totp::check(
+            &secret,
+            &login,
+            code,
+            unix,
+            u64::try_from(last_step).unwrap_or(0),
+        ) else {
+            let failures = on_db!(&self.db, p => sqlx::query_scalar::<_, i64>(
+                "UPDATE sessions SET mfa_failures = mfa_failures + 1 WHERE token_hash = $1 RETURNING mfa_failures"
+            ).bind(token_hash).fetch_optional(p).await)?
+            .unwrap_or(0);
+            if failures >= MAX_CODE_FAILURES {
+                self.logout(token_hash).await?;
+                return Err(IdentityError::Throttled {
+                    retry_after_secs: 60,
+                });
+            }
+            return Err(IdentityError::BadCode);
+        };
+        let mut tx = Tx::begin(&self.db).await?;
+        on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET totp_enabled = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4")
+            .bind(true).bind(i64::try_from(step).unwrap_or(i64::MAX)).bind(now).bind(account_id).execute(c).await.map(|_| ()))?;
+        on_tx!(&mut tx, c => sqlx::query("UPDATE sessions SET stage = 'full', mfa_failures = 0, last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now).bind(token_hash).execute(c).await.map(|_| ()))?;
+        if !enabled {
+            audit::append(
+                &mut tx,
+                now,
+                &Entry {
+                    actor: &format!("account/{account_id}"),
+                    action: "identity.totp.enable",
+                    subject: &format!("account/{account_id}"),
+                    data: serde_json::json!({}),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Ends one session.

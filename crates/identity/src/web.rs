@@ -19,8 +19,8 @@ use web::{ApiError, Chrome, PageError, Site, render_status};
 
 use crate::authz::{Action, Decision, Principal, Resource, Subject, authorize};
 use crate::{
-    AccountKind, ActiveSession, Identity, IdentityError, NewAccount, SessionInfo, random_token,
-    same,
+    AccountKind, ActiveSession, Identity, IdentityError, NewAccount, PendingSession, SessionInfo,
+    Stage, random_token, same,
 };
 use kernel::ids::{Cccd, Sex};
 
@@ -128,6 +128,11 @@ where
         .route("/tai-khoan", get(account_page))
         .route("/tai-khoan/phien", get(sessions_page))
         .route("/tai-khoan/phien/dang-xuat-tat-ca", post(logout_everywhere))
+        .route("/dang-nhap/xac-thuc", get(code_page).post(code_submit))
+        .route(
+            "/tai-khoan/xac-thuc-hai-buoc",
+            get(enroll_page).post(enroll_submit),
+        )
 }
 
 /// The account asking: who it is and what it holds.
@@ -402,7 +407,15 @@ async fn login_submit(
         .await
     {
         Ok(s) => {
-            let mut resp = Redirect::to(&next).into_response();
+            let to = match s.stage {
+                crate::Stage::Full => next,
+                crate::Stage::Mfa => format!(
+                    "/dang-nhap/xac-thuc?next={}",
+                    web::layout::encode_component(&next)
+                ),
+                crate::Stage::Enroll => "/tai-khoan/xac-thuc-hai-buoc".to_string(),
+            };
+            let mut resp = Redirect::to(&to).into_response();
             set_cookie(
                 &mut resp,
                 session_cookie(
@@ -704,4 +717,215 @@ async fn logout_everywhere(
     let mut resp = Redirect::to("/dang-nhap").into_response();
     set_cookie(&mut resp, session_cookie("", site.secure_cookies, 0));
     Ok(resp)
+}
+
+/// The half-finished login behind the cookie, if any.
+async fn pending_of(
+    id: &Identity,
+    headers: &HeaderMap,
+) -> Result<Option<PendingSession>, IdentityError> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(t) => id.pending(t).await,
+        None => Ok(None),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    c: Chrome,
+    csrf: String,
+    next: String,
+    error: Option<String>,
+}
+
+async fn code_page(
+    State(id): State<Arc<Identity>>,
+    c: Chrome,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    match pending_of(&id, &headers)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?
+    {
+        Some(p) if p.stage == Stage::Mfa => Ok(render_status(
+            StatusCode::OK,
+            &CodePage {
+                csrf: p.csrf,
+                next: local_next(q.get("next")),
+                error: None,
+                c,
+            },
+        )),
+        _ => Ok(Redirect::to("/dang-nhap").into_response()),
+    }
+}
+
+fn message(e: &IdentityError, c: &Chrome) -> String {
+    if c.lang.is_vi() {
+        kernel::Problem::message_vi(e)
+    } else {
+        kernel::Problem::message_en(e)
+    }
+}
+
+async fn code_submit(
+    State(id): State<Arc<Identity>>,
+    c: Chrome,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    let Some(p) = pending_of(&id, &headers)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?
+        .filter(|p| p.stage == Stage::Mfa)
+    else {
+        return Ok(Redirect::to("/dang-nhap").into_response());
+    };
+    if !f.get("csrf").is_some_and(|t| same(t, &p.csrf)) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    let next = local_next(f.get("next"));
+    match id
+        .totp_submit(
+            &p.token_hash,
+            &p.account_id,
+            f.get("code").map(String::as_str).unwrap_or(""),
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&next).into_response()),
+        Err(e @ IdentityError::BadCode) => {
+            let status = web::error::status_of(&e);
+            Ok(render_status(
+                status,
+                &CodePage {
+                    error: Some(message(&e, &c)),
+                    csrf: p.csrf,
+                    next,
+                    c,
+                },
+            ))
+        }
+        Err(e @ IdentityError::Throttled { .. }) => Ok(render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            &CodePage {
+                error: Some(message(&e, &c)),
+                csrf: String::new(),
+                next: "/dang-nhap".into(),
+                c,
+            },
+        )),
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "enroll.html")]
+struct EnrollPage {
+    c: Chrome,
+    csrf: String,
+    secret: String,
+    url: String,
+    required: bool,
+    error: Option<String>,
+}
+
+/// Who is setting up two-factor: a login that must (pending `Enroll`), or a logged-in account.
+async fn enrolling(
+    id: &Identity,
+    auth: &Auth,
+    headers: &HeaderMap,
+) -> Result<Option<(String, String, String, bool)>, IdentityError> {
+    if let (Some(p), Some(s)) = (auth.principal(), &auth.session) {
+        return Ok(Some((
+            p.id.clone(),
+            s.token_hash.clone(),
+            s.csrf.clone(),
+            false,
+        )));
+    }
+    Ok(pending_of(id, headers)
+        .await?
+        .filter(|p| p.stage == Stage::Enroll)
+        .map(|p| (p.account_id, p.token_hash, p.csrf, true)))
+}
+
+async fn enroll_page(
+    State(id): State<Arc<Identity>>,
+    auth: Auth,
+    c: Chrome,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some((account, _, csrf, required)) = enrolling(&id, &auth, &headers)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?
+    else {
+        return Ok(need_login("/tai-khoan/xac-thuc-hai-buoc"));
+    };
+    let (secret, url) = id
+        .totp_setup(&account)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    Ok(render_status(
+        StatusCode::OK,
+        &EnrollPage {
+            csrf,
+            secret: crate::totp::grouped(&secret),
+            url,
+            required,
+            error: None,
+            c,
+        },
+    ))
+}
+
+async fn enroll_submit(
+    State(id): State<Arc<Identity>>,
+    auth: Auth,
+    c: Chrome,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    let Some((account, token_hash, csrf, required)) = enrolling(&id, &auth, &headers)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?
+    else {
+        return Ok(need_login("/tai-khoan/xac-thuc-hai-buoc"));
+    };
+    if !f.get("csrf").is_some_and(|t| same(t, &csrf)) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    match id
+        .totp_submit(
+            &token_hash,
+            &account,
+            f.get("code").map(String::as_str).unwrap_or(""),
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/tai-khoan").into_response()),
+        Err(e @ IdentityError::BadCode) => {
+            let (secret, url) = id
+                .totp_setup(&account)
+                .await
+                .map_err(|e| PageError::new(e, c.clone()))?;
+            let status = web::error::status_of(&e);
+            Ok(render_status(
+                status,
+                &EnrollPage {
+                    error: Some(message(&e, &c)),
+                    csrf,
+                    secret: crate::totp::grouped(&secret),
+                    url,
+                    required,
+                    c,
+                },
+            ))
+        }
+        Err(e) => Err(PageError::new(e, c)),
+    }
 }

@@ -56,6 +56,67 @@ async fn session_of(app: &TestApp, login: &str, password: &str) -> String {
     set_cookie(&r, "motcua_session").unwrap_or_else(|| panic!("no session cookie"))
 }
 
+/// The value of the hidden `csrf` field of a page.
+fn page_csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The current code for a secret shown grouped on the set-up page.
+fn code_now(app: &TestApp, secret_grouped: &str, login: &str) -> String {
+    let secret: String = secret_grouped.split_whitespace().collect();
+    let now = u64::try_from(app.clock_now().timestamp()).unwrap_or(0);
+    identity::totp::code_at(&secret, login, now).unwrap_or_default()
+}
+
+/// Logs an administrator in, setting up two-factor on the way when asked to.
+async fn admin_session(app: &TestApp, login: &str) -> String {
+    let r = post_login(app, login, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let cookie = set_cookie(&r, "motcua_session").unwrap_or_else(|| panic!("no session"));
+    assert_eq!(
+        to, "/tai-khoan/xac-thuc-hai-buoc",
+        "an administrator must set up two-factor"
+    );
+    assert_eq!(
+        get_with(app, "/api/v1/me", &cookie).await.status(),
+        401,
+        "not logged in before that"
+    );
+    let page = get_with(app, &to, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let secret = page
+        .split("data-testid=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .to_string();
+    let code = code_now(app, &secret, login);
+    let r = app
+        .client
+        .post(app.url(&to))
+        .header("cookie", &cookie)
+        .form(&[("csrf", page_csrf(&page).as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    assert_eq!(get_with(app, "/api/v1/me", &cookie).await.status(), 200);
+    cookie
+}
+
 async fn get_with(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
     app.client
         .get(app.url(path))
@@ -402,7 +463,7 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
         session_of(&app, "001095012345", PASSWORD).await,
         session_of(&app, "tiepnhan", PASSWORD).await,
         session_of(&app, "canbo.hue", PASSWORD).await,
-        session_of(&app, "quantri", PASSWORD).await,
+        admin_session(&app, "quantri").await,
     ];
     for (path, expected) in MATRIX {
         for (i, cookie) in callers.iter().enumerate() {
@@ -412,7 +473,97 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     }
 }
 
+async fn officials_use_two_factor_and_codes_work_once(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // The agency administrator is made to set up two-factor at the first login.
+    let _ = admin_session(&app, "quantri.coquan").await;
+    // The next login asks for a code.
+    app.clock.advance(chrono::Duration::seconds(60));
+    let r = post_login(&app, "quantri.coquan", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(to.starts_with("/dang-nhap/xac-thuc"), "{to}");
+    let cookie = set_cookie(&r, "motcua_session").unwrap_or_default();
+    assert_eq!(get_with(&app, "/api/v1/me", &cookie).await.status(), 401);
+    let page = get_with(&app, &to, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let csrf = page_csrf(&page);
+    let wrong = app
+        .client
+        .post(app.url("/dang-nhap/xac-thuc"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("code", "000000")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("Mã xác thực không đúng")
+    );
+    let secret: Option<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE login = 'quantri.coquan'").fetch_one(p).await).unwrap_or_default();
+    let secret = secret.unwrap_or_default();
+    let code = code_now(&app, &secret, "quantri.coquan");
+    let ok = app
+        .client
+        .post(app.url("/dang-nhap/xac-thuc"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", code.as_str()),
+            ("next", "/tai-khoan"),
+        ])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(ok.status(), 303);
+    assert_eq!(get_with(&app, "/api/v1/me", &cookie).await.status(), 200);
+    // The same code cannot open a second session.
+    let r = post_login(&app, "quantri.coquan", PASSWORD).await;
+    let cookie2 = set_cookie(&r, "motcua_session").unwrap_or_default();
+    let page = get_with(&app, "/dang-nhap/xac-thuc", &cookie2)
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    let again = app
+        .client
+        .post(app.url("/dang-nhap/xac-thuc"))
+        .header("cookie", &cookie2)
+        .form(&[("csrf", page_csrf(&page).as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(again.status(), 401, "a used code is refused");
+    // Five wrong codes drop the half-finished login.
+    for _ in 0..5 {
+        let _ = app
+            .client
+            .post(app.url("/dang-nhap/xac-thuc"))
+            .header("cookie", &cookie2)
+            .form(&[("csrf", page_csrf(&page).as_str()), ("code", "111111")])
+            .send()
+            .await;
+    }
+    let after = get_with(&app, "/dang-nhap/xac-thuc", &cookie2).await;
+    assert_eq!(after.status(), 303, "back to the login page");
+}
+
 both!(
+    officials_use_two_factor_and_codes_work_once,
     citizen_registers_logs_in_and_logs_out_everywhere,
     sessions_end_when_idle,
     brute_force_locks_the_account_and_timing_says_nothing,

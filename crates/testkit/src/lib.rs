@@ -122,6 +122,12 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The test clock's time.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use kernel::clock::Clock;
+        self.clock.now()
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
         Ok(self.client.get(self.url(path)).send().await?)
     }

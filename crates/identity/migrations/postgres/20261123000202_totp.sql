@@ -1,0 +1,7 @@
+-- Two-factor authentication (TOTP) and the stage a session is at.
+ALTER TABLE accounts ADD COLUMN totp_secret TEXT;
+ALTER TABLE accounts ADD COLUMN totp_enabled BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE accounts ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+-- full: logged in; mfa: password checked, code awaited; enroll: must set up two-factor first.
+ALTER TABLE sessions ADD COLUMN stage TEXT NOT NULL DEFAULT 'full';
+ALTER TABLE sessions ADD COLUMN mfa_failures BIGINT NOT NULL DEFAULT 0;
