@@ -10,127 +10,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.MOTCUA_BIN
-  ? path.resolve(process.env.MOTCUA_BIN)
-  : path.resolve(here, '../../target/debug/motcua');
-const SHOTS = path.join(here, 'screenshots');
-const READY_TIMEOUT_MS = 60_000;
-
-const PHONE = {
-  viewport: { width: 390, height: 844 },
-  isMobile: true,
-  hasTouch: true,
-  deviceScaleFactor: 2,
-};
+import { PHONE, SHOTS, launchBrowser, startServer, stopServer } from './harness.mjs';
 
 let server; // { proc, origin, dataDir, log() }
 let browser;
 
-// ---------------------------------------------------------------- server
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startServer() {
-  assert.ok(fs.existsSync(BIN), `motcua binary not found at ${BIN} (set MOTCUA_BIN)`);
-  const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'motcua-browser-'));
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-
-  let output = '';
-  const keep = (chunk) => {
-    output += chunk.toString();
-    if (output.length > 20_000) output = output.slice(-20_000);
-  };
-  const proc = spawn(BIN, ['--data', dataDir, 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  let exited = null;
-  proc.on('exit', (code, signal) => { exited = { code, signal }; });
-  const spawnError = new Promise((_, reject) => proc.on('error', reject));
-
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  const waitReady = (async () => {
-    for (;;) {
-      if (exited) {
-        throw new Error(`motcua exited before it was ready (${JSON.stringify(exited)}):\n${output}`);
-      }
-      try {
-        const res = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        if (res.ok) {
-          const body = await res.json();
-          if (body.status === 'ok') return;
-        }
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`motcua not healthy within ${READY_TIMEOUT_MS / 1000} s:\n${output}`);
-      }
-      await sleep(200);
-    }
-  })();
-  try {
-    await Promise.race([waitReady, spawnError]);
-  } catch (err) {
-    proc.kill('SIGKILL');
-    await fsp.rm(dataDir, { recursive: true, force: true });
-    throw err;
-  }
-  return { proc, origin, dataDir, log: () => output, exited: () => exited };
-}
-
-async function stopServer(s) {
-  if (!s) return;
-  if (!s.exited()) {
-    const gone = new Promise((r) => s.proc.once('exit', r));
-    s.proc.kill('SIGTERM');
-    const t = setTimeout(() => s.proc.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(t);
-  }
-  await fsp.rm(s.dataDir, { recursive: true, force: true });
-}
-
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
   await fsp.mkdir(SHOTS, { recursive: true });
 });
 
