@@ -356,6 +356,7 @@ async fn home(State(cat): State<Arc<Catalog>>, c: Chrome) -> Result<Response, Pa
         SearchRequest {
             page: 1,
             page_size: 1,
+            facets: true,
             ..Default::default()
         },
         &c,

@@ -32,7 +32,7 @@ use kernel::config::SearchConfig;
 use crate::model::{Audience, OnlineMode, ProcedureSpec};
 
 /// Bump when the schema or analyzers change: the index is then rebuilt from the database.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Tokenizer over [`kernel::text::words`]: folded or exact forms.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +129,7 @@ struct Fields {
     code: Field,
     name_fold: Field,
     name_exact: Field,
-    body: Field,
+    all: Field,
     facets: Field,
     card: Field,
 }
@@ -151,7 +151,7 @@ fn schema() -> (Schema, Fields) {
         code: b.add_text_field("code", STRING | STORED),
         name_fold: b.add_text_field("name_fold", text("vn_fold", true)),
         name_exact: b.add_text_field("name_exact", text("vn_exact", false)),
-        body: b.add_text_field("body", text("vn_fold", false)),
+        all: b.add_text_field("all", text("vn_fold", false)),
         facets: b.add_facet_field("facets", FacetOptions::default()),
         card: b.add_text_field("card", STORED),
     };
@@ -179,6 +179,8 @@ pub struct SearchRequest {
     /// 1-based.
     pub page: usize,
     pub page_size: usize,
+    /// Count facets (costs time on broad queries).
+    pub facets: bool,
 }
 
 /// A facet value and how many results have it.
@@ -307,7 +309,8 @@ impl SearchIndex {
         doc.add_text(f.name_exact, &spec.name);
         let mut body = String::new();
         for part in [
-            spec.code.as_str(),
+            spec.name.as_str(),
+            &spec.code,
             &field_name,
             &spec.result,
             &spec.description,
@@ -323,7 +326,7 @@ impl SearchIndex {
             body.push_str(&d.name);
             body.push('\n');
         }
-        doc.add_text(f.body, &body);
+        doc.add_text(f.all, &body);
         let mut provinces = HashSet::new();
         for a in &spec.agencies {
             doc.add_facet(f.facets, Facet::from_path(["agency", a.as_str()]));
@@ -396,8 +399,13 @@ impl SearchIndex {
         self.reader.reload()
     }
 
-    /// Builds the query of a request (without paging). `relaxed` lets a query of three or
-    /// more words match with three quarters of them.
+    /// Builds the query of a request (without paging).
+    ///
+    /// Strict: every word must be in the procedure's text (`all`, folded). Relaxed, for when
+    /// strict finds nothing: a word may also match one edit away, and a query of three or more
+    /// words needs three quarters of them. Either way, the score adds matches in the name, the
+    /// exact spelling with diacritics, a phrase match on the name and a match of the code; those
+    /// clauses are optional, so they are scored only on documents that already match.
     pub fn query(&self, req: &SearchRequest, relaxed: bool) -> Box<dyn Query> {
         let f = self.f;
         let words = kernel::text::words(&req.q);
@@ -408,72 +416,54 @@ impl SearchIndex {
             .take(16)
             .collect();
         let mut top: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if !words.is_empty() {
-            let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            for w in &words {
-                let folded = Term::from_field_text(f.name_fold, &w.folded);
-                let mut alts: Vec<(Occur, Box<dyn Query>)> = vec![
-                    (
-                        Occur::Should,
-                        boost(
-                            TermQuery::new(folded.clone(), IndexRecordOption::WithFreqs),
-                            3.0,
-                        ),
-                    ),
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(f.body, &w.folded),
-                            IndexRecordOption::WithFreqs,
-                        )),
-                    ),
-                    (
-                        Occur::Should,
-                        boost(
-                            TermQuery::new(
-                                Term::from_field_text(f.name_exact, &w.exact),
-                                IndexRecordOption::WithFreqs,
-                            ),
-                            1.5,
-                        ),
-                    ),
-                ];
-                if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
-                    alts.push((
-                        Occur::Should,
-                        boost(FuzzyTermQuery::new(folded, 1, true), 0.5),
-                    ));
-                    alts.push((
-                        Occur::Should,
-                        boost(
-                            FuzzyTermQuery::new(Term::from_field_text(f.body, &w.folded), 1, true),
-                            0.2,
-                        ),
-                    ));
-                }
-                per_word.push((Occur::Should, Box::new(BooleanQuery::new(alts))));
-            }
-            let n = per_word.len();
-            let need = if relaxed && n > 2 {
-                (n * 3).div_ceil(4)
+        let code = req.q.trim();
+        if words.is_empty() {
+            if looks_like_code(code) {
+                top.push((Occur::Must, term_query(f.code, code)));
             } else {
-                n
-            };
-            let words_q = BooleanQuery::with_minimum_required_clauses(per_word, need);
-            let mut text: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(words_q))];
-            if looks_like_code(req.q.trim()) {
-                text.push((
-                    Occur::Should,
-                    boost(
-                        TermQuery::new(
-                            Term::from_field_text(f.code, req.q.trim()),
-                            IndexRecordOption::Basic,
-                        ),
-                        20.0,
-                    ),
-                ));
+                top.push((Occur::Must, Box::new(AllQuery)));
             }
-            top.push((Occur::Must, Box::new(BooleanQuery::new(text))));
+        } else {
+            let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
+            for w in &words {
+                let exact = term_query(f.all, &w.folded);
+                let clause: Box<dyn Query> =
+                    if relaxed && w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
+                        Box::new(BooleanQuery::new(vec![
+                            (Occur::Should, exact),
+                            (
+                                Occur::Should,
+                                boost(
+                                    FuzzyTermQuery::new(
+                                        Term::from_field_text(f.all, &w.folded),
+                                        1,
+                                        true,
+                                    ),
+                                    0.3,
+                                ),
+                            ),
+                        ]))
+                    } else {
+                        exact
+                    };
+                per_word.push((if relaxed { Occur::Should } else { Occur::Must }, clause));
+            }
+            if relaxed {
+                let n = per_word.len();
+                let need = if n <= 2 { n } else { (n * 3).div_ceil(4) };
+                top.push((
+                    Occur::Must,
+                    Box::new(BooleanQuery::with_minimum_required_clauses(per_word, need)),
+                ));
+            } else {
+                top.extend(per_word);
+            }
+            for w in &words {
+                top.push((Occur::Should, boost_term(f.name_fold, &w.folded, 2.0)));
+                if w.exact != w.folded {
+                    top.push((Occur::Should, boost_term(f.name_exact, &w.exact, 1.5)));
+                }
+            }
             if words.len() >= 2 {
                 let terms: Vec<Term> = words
                     .iter()
@@ -481,16 +471,18 @@ impl SearchIndex {
                     .collect();
                 top.push((Occur::Should, boost(PhraseQuery::new(terms), 4.0)));
             }
-        } else if looks_like_code(req.q.trim()) {
-            top.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.code, req.q.trim()),
-                    IndexRecordOption::Basic,
-                )),
-            ));
-        } else {
-            top.push((Occur::Must, Box::new(AllQuery)));
+            if looks_like_code(code) {
+                top.push((
+                    Occur::Should,
+                    boost(
+                        TermQuery::new(
+                            Term::from_field_text(f.code, code),
+                            IndexRecordOption::Basic,
+                        ),
+                        20.0,
+                    ),
+                ));
+            }
         }
         let mut filter = |path: [&str; 2]| {
             top.push((
@@ -520,13 +512,12 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(top))
     }
 
-    /// Runs a search: a page of cards, the total and facet counts. Every word must match
-    /// (exactly, folded, or with one typo); when that finds nothing for three words or more,
-    /// the search is run again needing three quarters of them, so an extra word does not
-    /// empty the page.
+    /// Runs a search: a page of cards, the total and (when asked) facet counts. Every word must
+    /// match; when that finds nothing, the search runs again relaxed (typos, three quarters of
+    /// the words), so a typo or an extra word does not empty the page.
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
         let strict = self.run(req, false)?;
-        if strict.total > 0 || kernel::text::words(&req.q).len() < 3 {
+        if strict.total > 0 || kernel::text::words(&req.q).is_empty() {
             return Ok(strict);
         }
         self.run(req, true)
@@ -538,14 +529,17 @@ impl SearchIndex {
         let page = req.page.max(1);
         let size = req.page_size.clamp(1, 100);
         let offset = (page - 1).saturating_mul(size).min(10_000);
-        let mut facets = FacetCollector::for_field("facets");
-        for root in ["/agency", "/province", "/field", "/audience", "/level"] {
-            facets.add_facet(root);
-        }
         let top = TopDocs::with_limit(size)
             .and_offset(offset)
             .order_by_score();
-        let (hits, total, counts) = searcher.search(&query, &(top, Count, facets))?;
+        let facet_collector = req.facets.then(|| {
+            let mut c = FacetCollector::for_field("facets");
+            for root in ["/agency", "/province", "/field", "/audience", "/level"] {
+                c.add_facet(root);
+            }
+            c
+        });
+        let (hits, total, counts) = searcher.search(&query, &(top, Count, facet_collector))?;
         let mut items = Vec::with_capacity(hits.len());
         for (_, addr) in hits {
             let doc: TantivyDocument = searcher.doc(addr)?;
@@ -556,6 +550,9 @@ impl SearchIndex {
             }
         }
         let list = |root: &str| -> Vec<FacetCount> {
+            let Some(counts) = &counts else {
+                return Vec::new();
+            };
             let mut v: Vec<FacetCount> = counts
                 .get(root)
                 .map(|(facet, count)| FacetCount {
@@ -584,6 +581,23 @@ impl SearchIndex {
             },
         })
     }
+}
+
+fn term_query(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn boost_term(field: Field, text: &str, by: f32) -> Box<dyn Query> {
+    boost(
+        TermQuery::new(
+            Term::from_field_text(field, text),
+            IndexRecordOption::WithFreqs,
+        ),
+        by,
+    )
 }
 
 fn boost(q: impl Query, by: f32) -> Box<dyn Query> {

@@ -92,7 +92,11 @@ async fn an_edit_makes_a_new_version_and_old_ones_stay(b: Backend) {
         .search_codes(&format!("q={}", enc("sua doi quy dinh moi khai sinh")))
         .await
         .unwrap_or_default();
-    assert_eq!(codes.first().map(String::as_str), Some("1.001193"));
+    assert_eq!(
+        codes.first().map(String::as_str),
+        Some("1.001193"),
+        "{codes:?}"
+    );
     // Importing the same again changes nothing.
     let r = app
         .state
