@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
@@ -24,7 +25,10 @@ use tantivy::schema::{
     TextOptions, Value,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
+};
 use utoipa::ToSchema;
 
 use kernel::config::SearchConfig;
@@ -32,7 +36,10 @@ use kernel::config::SearchConfig;
 use crate::model::{Audience, OnlineMode, ProcedureSpec};
 
 /// Bump when the schema or analyzers change: the index is then rebuilt from the database.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 5;
+
+/// Most parsed cards kept in memory (about 0.5 KiB each).
+const CARD_CACHE: usize = 20_000;
 
 /// Tokenizer over [`kernel::text::words`]: folded or exact forms.
 #[derive(Clone, Copy, Debug)]
@@ -158,6 +165,16 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
+/// The stored cards are small and read ten at a time on every search: keep them
+/// uncompressed, in small blocks, so that reading one does not decompress its neighbours.
+fn settings() -> tantivy::IndexSettings {
+    tantivy::IndexSettings {
+        docstore_compression: tantivy::store::Compressor::None,
+        docstore_blocksize: 4096,
+        ..Default::default()
+    }
+}
+
 fn register(index: &Index) {
     index
         .tokenizers()
@@ -210,6 +227,8 @@ pub struct SearchResults {
 
 /// The index, its reader and its single writer.
 pub struct SearchIndex {
+    /// Parsed cards by segment and document: a segment never changes, so neither do they.
+    cards: std::sync::RwLock<std::collections::HashMap<(SegmentId, DocId), ProcedureCard>>,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     f: Fields,
@@ -235,7 +254,10 @@ impl SearchIndex {
         let index = if existed {
             Index::open_in_dir(&path)?
         } else {
-            Index::create_in_dir(&path, schema)?
+            Index::builder()
+                .schema(schema)
+                .settings(settings())
+                .create_in_dir(&path)?
         };
         Ok((Self::from_index(index, f, cfg)?, !existed))
     }
@@ -243,7 +265,14 @@ impl SearchIndex {
     /// An index in memory, for tests and benchmarks.
     pub fn in_memory(cfg: &SearchConfig) -> tantivy::Result<SearchIndex> {
         let (schema, f) = schema();
-        Self::from_index(Index::create_in_ram(schema), f, cfg)
+        Self::from_index(
+            Index::builder()
+                .schema(schema)
+                .settings(settings())
+                .create_in_ram()?,
+            f,
+            cfg,
+        )
     }
 
     fn from_index(index: Index, f: Fields, cfg: &SearchConfig) -> tantivy::Result<SearchIndex> {
@@ -255,11 +284,41 @@ impl SearchIndex {
         let mem = cfg.writer_memory_mib.clamp(16, 2048) * 1024 * 1024;
         let writer = index.writer_with_num_threads(1, mem)?;
         Ok(SearchIndex {
+            cards: Default::default(),
             reader,
             writer: Mutex::new(writer),
             f,
             cfg: cfg.clone(),
         })
+    }
+
+    /// The card of a hit, from the cache or the document store.
+    fn card(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> tantivy::Result<Option<ProcedureCard>> {
+        let key = (
+            searcher.segment_reader(addr.segment_ord).segment_id(),
+            addr.doc_id,
+        );
+        if let Ok(cache) = self.cards.read()
+            && let Some(c) = cache.get(&key)
+        {
+            return Ok(Some(c.clone()));
+        }
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let card = doc
+            .get_first(self.f.card)
+            .and_then(|v| v.as_str())
+            .and_then(|c| serde_json::from_str::<ProcedureCard>(c).ok());
+        if let (Some(c), Ok(mut cache)) = (&card, self.cards.write()) {
+            if cache.len() >= CARD_CACHE {
+                cache.clear();
+            }
+            cache.insert(key, c.clone());
+        }
+        Ok(card)
     }
 
     pub fn doc_count(&self) -> u64 {
@@ -308,7 +367,9 @@ impl SearchIndex {
         doc.add_text(f.name_fold, &spec.name);
         doc.add_text(f.name_exact, &spec.name);
         let mut body = String::new();
+        // The name twice: its words weigh more than the rest of the text.
         for part in [
+            spec.name.as_str(),
             spec.name.as_str(),
             &spec.code,
             &field_name,
@@ -362,11 +423,16 @@ impl SearchIndex {
         ctx: &dyn IndexContext,
     ) -> tantivy::Result<()> {
         let mut w = self.lock();
+        let mut n = 0usize;
         for (spec, version) in items {
             w.delete_term(Term::from_field_text(self.f.code, &spec.code));
             w.add_document(self.document(spec, version, ctx))?;
+            n += 1;
         }
         w.commit()?;
+        if n >= 1000 {
+            merge_all(&mut w)?;
+        }
         drop(w);
         self.reader.reload()
     }
@@ -395,7 +461,10 @@ impl SearchIndex {
     }
 
     pub fn commit(&self) -> tantivy::Result<()> {
-        self.lock().commit()?;
+        let mut w = self.lock();
+        w.commit()?;
+        merge_all(&mut w)?;
+        drop(w);
         self.reader.reload()
     }
 
@@ -406,7 +475,13 @@ impl SearchIndex {
     /// words needs three quarters of them. Either way, the score adds matches in the name, the
     /// exact spelling with diacritics, a phrase match on the name and a match of the code; those
     /// clauses are optional, so they are scored only on documents that already match.
-    pub fn query(&self, req: &SearchRequest, relaxed: bool) -> Box<dyn Query> {
+    pub fn query(
+        &self,
+        req: &SearchRequest,
+        mode: Mode,
+        unknown: &HashSet<String>,
+    ) -> Box<dyn Query> {
+        let relaxed = mode == Mode::Relaxed;
         let f = self.f;
         let words = kernel::text::words(&req.q);
         let mut seen = HashSet::new();
@@ -426,26 +501,16 @@ impl SearchIndex {
         } else {
             let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
             for w in &words {
-                let exact = term_query(f.all, &w.folded);
-                let clause: Box<dyn Query> =
-                    if relaxed && w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
-                        Box::new(BooleanQuery::new(vec![
-                            (Occur::Should, exact),
-                            (
-                                Occur::Should,
-                                boost(
-                                    FuzzyTermQuery::new(
-                                        Term::from_field_text(f.all, &w.folded),
-                                        1,
-                                        true,
-                                    ),
-                                    0.3,
-                                ),
-                            ),
-                        ]))
-                    } else {
-                        exact
-                    };
+                // A word the index does not hold is taken as a typo: one edit away counts.
+                let clause: Box<dyn Query> = if mode != Mode::Strict && unknown.contains(&w.folded)
+                {
+                    boost(
+                        FuzzyTermQuery::new(Term::from_field_text(f.all, &w.folded), 1, true),
+                        0.5,
+                    )
+                } else {
+                    term_query(f.all, &w.folded)
+                };
                 per_word.push((if relaxed { Occur::Should } else { Occur::Must }, clause));
             }
             if relaxed {
@@ -459,7 +524,25 @@ impl SearchIndex {
                 top.extend(per_word);
             }
             for w in &words {
-                top.push((Occur::Should, boost_term(f.name_fold, &w.folded, 2.0)));
+                // Past the strict pass, a corrected word cannot help the phrase below: give
+                // name matches their weight word by word.
+                if mode != Mode::Strict {
+                    top.push((
+                        Occur::Should,
+                        if unknown.contains(&w.folded) {
+                            boost(
+                                FuzzyTermQuery::new(
+                                    Term::from_field_text(f.name_fold, &w.folded),
+                                    1,
+                                    true,
+                                ),
+                                2.0,
+                            )
+                        } else {
+                            boost_term(f.name_fold, &w.folded, 2.0)
+                        },
+                    ));
+                }
                 if w.exact != w.folded {
                     top.push((Occur::Should, boost_term(f.name_exact, &w.exact, 1.5)));
                 }
@@ -516,16 +599,41 @@ impl SearchIndex {
     /// match; when that finds nothing, the search runs again relaxed (typos, three quarters of
     /// the words), so a typo or an extra word does not empty the page.
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
-        let strict = self.run(req, false)?;
-        if strict.total > 0 || kernel::text::words(&req.q).is_empty() {
+        let searcher = self.reader.searcher();
+        let none = HashSet::new();
+        let strict = self.run(&searcher, req, Mode::Strict, &none)?;
+        let words = kernel::text::words(&req.q);
+        if strict.total > 0 || words.is_empty() {
             return Ok(strict);
         }
-        self.run(req, true)
+        let mut unknown = HashSet::new();
+        for w in &words {
+            if w.folded.chars().count() >= self.cfg.fuzzy_min_chars
+                && searcher.doc_freq(&Term::from_field_text(self.f.all, &w.folded))? == 0
+            {
+                unknown.insert(w.folded.clone());
+            }
+        }
+        if !unknown.is_empty() {
+            let corrected = self.run(&searcher, req, Mode::Corrected, &unknown)?;
+            if corrected.total > 0 {
+                return Ok(corrected);
+            }
+        }
+        if words.len() < 3 {
+            return Ok(strict);
+        }
+        self.run(&searcher, req, Mode::Relaxed, &unknown)
     }
 
-    fn run(&self, req: &SearchRequest, relaxed: bool) -> tantivy::Result<SearchResults> {
-        let query = self.query(req, relaxed);
-        let searcher = self.reader.searcher();
+    fn run(
+        &self,
+        searcher: &Searcher,
+        req: &SearchRequest,
+        mode: Mode,
+        unknown: &HashSet<String>,
+    ) -> tantivy::Result<SearchResults> {
+        let query = self.query(req, mode, unknown);
         let page = req.page.max(1);
         let size = req.page_size.clamp(1, 100);
         let offset = (page - 1).saturating_mul(size).min(10_000);
@@ -542,11 +650,8 @@ impl SearchIndex {
         let (hits, total, counts) = searcher.search(&query, &(top, Count, facet_collector))?;
         let mut items = Vec::with_capacity(hits.len());
         for (_, addr) in hits {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            if let Some(card) = doc.get_first(self.f.card).and_then(|v| v.as_str())
-                && let Ok(c) = serde_json::from_str::<ProcedureCard>(card)
-            {
-                items.push(c);
+            if let Some(card) = self.card(searcher, addr)? {
+                items.push(card);
             }
         }
         let list = |root: &str| -> Vec<FacetCount> {
@@ -581,6 +686,26 @@ impl SearchIndex {
             },
         })
     }
+}
+
+/// Merges every segment into one: after a bulk change, a search then looks each word up once.
+fn merge_all(w: &mut IndexWriter) -> tantivy::Result<()> {
+    let ids = w.index().searchable_segment_ids()?;
+    if ids.len() > 1 {
+        w.merge(&ids).wait()?;
+    }
+    Ok(())
+}
+
+/// How hard a search tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every word, as typed (folded).
+    Strict,
+    /// Every word; words the index does not hold may be one edit away.
+    Corrected,
+    /// Three quarters of the words; unknown ones may be one edit away.
+    Relaxed,
 }
 
 fn term_query(field: Field, text: &str) -> Box<dyn Query> {
