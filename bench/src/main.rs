@@ -51,7 +51,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -59,17 +62,34 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Search { procedures, seconds, clients, out, seed, startup_runs, motcua_bin } => {
+        Command::Search {
+            procedures,
+            seconds,
+            clients,
+            out,
+            seed,
+            startup_runs,
+            motcua_bin,
+        } => {
             let mut command = format!(
                 "cargo run --release -p motcua-bench -- search --procedures {procedures} --seconds {seconds} --clients {clients}"
             );
-            if out != PathBuf::from("docs/BENCHMARKS.md") {
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
                 command.push_str(&format!(" --out {}", out.display()));
             }
             if seed != 42 {
                 command.push_str(&format!(" --seed {seed}"));
             }
-            let args = search::Args { procedures, seconds, clients, out, seed, startup_runs, motcua_bin, command };
+            let args = search::Args {
+                procedures,
+                seconds,
+                clients,
+                out,
+                seed,
+                startup_runs,
+                motcua_bin,
+                command,
+            };
             runtime.block_on(search::run(args))
         }
     };

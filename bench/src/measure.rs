@@ -27,29 +27,49 @@ pub struct Load {
     pub elapsed: Duration,
     pub p50: Duration,
     pub p99: Duration,
-    pub mean: Duration,
+    /// p50 and p99 of the queries of each category.
+    pub by_category: BTreeMap<Category, (Duration, Duration)>,
 }
 
 impl Load {
-    fn from_samples(clients: usize, mut samples: Vec<Duration>, errors: usize, elapsed: Duration) -> Load {
-        samples.sort_unstable();
-        let total: Duration = samples.iter().sum();
-        let mean = if samples.is_empty() { Duration::ZERO } else { total / samples.len() as u32 };
+    fn from_samples(
+        clients: usize,
+        samples: Vec<(Category, Duration)>,
+        errors: usize,
+        elapsed: Duration,
+    ) -> Load {
+        let mut split: BTreeMap<Category, Vec<Duration>> = BTreeMap::new();
+        for (c, d) in &samples {
+            split.entry(*c).or_default().push(*d);
+        }
+        let by_category = split
+            .into_iter()
+            .map(|(c, mut v)| {
+                v.sort_unstable();
+                (c, (percentile(&v, 50.0), percentile(&v, 99.0)))
+            })
+            .collect();
+        let mut all: Vec<Duration> = samples.into_iter().map(|(_, d)| d).collect();
+        all.sort_unstable();
         Load {
             clients,
-            requests: samples.len(),
+            requests: all.len(),
             errors,
             elapsed,
-            p50: percentile(&samples, 50.0),
-            p99: percentile(&samples, 99.0),
-            mean,
+            p50: percentile(&all, 50.0),
+            p99: percentile(&all, 99.0),
+            by_category,
         }
     }
 
     /// Completed requests per second.
     pub fn throughput(&self) -> f64 {
         let s = self.elapsed.as_secs_f64();
-        if s > 0.0 { self.requests as f64 / s } else { 0.0 }
+        if s > 0.0 {
+            self.requests as f64 / s
+        } else {
+            0.0
+        }
     }
 }
 
@@ -59,18 +79,63 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
         return Duration::ZERO;
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.saturating_sub(1).min(sorted.len() - 1)).copied().unwrap_or(Duration::ZERO)
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len() - 1))
+        .copied()
+        .unwrap_or(Duration::ZERO)
 }
 
-/// The request the benchmark sends: the first page of ten.
-pub fn request(q: &str) -> SearchRequest {
-    SearchRequest { q: q.to_string(), page: 1, page_size: 10, ..Default::default() }
+/// The request the benchmark sends: the first page of ten, with or without facet counts.
+pub fn request(q: &str, facets: bool) -> SearchRequest {
+    SearchRequest {
+        q: q.to_string(),
+        page: 1,
+        page_size: 10,
+        facets,
+        ..Default::default()
+    }
 }
 
-/// Codes of the top ten of the in-process catalogue.
-pub fn catalog_codes(catalog: &Catalog, q: &str) -> anyhow::Result<Vec<String>> {
-    let res = catalog.search(&request(q)).map_err(|e| anyhow::anyhow!("search {q:?}: {e}"))?;
-    Ok(res.items.into_iter().map(|c| c.code).collect())
+/// Codes of the top ten of the in-process catalogue, and how many documents matched.
+pub fn catalog_codes(catalog: &Catalog, q: &str) -> anyhow::Result<(Vec<String>, u64)> {
+    let res = catalog
+        .search(&request(q, false))
+        .map_err(|e| anyhow::anyhow!("search {q:?}: {e}"))?;
+    Ok((
+        res.items.into_iter().map(|c| c.code).collect(),
+        res.total as u64,
+    ))
+}
+
+/// The top tens of every labelled query on the in-process catalogue, and the matched counts.
+pub fn catalog_answers(
+    catalog: &Catalog,
+    queries: &[Query],
+) -> anyhow::Result<(Vec<Vec<String>>, Vec<u64>)> {
+    let mut answers = Vec::with_capacity(queries.len());
+    let mut matched = Vec::with_capacity(queries.len());
+    for q in queries {
+        let (codes, n) = catalog_codes(catalog, q.text)?;
+        answers.push(codes);
+        matched.push(n);
+    }
+    Ok((answers, matched))
+}
+
+/// Median of counts per category (and over all queries, under `None`).
+pub fn median_counts(queries: &[Query], counts: &[u64]) -> BTreeMap<Option<Category>, u64> {
+    let mut split: BTreeMap<Option<Category>, Vec<u64>> = BTreeMap::new();
+    for (q, n) in queries.iter().zip(counts) {
+        split.entry(Some(q.category)).or_default().push(*n);
+        split.entry(None).or_default().push(*n);
+    }
+    split
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_unstable();
+            (k, v.get(v.len() / 2).copied().unwrap_or(0))
+        })
+        .collect()
 }
 
 /// Runs the catalogue's search from `threads` plain threads for `duration`.
@@ -79,8 +144,9 @@ pub async fn catalog_load(
     queries: &[Query],
     threads: usize,
     duration: Duration,
+    facets: bool,
 ) -> anyhow::Result<Load> {
-    let texts: Arc<Vec<&'static str>> = Arc::new(queries.iter().map(|q| q.text).collect());
+    let texts: Arc<Vec<Query>> = Arc::new(queries.to_vec());
     let started = Instant::now();
     let deadline = started + duration;
     let per_thread = MAX_SAMPLES / threads.max(1);
@@ -93,12 +159,18 @@ pub async fn catalog_load(
             let mut errors = 0usize;
             let mut i = t * 7;
             while samples.len() < per_thread && Instant::now() < deadline {
-                let q = texts.get(i % texts.len().max(1)).copied().unwrap_or("");
+                let Some(q) = texts.get(i % texts.len().max(1)) else {
+                    break;
+                };
                 i += 1;
                 let t0 = Instant::now();
-                let ok = catalog.search(&request(q)).is_ok();
+                let ok = catalog.search(&request(q.text, facets)).is_ok();
                 let dt = t0.elapsed();
-                if ok { samples.push(dt) } else { errors += 1 }
+                if ok {
+                    samples.push((q.category, dt))
+                } else {
+                    errors += 1
+                }
             }
             (samples, errors)
         }));
@@ -122,8 +194,13 @@ pub trait Target: Clone + Send + Sync + 'static {
 }
 
 /// Runs `clients` concurrent loops against `target` for `duration`.
-pub async fn load<T: Target>(target: &T, queries: &[Query], clients: usize, duration: Duration) -> anyhow::Result<Load> {
-    let texts: Arc<Vec<&'static str>> = Arc::new(queries.iter().map(|q| q.text).collect());
+pub async fn load<T: Target>(
+    target: &T,
+    queries: &[Query],
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Load> {
+    let texts: Arc<Vec<Query>> = Arc::new(queries.to_vec());
     let started = Instant::now();
     let deadline = started + duration;
     let per_client = MAX_SAMPLES / clients.max(1);
@@ -137,13 +214,15 @@ pub async fn load<T: Target>(target: &T, queries: &[Query], clients: usize, dura
             let mut first_error = None;
             let mut i = c * 7;
             while samples.len() < per_client && Instant::now() < deadline {
-                let q = texts.get(i % texts.len().max(1)).copied().unwrap_or("");
+                let Some(q) = texts.get(i % texts.len().max(1)) else {
+                    break;
+                };
                 i += 1;
                 let t0 = Instant::now();
-                let r = target.hit(q).await;
+                let r = target.hit(q.text).await;
                 let dt = t0.elapsed();
                 match r {
-                    Ok(()) => samples.push(dt),
+                    Ok(()) => samples.push((q.category, dt)),
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert(e);
@@ -187,10 +266,18 @@ pub struct CategoryScore {
 
 impl CategoryScore {
     pub fn recall(&self) -> f64 {
-        if self.queries == 0 { 0.0 } else { self.answered as f64 / self.queries as f64 }
+        if self.queries == 0 {
+            0.0
+        } else {
+            self.answered as f64 / self.queries as f64
+        }
     }
     pub fn mrr(&self) -> f64 {
-        if self.queries == 0 { 0.0 } else { self.reciprocal_rank_sum / self.queries as f64 }
+        if self.queries == 0 {
+            0.0
+        } else {
+            self.reciprocal_rank_sum / self.queries as f64
+        }
     }
 }
 
@@ -207,7 +294,10 @@ pub struct Relevance {
 pub fn relevance(queries: &[Query], answers: &[Vec<String>]) -> Relevance {
     let mut r = Relevance::default();
     for (q, codes) in queries.iter().zip(answers) {
-        let rank = codes.iter().take(10).position(|c| q.relevant.contains(&c.as_str()));
+        let rank = codes
+            .iter()
+            .take(10)
+            .position(|c| q.relevant.contains(&c.as_str()));
         for s in [r.by_category.entry(q.category).or_default(), &mut r.all] {
             s.queries += 1;
             if let Some(k) = rank {
@@ -234,7 +324,11 @@ pub async fn answers<T: Target>(target: &T, queries: &[Query]) -> anyhow::Result
 /// Formats a duration as microseconds below a millisecond, milliseconds above, 2 decimals.
 pub fn fmt_duration(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
-    if us < 1000.0 { format!("{us:.2} µs") } else { format!("{:.2} ms", us / 1000.0) }
+    if us < 1000.0 {
+        format!("{us:.2} µs")
+    } else {
+        format!("{:.2} ms", us / 1000.0)
+    }
 }
 
 #[cfg(test)]
@@ -253,11 +347,27 @@ mod tests {
     #[test]
     fn recall_counts_a_relevant_code_in_the_top_ten() {
         let qs = [
-            Query { text: "a", category: Category::Exact, relevant: &["1"] },
-            Query { text: "b", category: Category::Exact, relevant: &["2", "3"] },
-            Query { text: "c", category: Category::Typo, relevant: &["4"] },
+            Query {
+                text: "a",
+                category: Category::Exact,
+                relevant: &["1"],
+            },
+            Query {
+                text: "b",
+                category: Category::Exact,
+                relevant: &["2", "3"],
+            },
+            Query {
+                text: "c",
+                category: Category::Typo,
+                relevant: &["4"],
+            },
         ];
-        let answers = vec![vec!["9".to_string(), "1".to_string()], vec!["3".to_string()], vec![]];
+        let answers = vec![
+            vec!["9".to_string(), "1".to_string()],
+            vec!["3".to_string()],
+            vec![],
+        ];
         let r = relevance(&qs, &answers);
         let exact = &r.by_category[&Category::Exact];
         assert_eq!((exact.queries, exact.answered), (2, 2));

@@ -21,6 +21,10 @@ pub const QUERY: &str = "SELECT code FROM bench_procedures \
     WHERE tsv @@ plainto_tsquery('simple', f_unaccent($1)) \
     ORDER BY ts_rank_cd(tsv, plainto_tsquery('simple', f_unaccent($1))) DESC LIMIT 10";
 
+/// How many rows the query matches (before the top ten), for the report.
+pub const COUNT: &str =
+    "SELECT count(*) FROM bench_procedures WHERE tsv @@ plainto_tsquery('simple', f_unaccent($1))";
+
 const SCHEMA: &[&str] = &[
     "CREATE EXTENSION IF NOT EXISTS unaccent",
     // unaccent() is only STABLE (it reads its dictionary by name); naming the dictionary and the
@@ -54,10 +58,16 @@ pub async fn connect(url: &str, connections: u32) -> anyhow::Result<PgPool> {
 pub async fn load(pool: &PgPool, file: &CatalogFile) -> anyhow::Result<(usize, Duration)> {
     let started = Instant::now();
     for stmt in SCHEMA {
-        sqlx::query(*stmt).execute(pool).await.with_context(|| format!("PostgreSQL setup failed: {stmt}"))?;
+        sqlx::query(*stmt)
+            .execute(pool)
+            .await
+            .with_context(|| format!("PostgreSQL setup failed: {stmt}"))?;
     }
-    let field_names: std::collections::HashMap<&str, &str> =
-        file.fields.iter().map(|f| (f.code.as_str(), f.name.as_str())).collect();
+    let field_names: std::collections::HashMap<&str, &str> = file
+        .fields
+        .iter()
+        .map(|f| (f.code.as_str(), f.name.as_str()))
+        .collect();
     let mut rows = 0;
     for chunk in file.procedures.chunks(ROWS_PER_INSERT) {
         let mut codes = Vec::with_capacity(chunk.len());
@@ -65,7 +75,11 @@ pub async fn load(pool: &PgPool, file: &CatalogFile) -> anyhow::Result<(usize, D
         let mut bodies = Vec::with_capacity(chunk.len());
         for p in chunk {
             let mut body = String::new();
-            for part in [field_names.get(p.field.as_str()).copied().unwrap_or(""), p.result.as_str(), p.description.as_str()] {
+            for part in [
+                field_names.get(p.field.as_str()).copied().unwrap_or(""),
+                p.result.as_str(),
+                p.description.as_str(),
+            ] {
                 body.push_str(part);
                 body.push('\n');
             }
@@ -90,13 +104,18 @@ pub async fn load(pool: &PgPool, file: &CatalogFile) -> anyhow::Result<(usize, D
         .execute(pool)
         .await
         .context("creating the GIN index failed")?;
-    sqlx::query("ANALYZE bench_procedures").execute(pool).await.context("ANALYZE failed")?;
+    sqlx::query("ANALYZE bench_procedures")
+        .execute(pool)
+        .await
+        .context("ANALYZE failed")?;
     Ok((rows, started.elapsed()))
 }
 
 /// The server's version string, for the report.
 pub async fn version(pool: &PgPool) -> anyhow::Result<String> {
-    let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(pool).await?;
+    let v: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(pool)
+        .await?;
     Ok(v)
 }
 
@@ -115,17 +134,30 @@ impl Target for Pg {
     }
 }
 
+impl Pg {
+    /// Rows matched by a query.
+    pub async fn matched(&self, q: &str) -> anyhow::Result<u64> {
+        let n: i64 = sqlx::query_scalar(COUNT).bind(q).fetch_one(&self.0).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
 /// Drops the benchmark's database (best effort: it lives in a throwaway cluster anyway).
 pub async fn drop_database(admin_url: &str, url: &str) {
     use sqlx::Connection;
-    let Some((_, name)) = url.rsplit_once('/') else { return };
+    let Some((_, name)) = url.rsplit_once('/') else {
+        return;
+    };
     // The name comes from testkit (a prefix and a UUID); refuse anything else.
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return;
     }
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await {
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+        {
             eprintln!("  note: could not drop the benchmark database {name}: {e}");
         }
         let _ = conn.close().await;

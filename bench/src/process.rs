@@ -30,7 +30,11 @@ fn terminate(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .stderr(Stdio::null())
+        .status();
     for _ in 0..500 {
         if let Ok(Some(_)) = child.try_wait() {
             return;
@@ -75,7 +79,8 @@ impl Server {
 
 /// Reads a `kB` line of `/proc/<pid>/status`.
 fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("cannot read /proc/<pid>/status")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("cannot read /proc/<pid>/status")?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
@@ -95,54 +100,90 @@ pub fn motcua_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
             .join("motcua"),
     };
     if !path.is_file() {
-        bail!("{} not found: build it with `cargo build --release -p motcua` (or pass --motcua-bin)", path.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p motcua` (or pass --motcua-bin)",
+            path.display()
+        );
     }
     Ok(path)
 }
 
 /// A free port on the loopback interface.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Starts `motcua --data <data> serve [--demo] --listen 127.0.0.1:<free port>` and waits for the
 /// first 200 from `/healthz`, polling every 10 ms. Returns the server and the time from spawn to
 /// that answer.
-pub async fn start(bin: &Path, data: &Path, demo: bool, logs: &Path) -> anyhow::Result<(Server, Duration)> {
+pub async fn start(
+    bin: &Path,
+    data: &Path,
+    demo: bool,
+    logs: &Path,
+) -> anyhow::Result<(Server, Duration)> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let log = logs.join(format!("motcua-{port}.log"));
-    let log_file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut cmd = Command::new(bin);
-    cmd.arg("--data").arg(data).arg("serve").arg("--listen").arg(&addr);
+    cmd.arg("--data")
+        .arg(data)
+        .arg("serve")
+        .arg("--listen")
+        .arg(&addr);
     if demo {
         cmd.arg("--demo");
     }
     // The child must use the SQLite file of its data folder, whatever this shell points at.
-    cmd.env_remove("DATABASE_URL").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(log_file));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+    cmd.env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let url = format!("http://{addr}/healthz");
     let started = Instant::now();
-    let child = cmd.spawn().with_context(|| format!("cannot start {}", bin.display()))?;
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
     let mut server = Server { child, addr, log };
-    loop {
+    // Bounded by time and by count (a poll takes at least POLL_EVERY).
+    let max_polls = READY_TIMEOUT.as_millis() / POLL_EVERY.as_millis();
+    for _ in 0..max_polls {
         if let Ok(r) = client.get(&url).send().await
             && r.status() == reqwest::StatusCode::OK
         {
             return Ok((server, started.elapsed()));
         }
         if let Some(status) = server.child.try_wait()? {
-            bail!("motcua exited ({status}) before answering /healthz:\n{}", server.log_tail());
+            bail!(
+                "motcua exited ({status}) before answering /healthz:\n{}",
+                server.log_tail()
+            );
         }
         if started.elapsed() > READY_TIMEOUT {
-            bail!("motcua did not answer /healthz within {READY_TIMEOUT:?}:\n{}", server.log_tail());
+            break;
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+    bail!(
+        "motcua did not answer /healthz within {READY_TIMEOUT:?}:\n{}",
+        server.log_tail()
+    )
 }
 
 /// Samples a process's resident memory every 100 ms until told to stop; returns the peak (KiB).
-pub fn sample_rss(pid: u32) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<u64>) {
+pub fn sample_rss(
+    pid: u32,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<u64>,
+) {
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut peak = 0;

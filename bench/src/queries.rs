@@ -16,7 +16,12 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [Category::Exact, Category::Unaccented, Category::IY, Category::Typo];
+    pub const ALL: [Category; 4] = [
+        Category::Exact,
+        Category::Unaccented,
+        Category::IY,
+        Category::Typo,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -68,7 +73,11 @@ const MATERNITY: &[&str] = &["1.001792"];
 const TAX_REGISTRATION: &[&str] = &["1.007779"];
 
 const fn q(text: &'static str, category: Category, relevant: &'static [&'static str]) -> Query {
-    Query { text, category, relevant }
+    Query {
+        text,
+        category,
+        relevant,
+    }
 }
 
 use Category::{Exact, IY, Typo, Unaccented};
@@ -87,10 +96,18 @@ pub const QUERIES: &[Query] = &[
     q("phiếu lý lịch tư pháp", Exact, JUDICIAL_RECORD),
     q("giấy phép lái xe", Exact, DRIVING_LICENCE),
     q("cấp lại giấy phép lái xe", Exact, DRIVING_LICENCE_REISSUE),
-    q("đăng ký thành lập công ty cổ phần", Exact, JOINT_STOCK_COMPANY),
+    q(
+        "đăng ký thành lập công ty cổ phần",
+        Exact,
+        JOINT_STOCK_COMPANY,
+    ),
     q("thành lập công ty trách nhiệm hữu hạn", Exact, LLC),
     q("đăng ký thành lập hộ kinh doanh", Exact, HOUSEHOLD_BUSINESS),
-    q("giấy phép xây dựng nhà ở riêng lẻ", Exact, HOUSE_BUILDING_PERMIT),
+    q(
+        "giấy phép xây dựng nhà ở riêng lẻ",
+        Exact,
+        HOUSE_BUILDING_PERMIT,
+    ),
     q("giấy chứng nhận quyền sử dụng đất", Exact, LAND_CERTIFICATE),
     q("chứng thực bản sao từ bản chính", Exact, COPY_CERTIFICATION),
     q("xác nhận tình trạng hôn nhân", Exact, MARITAL_STATUS),
@@ -109,13 +126,37 @@ pub const QUERIES: &[Query] = &[
     q("the can cuoc", Unaccented, ID_CARD),
     q("phieu ly lich tu phap", Unaccented, JUDICIAL_RECORD),
     q("giay phep lai xe", Unaccented, DRIVING_LICENCE),
-    q("cap lai giay phep lai xe", Unaccented, DRIVING_LICENCE_REISSUE),
-    q("dang ky thanh lap cong ty co phan", Unaccented, JOINT_STOCK_COMPANY),
+    q(
+        "cap lai giay phep lai xe",
+        Unaccented,
+        DRIVING_LICENCE_REISSUE,
+    ),
+    q(
+        "dang ky thanh lap cong ty co phan",
+        Unaccented,
+        JOINT_STOCK_COMPANY,
+    ),
     q("thanh lap cong ty trach nhiem huu han", Unaccented, LLC),
-    q("dang ky thanh lap ho kinh doanh", Unaccented, HOUSEHOLD_BUSINESS),
-    q("giay phep xay dung nha o rieng le", Unaccented, HOUSE_BUILDING_PERMIT),
-    q("giay chung nhan quyen su dung dat", Unaccented, LAND_CERTIFICATE),
-    q("chung thuc ban sao tu ban chinh", Unaccented, COPY_CERTIFICATION),
+    q(
+        "dang ky thanh lap ho kinh doanh",
+        Unaccented,
+        HOUSEHOLD_BUSINESS,
+    ),
+    q(
+        "giay phep xay dung nha o rieng le",
+        Unaccented,
+        HOUSE_BUILDING_PERMIT,
+    ),
+    q(
+        "giay chung nhan quyen su dung dat",
+        Unaccented,
+        LAND_CERTIFICATE,
+    ),
+    q(
+        "chung thuc ban sao tu ban chinh",
+        Unaccented,
+        COPY_CERTIFICATION,
+    ),
     q("xac nhan tinh trang hon nhan", Unaccented, MARITAL_STATUS),
     q("tro cap that nghiep", Unaccented, UNEMPLOYMENT),
     q("che do thai san", Unaccented, MATERNITY),
@@ -150,10 +191,18 @@ pub const QUERIES: &[Query] = &[
     q("phieu ly lihc tu phap", Typo, JUDICIAL_RECORD),
     q("doi giay pheo lai xe", Typo, DRIVING_LICENCE_EXCHANGE),
     q("cap lai giayy phep lai xe", Typo, DRIVING_LICENCE_REISSUE),
-    q("dang ky thanh lap cong ty co phaan", Typo, JOINT_STOCK_COMPANY),
+    q(
+        "dang ky thanh lap cong ty co phaan",
+        Typo,
+        JOINT_STOCK_COMPANY,
+    ),
     q("thanh lap cong ty trach nhim huu han", Typo, LLC),
     q("dang ky thanh lap ho kinh doan", Typo, HOUSEHOLD_BUSINESS),
-    q("giấy phép xây dựnng nhà ở riêng lẻ", Typo, HOUSE_BUILDING_PERMIT),
+    q(
+        "giấy phép xây dựnng nhà ở riêng lẻ",
+        Typo,
+        HOUSE_BUILDING_PERMIT,
+    ),
     q("giay chunng nhan quyen su dung dat", Typo, LAND_CERTIFICATE),
     q("chung thuc ban sao tu ban chihn", Typo, COPY_CERTIFICATION),
     q("xác nhận tình trạng hôn nhânn", Typo, MARITAL_STATUS),
@@ -181,14 +230,22 @@ mod tests {
         for query in QUERIES {
             assert!(!query.relevant.is_empty(), "{}", query.text);
             for c in query.relevant {
-                assert!(codes.contains(c), "{} names {c}, which is not a demo procedure", query.text);
+                assert!(
+                    codes.contains(c),
+                    "{} names {c}, which is not a demo procedure",
+                    query.text
+                );
                 covered.insert(*c);
             }
         }
         assert!(QUERIES.len() >= 60);
         assert!(covered.len() >= 15);
         for cat in Category::ALL {
-            assert!(QUERIES.iter().filter(|q| q.category == cat).count() >= 10, "{}", cat.label());
+            assert!(
+                QUERIES.iter().filter(|q| q.category == cat).count() >= 10,
+                "{}",
+                cat.label()
+            );
         }
     }
 
@@ -201,12 +258,19 @@ mod tests {
             .map(|q| q.text.to_string())
             .collect();
         for t in QUERIES.iter().filter(|q| q.category == Typo) {
-            let tw: Vec<String> = kernel::text::fold(t.text).split(' ').map(str::to_string).collect();
+            let tw: Vec<String> = kernel::text::fold(t.text)
+                .split(' ')
+                .map(str::to_string)
+                .collect();
             let near = folded.iter().any(|f| {
                 let fw: Vec<&str> = f.split(' ').collect();
-                let diff: Vec<usize> = (0..fw.len().min(tw.len())).filter(|&i| fw[i] != tw[i]).collect();
+                let diff: Vec<usize> = (0..fw.len().min(tw.len()))
+                    .filter(|&i| fw[i] != tw[i])
+                    .collect();
                 // "doi giay pheo lai xe" has no unaccented twin; compare word counts only then.
-                fw.len() == tw.len() && diff.len() == 1 && diff.iter().all(|&i| fw[i].chars().count() >= 4)
+                fw.len() == tw.len()
+                    && diff.len() == 1
+                    && diff.iter().all(|&i| fw[i].chars().count() >= 4)
             });
             assert!(near || t.text.starts_with("doi "), "{}", t.text);
         }

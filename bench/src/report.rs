@@ -1,6 +1,7 @@
 //! The results of a search benchmark run: a Markdown section printed to standard output and
 //! written between markers into `docs/BENCHMARKS.md`, so that a rerun replaces its section.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,11 +47,15 @@ its own database), otherwise from the throwaway cluster `testkit` starts with th
   one typo in a word of four letters or more (`typo`). Recall@10 is the share of queries with a
   relevant procedure in the top ten; MRR is the mean of 1/rank of the first relevant one.
 - **Latency and throughput.** The labelled queries in a loop for a fixed time: motcua's
-  `Catalog::search` called directly (page of 10, facet counts included), motcua's HTTP API
-  (`GET /api/v1/procedures?q=…&page_size=10`) on a server in the benchmark's process and on the
+  `Catalog::search` called directly (page of 10), motcua's HTTP API
+  (`GET /api/v1/procedures?q=…&page_size=10&facets=false`) on a server in the benchmark's process and on the
   `motcua` binary, and PostgreSQL through a sqlx pool; with one client, then with many concurrent
-  clients. Latencies are per request, sorted; p50 and p99 are nearest-rank. Clients and servers
-  share the machine's cores.
+  clients. motcua counts no facets here, as PostgreSQL's query counts none (the diagnostic shows
+  the cost of facet counts). Latencies are per request, sorted; p50 and p99 are nearest-rank.
+  Clients and servers share the machine's cores.
+- **Diagnostic.** motcua with facet counts; the same catalogue with fuzzy matching turned off
+  (an in-memory index built from the same database); and the median number of documents each system matches per query, to
+  show where motcua's time goes and what the typo tolerance buys.
 - **Startup and memory.** Time from spawning `motcua serve` to its first `200` on `/healthz`
   (polled every 10 ms), on a fresh data folder with `--demo` and on the folder holding the whole
   benchmark catalogue; resident memory (`VmRSS`) of that server idle, and its peak while it serves
@@ -64,6 +69,8 @@ pub struct Results {
     pub date: DateTime<Utc>,
     pub cores: usize,
     pub cpu: String,
+    /// `/proc/loadavg` before and after the run (other work on the machine skews the figures).
+    pub loadavg: String,
     pub pg_version: String,
     pub generated: usize,
     pub total: usize,
@@ -81,6 +88,15 @@ pub struct Results {
     pub binary_n: Load,
     pub motcua: Relevance,
     pub pg: Relevance,
+    /// Diagnostic: motcua with fuzzy matching off.
+    pub no_fuzzy_1: Load,
+    /// Diagnostic: motcua in process with facet counts.
+    pub facets_1: Load,
+    pub no_fuzzy: Relevance,
+    /// Median matched documents per query, by category (`None`: all queries).
+    pub matched_motcua: BTreeMap<Option<Category>, u64>,
+    pub matched_no_fuzzy: BTreeMap<Option<Category>, u64>,
+    pub matched_pg: BTreeMap<Option<Category>, u64>,
     /// Queries whose HTTP top ten differed from the in-process one.
     pub http_differs: usize,
     pub motcua_misses: Vec<String>,
@@ -121,7 +137,11 @@ fn thousands(n: usize) -> String {
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 { format!("{:.1}×", a / b) } else { "n/a".into() }
+    if b > 0.0 {
+        format!("{:.1}×", a / b)
+    } else {
+        "n/a".into()
+    }
 }
 
 fn pct(x: f64) -> String {
@@ -140,10 +160,14 @@ impl Results {
         line("## Search: motcua against PostgreSQL full-text search");
         line("");
         line(&format!("- Command: `{}`", self.command));
-        line(&format!("- Date: {} UTC; the whole run took {:.0} s", self.date.format("%Y-%m-%d %H:%M"), self.wall.as_secs_f64()));
         line(&format!(
-            "- Machine: {} cores, {}; PostgreSQL {} (throwaway cluster, fsync off); motcua on SQLite",
-            self.cores, self.cpu, self.pg_version
+            "- Date: {} UTC; the whole run took {:.0} s",
+            self.date.format("%Y-%m-%d %H:%M"),
+            self.wall.as_secs_f64()
+        ));
+        line(&format!(
+            "- Machine: {} cores, {}; load average {}; PostgreSQL {} (throwaway cluster, fsync off); motcua on SQLite",
+            self.cores, self.cpu, self.loadavg, self.pg_version
         ));
         line(&format!(
             "- Catalogue: {} procedures ({} demo + {} generated); {} labelled queries; page of 10; {} s per load, {} concurrent clients",
@@ -154,7 +178,11 @@ impl Results {
             self.seconds,
             self.clients
         ));
-        let setup: Vec<String> = self.setup.iter().map(|(what, d)| format!("{what} {:.1} s", d.as_secs_f64())).collect();
+        let setup: Vec<String> = self
+            .setup
+            .iter()
+            .map(|(what, d)| format!("{what} {:.1} s", d.as_secs_f64()))
+            .collect();
         line(&format!("- Setup: {}", setup.join("; ")));
         line("");
         line("### Latency and throughput");
@@ -164,14 +192,27 @@ impl Results {
         let rows: [(&str, &Load); 7] = [
             ("motcua in process (`Catalog::search`)", &self.catalog_1),
             ("PostgreSQL (sqlx, 1 connection in use)", &self.pg_1),
-            ("motcua HTTP API (server in the bench process)", &self.http_1),
+            (
+                "motcua HTTP API (server in the bench process)",
+                &self.http_1,
+            ),
             ("motcua in process (threads)", &self.catalog_n),
             ("PostgreSQL (sqlx, pool of clients connections)", &self.pg_n),
-            ("motcua HTTP API (server in the bench process)", &self.http_n),
-            ("motcua HTTP API (`motcua` binary, 100k data dir)", &self.binary_n),
+            (
+                "motcua HTTP API (server in the bench process)",
+                &self.http_n,
+            ),
+            (
+                "motcua HTTP API (`motcua` binary on the benchmark's data folder)",
+                &self.binary_n,
+            ),
         ];
         for (name, l) in rows {
-            let errors = if l.errors > 0 { format!(" ({} errors)", l.errors) } else { String::new() };
+            let errors = if l.errors > 0 {
+                format!(" ({} errors)", l.errors)
+            } else {
+                String::new()
+            };
             line(&format!(
                 "| {} | {} | {}{} | {:.0} | {} | {} |",
                 name.replace("clients", &self.clients.to_string()),
@@ -191,11 +232,27 @@ impl Results {
             ratio(p(self.pg_1.p50), p(self.catalog_1.p50)),
             ratio(p(self.pg_1.p50), p(self.http_1.p50)),
         ));
+        let by_cat: Vec<String> = Category::ALL
+            .iter()
+            .map(|c| {
+                let of = |l: &Load| l.by_category.get(c).map(|(p50, _)| p(*p50)).unwrap_or(0.0);
+                format!(
+                    "{} {}",
+                    c.label(),
+                    ratio(of(&self.pg_1), of(&self.catalog_1))
+                )
+            })
+            .collect();
+        line(&format!(
+            "- The same ratio by category, in process: {} (PostgreSQL matches nothing for the i/y and typo \
+             queries, so its figure there is the cost of finding nothing).",
+            by_cat.join(", ")
+        ));
         line(&format!(
             "- Throughput with {} concurrent clients: motcua in process / PostgreSQL = {}; motcua over HTTP / PostgreSQL = {} \
              (in-process server), {} (binary). Like for like at the query level: on both sides {} clients each run whole \
              top-10 queries back to back, PostgreSQL on a pool of {} connections; motcua's HTTP figure also pays for \
-             HTTP, JSON and facet counts, and all clients run on the same {} cores as the servers.",
+             HTTP and JSON (neither side counts facets), and all clients run on the same {} cores as the servers.",
             self.clients,
             ratio(self.catalog_n.throughput(), self.pg_n.throughput()),
             ratio(self.http_n.throughput(), self.pg_n.throughput()),
@@ -205,10 +262,12 @@ impl Results {
             self.cores,
         ));
         line(&format!(
-            "- p50 with {} clients: PostgreSQL / motcua in process = {}, PostgreSQL / motcua HTTP = {}.",
+            "- p50 with {} clients: PostgreSQL / motcua over HTTP = {} (the in-process threads' p50 is left out: with \
+             {} threads on {} cores it measures the calls that were not preempted, not queueing).",
             self.clients,
-            ratio(p(self.pg_n.p50), p(self.catalog_n.p50)),
             ratio(p(self.pg_n.p50), p(self.http_n.p50)),
+            self.clients,
+            self.cores,
         ));
         line("");
         line("### Recall@10 (mean reciprocal rank)");
@@ -216,7 +275,12 @@ impl Results {
         line("| category | queries | motcua | PostgreSQL |");
         line("| --- | ---: | ---: | ---: |");
         for cat in Category::ALL {
-            let m = self.motcua.by_category.get(&cat).cloned().unwrap_or_default();
+            let m = self
+                .motcua
+                .by_category
+                .get(&cat)
+                .cloned()
+                .unwrap_or_default();
             let g = self.pg.by_category.get(&cat).cloned().unwrap_or_default();
             line(&format!(
                 "| {} | {} | {} ({:.2}) | {} ({:.2}) |",
@@ -242,16 +306,81 @@ impl Results {
             if self.http_differs == 0 {
                 "was the same as in process for every query".to_string()
             } else {
-                format!("differed from the in-process one for {} queries", self.http_differs)
+                format!(
+                    "differed from the in-process one for {} queries",
+                    self.http_differs
+                )
             }
         ));
-        for (who, misses) in [("motcua", &self.motcua_misses), ("PostgreSQL", &self.pg_misses)] {
+        for (who, rel, misses) in [
+            ("motcua", &self.motcua, &self.motcua_misses),
+            ("PostgreSQL", &self.pg, &self.pg_misses),
+        ] {
             if misses.is_empty() {
                 line(&format!("- Missed by {who}: none."));
             } else {
-                line(&format!("- Missed by {who} ({}): {}.", misses.len(), misses.join("; ")));
+                line(&format!(
+                    "- Missed by {who} ({}): {}.",
+                    rel.misses.len(),
+                    misses.join("; ")
+                ));
             }
         }
+        line("");
+        line("### Where motcua's time goes (diagnostic)");
+        line("");
+        line(
+            "When every word as typed finds nothing, motcua matches the words the index does not hold (of `search.fuzzy_min_chars` letters or more) with one edit, then needs only three quarters of the words. Below, per category: \
+             how many documents each system matches per query (median; motcua's figure is the `total` it reports), \
+             motcua's p50 without and with facet counts, and the same catalogue with fuzzy matching off \
+             (`fuzzy_min_chars` above any word; an in-memory index built from the same database), which shows \
+             what the typo tolerance costs and what it buys.",
+        );
+        line("");
+        line(
+            "| category | matched docs, motcua (median) | matched, fuzzy off | matched, PostgreSQL | p50 motcua | p50 with facets | p50 fuzzy off | p50 PostgreSQL | recall@10 fuzzy off |",
+        );
+        line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let count = |m: &BTreeMap<Option<Category>, u64>, k: Option<Category>| {
+            thousands(m.get(&k).copied().unwrap_or(0) as usize)
+        };
+        let p50 = |l: &Load, c: Category| {
+            l.by_category
+                .get(&c)
+                .map(|(p, _)| fmt_duration(*p))
+                .unwrap_or_else(|| "–".into())
+        };
+        for cat in Category::ALL {
+            let k = Some(cat);
+            line(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cat.label(),
+                count(&self.matched_motcua, k),
+                count(&self.matched_no_fuzzy, k),
+                count(&self.matched_pg, k),
+                p50(&self.catalog_1, cat),
+                p50(&self.facets_1, cat),
+                p50(&self.no_fuzzy_1, cat),
+                p50(&self.pg_1, cat),
+                pct(self
+                    .no_fuzzy
+                    .by_category
+                    .get(&cat)
+                    .map(|s| s.recall())
+                    .unwrap_or(0.0)),
+            ));
+        }
+        line(&format!(
+            "| **all** | {} | {} | {} | {} | {} | {} | {} | {} |",
+            count(&self.matched_motcua, None),
+            count(&self.matched_no_fuzzy, None),
+            count(&self.matched_pg, None),
+            fmt_duration(self.catalog_1.p50),
+            fmt_duration(self.facets_1.p50),
+            fmt_duration(self.no_fuzzy_1.p50),
+            fmt_duration(self.pg_1.p50),
+            pct(self.no_fuzzy.all.recall()),
+        ));
         line("");
         line("### Startup and memory (`motcua` binary)");
         line("");
@@ -269,14 +398,21 @@ impl Results {
             ms(median(&self.startup_full)),
             runs(&self.startup_full)
         ));
-        line(&format!("| RSS idle after start ({} procedures) | {} | |", thousands(self.total), mib(self.rss_idle_kib)));
+        line(&format!(
+            "| RSS idle after start ({} procedures) | {} | |",
+            thousands(self.total),
+            mib(self.rss_idle_kib)
+        ));
         line(&format!(
             "| RSS peak during the {}-client HTTP load (sampled every 100 ms) | {} | VmHWM {} |",
             self.clients,
             mib(self.rss_peak_kib),
             mib(self.hwm_kib)
         ));
-        line(&format!("| RSS after the load | {} | |", mib(self.rss_after_kib)));
+        line(&format!(
+            "| RSS after the load | {} | |",
+            mib(self.rss_after_kib)
+        ));
         line(END);
         s
     }
@@ -320,11 +456,14 @@ mod tests {
 
     #[test]
     fn a_rerun_replaces_its_section() {
-        let first = splice(INTRO, &format!("{START}\none\n{END}\n"));
+        let first = splice(INTRO, &format!("{START}\nFIRST-RUN\n{END}\n"));
         assert!(first.starts_with("# Benchmarks"));
-        let second = splice(&format!("{first}\n## Other\n"), &format!("{START}\ntwo\n{END}\n"));
-        assert!(!second.contains("one"));
-        assert!(second.contains("two"));
+        let second = splice(
+            &format!("{first}\n## Other\n"),
+            &format!("{START}\nSECOND-RUN\n{END}\n"),
+        );
+        assert!(!second.contains("FIRST-RUN"));
+        assert!(second.contains("SECOND-RUN"));
         assert!(second.contains("## Other"));
         assert_eq!(second.matches(START).count(), 1);
     }
