@@ -692,9 +692,14 @@ async fn logout(
     id.logout(&s.token_hash)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
-    let mut resp = Redirect::to("/").into_response();
-    set_cookie(&mut resp, session_cookie("", site.secure_cookies, 0));
-    Ok(resp)
+    Ok(session_ended("/", site.secure_cookies))
+}
+
+/// A redirect that also clears the session cookie.
+fn session_ended(to: &str, secure: bool) -> Response {
+    let mut resp = Redirect::to(to).into_response();
+    set_cookie(&mut resp, session_cookie("", secure, 0));
+    resp
 }
 
 async fn logout_everywhere(
@@ -714,9 +719,7 @@ async fn logout_everywhere(
     id.logout_everywhere(&p.id)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
-    let mut resp = Redirect::to("/dang-nhap").into_response();
-    set_cookie(&mut resp, session_cookie("", site.secure_cookies, 0));
-    Ok(resp)
+    Ok(session_ended("/dang-nhap", site.secure_cookies))
 }
 
 /// The half-finished login behind the cookie, if any.
