@@ -69,6 +69,11 @@ impl Server {
         status_kib(self.pid(), "VmHWM:")
     }
 
+    /// Whether the server's log so far holds `needle` (e.g. that it rebuilt its index).
+    pub fn log_contains(&self, needle: &str) -> bool {
+        std::fs::read_to_string(&self.log).is_ok_and(|t| t.contains(needle))
+    }
+
     /// The end of the server's log, for error messages.
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

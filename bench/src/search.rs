@@ -420,11 +420,17 @@ async fn run_on(
     let mut last = None;
     for i in 0..args.startup_runs.max(1) {
         let (server, took) = process::start(bin, &data_dir, false, &logs).await?;
+        let rebuilt = server.log_contains("building the search index");
         step(&format!(
-            "data folder with {total} procedures: healthy after {} ms",
-            took.as_millis()
+            "data folder with {total} procedures: healthy after {} ms{}",
+            took.as_millis(),
+            if rebuilt {
+                " (rebuilt its search index)"
+            } else {
+                ""
+            }
         ));
-        startup_full.push(took);
+        startup_full.push((took, rebuilt));
         if i + 1 == args.startup_runs.max(1) {
             last = Some(server);
         } else {
