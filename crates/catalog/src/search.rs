@@ -601,27 +601,36 @@ impl SearchIndex {
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
         let searcher = self.reader.searcher();
         let none = HashSet::new();
-        let strict = self.run(&searcher, req, Mode::Strict, &none)?;
         let words = kernel::text::words(&req.q);
-        if strict.total > 0 || words.is_empty() {
-            return Ok(strict);
+        if words.is_empty() {
+            return self.run(&searcher, req, Mode::Strict, &none);
         }
+        // A word the index does not hold at all would make the strict pass find nothing:
+        // look each word up first, and go straight to correcting it.
+        let mut absent = false;
         let mut unknown = HashSet::new();
         for w in &words {
-            if w.folded.chars().count() >= self.cfg.fuzzy_min_chars
-                && searcher.doc_freq(&Term::from_field_text(self.f.all, &w.folded))? == 0
-            {
-                unknown.insert(w.folded.clone());
+            if searcher.doc_freq(&Term::from_field_text(self.f.all, &w.folded))? == 0 {
+                absent = true;
+                if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
+                    unknown.insert(w.folded.clone());
+                }
+            }
+        }
+        if !absent {
+            let strict = self.run(&searcher, req, Mode::Strict, &none)?;
+            if strict.total > 0 {
+                return Ok(strict);
             }
         }
         if !unknown.is_empty() {
             let corrected = self.run(&searcher, req, Mode::Corrected, &unknown)?;
-            if corrected.total > 0 {
+            if corrected.total > 0 || words.len() < 3 {
                 return Ok(corrected);
             }
         }
         if words.len() < 3 {
-            return Ok(strict);
+            return self.run(&searcher, req, Mode::Strict, &none);
         }
         self.run(&searcher, req, Mode::Relaxed, &unknown)
     }
