@@ -1,7 +1,9 @@
 //! `motcua-bench`: motcua's benchmarks. `search` measures the procedure search against
 //! PostgreSQL full-text search (relevance, latency, throughput) and the binary's startup and
-//! memory, prints the results and writes them into `docs/BENCHMARKS.md`.
+//! memory; `identity` measures password logins and bearer-token checks. Each prints its results
+//! and writes them into its own section of `docs/BENCHMARKS.md`.
 
+mod identity;
 mod measure;
 mod postgres;
 mod process;
@@ -47,6 +49,15 @@ enum Command {
         #[arg(long)]
         motcua_bin: Option<PathBuf>,
     },
+    /// Identity: Argon2id password checks per core, whole logins and bearer-token checks.
+    Identity {
+        /// Length of each measurement, in seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// The Markdown file whose identity section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +102,18 @@ fn main() -> ExitCode {
                 command,
             };
             runtime.block_on(search::run(args))
+        }
+        Command::Identity { seconds, out } => {
+            let mut command =
+                format!("cargo run --release -p motcua-bench -- identity --seconds {seconds}");
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            runtime.block_on(identity::run(identity::Args {
+                seconds,
+                out,
+                command,
+            }))
         }
     };
     match result {

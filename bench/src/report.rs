@@ -436,12 +436,17 @@ impl Results {
 /// Writes `section` into `path`: in place of an earlier section between the markers, else at
 /// the end; the file is created with [`INTRO`] when missing.
 pub fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    write_between(path, section, START, END)
+}
+
+/// Writes `section` into `path` between the given markers (which `section` carries).
+pub fn write_between(path: &Path, section: &str, start: &str, end: &str) -> anyhow::Result<()> {
     let old = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => INTRO.to_string(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let new = splice(&old, section);
+    let new = splice_between(&old, section, start, end);
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
@@ -450,12 +455,17 @@ pub fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
     std::fs::write(path, new).with_context(|| format!("cannot write {}", path.display()))
 }
 
+#[cfg(test)]
 fn splice(old: &str, section: &str) -> String {
+    splice_between(old, section, START, END)
+}
+
+fn splice_between(old: &str, section: &str, start: &str, end_marker: &str) -> String {
     let section = section.trim_end();
-    if let Some(a) = old.find(START)
-        && let Some(b) = old[a..].find(END)
+    if let Some(a) = old.find(start)
+        && let Some(b) = old[a..].find(end_marker)
     {
-        let end = a + b + END.len();
+        let end = a + b + end_marker.len();
         return format!("{}{}{}", &old[..a], section, &old[end..]);
     }
     let mut out = old.trim_end().to_string();

@@ -113,7 +113,7 @@ fn catalog_err(e: CatalogError) -> anyhow::Error {
     }
 }
 
-fn cpu_model() -> String {
+pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
