@@ -372,10 +372,16 @@ fn form_or_error(
     })
 }
 
-fn anonymous_csrf_ok(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
-    match (cookie(headers, CSRF_COOKIE), form.get("csrf")) {
-        (Some(a), Some(b)) => same(a, b),
-        _ => false,
+/// A form posted before login: read, and checked against the double-submit CSRF cookie.
+fn anonymous_form(
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    headers: &HeaderMap,
+    c: &Chrome,
+) -> Result<HashMap<String, String>, PageError> {
+    let f = form_or_error(form, c)?;
+    match (cookie(headers, CSRF_COOKIE), f.get("csrf")) {
+        (Some(a), Some(b)) if same(a, b) => Ok(f),
+        _ => Err(PageError::new(IdentityError::Csrf, c.clone())),
     }
 }
 
@@ -387,10 +393,7 @@ async fn login_submit(
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = form_or_error(form, &c)?;
-    if !anonymous_csrf_ok(&headers, &f) {
-        return Err(PageError::new(IdentityError::Csrf, c));
-    }
+    let f = anonymous_form(form, &headers, &c)?;
     let login = f.get("login").cloned().unwrap_or_default();
     let next = local_next(f.get("next"));
     let ua = headers
@@ -494,10 +497,7 @@ async fn register_submit(
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = form_or_error(form, &c)?;
-    if !anonymous_csrf_ok(&headers, &f) {
-        return Err(PageError::new(IdentityError::Csrf, c));
-    }
+    let f = anonymous_form(form, &headers, &c)?;
     let vi = c.lang.is_vi();
     let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let mut errors: Vec<(String, String)> = Vec::new();
