@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, Query, State};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -73,6 +74,17 @@ where
             )),
         },
     }
+}
+
+/// The `{code}` of a path, or a bilingual 400 when it is not valid UTF-8.
+pub fn path_code(p: Result<Path<String>, PathRejection>) -> Result<String, CatalogError> {
+    p.map(|Path(c)| c).map_err(|_| {
+        bad(
+            "code",
+            "mã trong đường dẫn không đọc được (không phải UTF-8)",
+            "the code in the path cannot be read (not UTF-8)",
+        )
+    })
 }
 
 /// Reads a search request from query parameters; shared with the pages.
@@ -204,9 +216,10 @@ pub(crate) async fn procedure_view(
 )]
 async fn get_procedure(
     State(c): State<Arc<Catalog>>,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
     Query(p): Params,
 ) -> Result<Json<ProcedureView>, ApiError> {
+    let code = path_code(code)?;
     let version = number::<i64>(&p, "version", 1..=i64::from(u32::MAX))?;
     Ok(Json(procedure_view(&c, &code, version).await?))
 }
@@ -276,8 +289,9 @@ async fn list_agencies(
 )]
 async fn get_agency(
     State(c): State<Arc<Catalog>>,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AgencyRecord>, ApiError> {
+    let code = path_code(code)?;
     let lookup = c.lookup();
     Ok(Json(
         lookup

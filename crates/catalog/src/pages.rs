@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use web::{Chrome, PageError, Site, render};
 
-use crate::api::{ProcedureView, filter_agencies, procedure_view, search_request};
+use crate::api::{ProcedureView, filter_agencies, path_code, procedure_view, search_request};
 use crate::model::{AgencyLevel, Audience, OnlineMode};
 use crate::search::{FacetCount, SearchRequest, SearchResults};
 use crate::store::AgencyRecord;
@@ -529,9 +530,10 @@ struct ProcedurePage {
 async fn procedure(
     State(cat): State<Arc<Catalog>>,
     c: Chrome,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
+    let code = path_code(code).map_err(page_err(&c))?;
     let version = match p.get("version").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(s.parse::<i64>().map_err(|_| {
@@ -648,8 +650,9 @@ struct AgencyPage {
 async fn agency(
     State(cat): State<Arc<Catalog>>,
     c: Chrome,
-    Path(code): Path<String>,
+    code: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
+    let code = path_code(code).map_err(page_err(&c))?;
     let lookup = cat.lookup();
     let a = lookup
         .agencies

@@ -168,6 +168,22 @@ async fn bad_parameters_get_bilingual_problems(b: Backend) {
             "{path}: {v}"
         );
     }
+    // A path that is not UTF-8 gets the same kind of answer, API and page alike.
+    let r = app
+        .get("/api/v1/procedures/%FF")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap_or_default();
+    assert_eq!(v["code"], "bad_parameter");
+    assert!(v["detail_vi"].as_str().is_some_and(|d| d.contains("UTF-8")));
+    assert_eq!(
+        app.get("/thu-tuc/%FF")
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
+        400
+    );
     let long = "a".repeat(201);
     assert_eq!(
         app.get(&format!("/api/v1/procedures?q={long}"))
