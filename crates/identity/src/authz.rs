@@ -12,6 +12,8 @@ pub enum AccountKind {
     Citizen,
     Business,
     Official,
+    /// Another system, authenticated as an OAuth2 client (client credentials).
+    Machine,
 }
 
 impl AccountKind {
@@ -20,6 +22,7 @@ impl AccountKind {
             AccountKind::Citizen => "citizen",
             AccountKind::Business => "business",
             AccountKind::Official => "official",
+            AccountKind::Machine => "machine",
         }
     }
     pub fn parse(s: &str) -> Option<AccountKind> {
@@ -217,6 +220,15 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         && !scopes.iter().any(|s| s == action.scope())
     {
         return Decision::Deny;
+    }
+    if p.kind == AccountKind::Machine {
+        // A machine acts within the scopes it was registered for (checked above), and never
+        // on people's accounts.
+        return match action {
+            Action::OwnAccount | Action::GrantRole(_) | Action::ListAccounts => Decision::Deny,
+            _ if p.scopes.is_some() => Decision::Allow,
+            _ => Decision::Deny,
+        };
     }
     let allowed = match (action, resource) {
         (Action::ReadCatalog, _) => true,

@@ -11,6 +11,8 @@
 pub mod authz;
 pub mod demo;
 pub mod error;
+pub mod oidc;
+pub mod oidc_web;
 pub mod password;
 pub mod totp;
 pub mod web;
@@ -129,6 +131,7 @@ impl NewAccount {
             AccountKind::Citizen => self.cccd.as_ref().map(|c| c.to_string()),
             AccountKind::Business => self.tax_code.as_ref().map(|t| t.to_string()),
             AccountKind::Official => self.username.as_ref().map(|u| u.trim().to_lowercase()),
+            AccountKind::Machine => None,
         }
     }
 
@@ -165,6 +168,11 @@ impl NewAccount {
                     ));
                 }
             }
+            AccountKind::Machine => out.push(ProblemDetail::new(
+                "kind",
+                "Hệ thống máy được đăng ký như một ứng dụng, không phải tài khoản",
+                "Machines are registered as clients, not accounts",
+            )),
             AccountKind::Official => {
                 let ok = self.username.as_ref().is_some_and(|u| {
                     let u = u.trim();
@@ -305,6 +313,8 @@ pub struct ActiveSession {
     pub principal: Principal,
     pub csrf: String,
     pub token_hash: String,
+    /// When the password (and code) were checked.
+    pub authenticated_at: DateTime<Utc>,
 }
 
 /// The identity service.
@@ -314,6 +324,9 @@ pub struct Identity {
     policy: SessionPolicy,
     unknown_logins: Mutex<HashMap<String, Strikes>>,
     addresses: Mutex<HashMap<String, Strikes>>,
+    /// The OpenID Connect issuer: the node's public URL.
+    issuer: String,
+    signing: oidc::KeyCache,
 }
 
 impl std::fmt::Debug for Identity {
@@ -340,6 +353,7 @@ struct AccountRow {
 struct SessionRow {
     account_id: String,
     csrf: String,
+    created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
@@ -416,11 +430,53 @@ impl Identity {
             policy,
             unknown_logins: Mutex::new(HashMap::new()),
             addresses: Mutex::new(HashMap::new()),
+            issuer: "http://127.0.0.1:8080".into(),
+            signing: oidc::KeyCache::default(),
         }
+    }
+
+    /// Sets the OpenID Connect issuer (the node's public URL, without a trailing slash).
+    pub fn with_issuer(mut self, url: &str) -> Identity {
+        self.issuer = url.trim_end_matches('/').to_string();
+        self
     }
 
     pub fn policy(&self) -> SessionPolicy {
         self.policy
+    }
+
+    /// The time on this node's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Writes a refused request into the audit chain.
+    pub async fn record_denial(
+        &self,
+        who: &str,
+        action: Action,
+        resource: &Resource<'_>,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        tracing::warn!(target: "motcua::audit", subject = who, ?action, ?resource, "denied");
+        let mut tx = Tx::begin(&self.db).await?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor: who,
+                action: "identity.access.deny",
+                subject: &match resource {
+                    Resource::Node => "node".to_string(),
+                    Resource::Agency(a) => format!("agency/{a}"),
+                    Resource::Account(a) => format!("account/{a}"),
+                },
+                data: serde_json::json!({ "action": format!("{action:?}"), "scope": action.scope() }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Creates an account; `actor` is who creates it (`self` for a citizen registering).
@@ -631,11 +687,12 @@ impl Identity {
         let now = self.clock.now();
         let hash = token_hash(token);
         let row: Option<SessionRow> = on_db!(&self.db, p => sqlx::query_as(
-            "SELECT account_id, csrf, last_seen_at, expires_at, revoked_at, stage FROM sessions WHERE token_hash = $1"
+            "SELECT account_id, csrf, created_at, last_seen_at, expires_at, revoked_at, stage FROM sessions WHERE token_hash = $1"
         ).bind(&hash).fetch_optional(p).await)?;
         let Some(SessionRow {
             account_id,
             csrf,
+            created_at,
             last_seen_at: last_seen,
             expires_at: expires,
             revoked_at: revoked,
@@ -660,6 +717,7 @@ impl Identity {
             principal,
             csrf,
             token_hash: hash,
+            authenticated_at: created_at,
         }))
     }
 
@@ -775,6 +833,7 @@ impl Identity {
         let now = self.clock.now();
         on_db!(&self.db, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(token_hash).execute(p).await.map(|_| ()))?;
+        self.revoke_session_families(token_hash).await?;
         Ok(())
     }
 
@@ -784,6 +843,9 @@ impl Identity {
         let mut tx = Tx::begin(&self.db).await?;
         let n = on_tx!(&mut tx, c => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
             .bind(now).bind(account_id).execute(c).await.map(|r| r.rows_affected()))?;
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE oidc_families SET revoked_at = $1, revoked_reason = 'logout_everywhere' WHERE account_id = $2 AND revoked_at IS NULL"
+        ).bind(now).bind(account_id).execute(c).await.map(|_| ()))?;
         audit::append(
             &mut tx,
             now,

@@ -32,6 +32,7 @@ pub const CSRF_COOKIE: &str = "motcua_csrf";
 pub struct Auth {
     pub subject: Subject,
     pub session: Option<ActiveSession>,
+    identity: Arc<Identity>,
 }
 
 impl Auth {
@@ -42,20 +43,28 @@ impl Auth {
         }
     }
 
-    /// Asks the rule book; logs a denial.
-    pub fn check(&self, action: Action, resource: &Resource<'_>) -> Result<(), IdentityError> {
+    /// Asks the rule book; a denial joins the audit chain.
+    pub async fn check(
+        &self,
+        action: Action,
+        resource: &Resource<'_>,
+    ) -> Result<(), IdentityError> {
         match authorize(&self.subject, action, resource) {
             Decision::Allow => Ok(()),
             Decision::NeedLogin => Err(IdentityError::NeedLogin),
             Decision::Deny => {
-                tracing::warn!(target: "motcua::audit", subject = ?self.principal().map(|p| &p.id), ?action, ?resource, "denied");
+                let who = self
+                    .principal()
+                    .map(|p| p.id.as_str())
+                    .unwrap_or("anonymous");
+                self.identity.record_denial(who, action, resource).await?;
                 Err(IdentityError::Forbidden)
             }
         }
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -82,10 +91,16 @@ where
             .and_then(|v| v.to_str().ok())
         {
             let token = h.strip_prefix("Bearer ").unwrap_or("").trim();
-            return match id.bearer(token).await? {
+            let found = if token.starts_with("mca_") {
+                id.access_principal(token).await?
+            } else {
+                id.bearer(token).await?
+            };
+            return match found {
                 Some(p) => Ok(Auth {
                     subject: Subject::Account(p),
                     session: None,
+                    identity: id,
                 }),
                 None => Err(IdentityError::NeedLogin.into()),
             };
@@ -96,11 +111,13 @@ where
             return Ok(Auth {
                 subject: Subject::Account(s.principal.clone()),
                 session: Some(s),
+                identity: id,
             });
         }
         Ok(Auth {
             subject: Subject::Anonymous,
             session: None,
+            identity: id,
         })
     }
 }
@@ -146,17 +163,18 @@ where
 )]
 async fn me(auth: Auth) -> Result<Json<Principal>, ApiError> {
     let p = auth.principal().ok_or(IdentityError::NeedLogin)?;
-    auth.check(Action::OwnAccount, &Resource::Account(&p.id))?;
+    auth.check(Action::OwnAccount, &Resource::Account(&p.id))
+        .await?;
     Ok(Json(p.clone()))
 }
 
-fn set_cookie(resp: &mut Response, value: String) {
+pub(crate) fn set_cookie(resp: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
-fn session_cookie(token: &str, secure: bool, max_age: i64) -> String {
+pub(crate) fn session_cookie(token: &str, secure: bool, max_age: i64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
@@ -315,26 +333,32 @@ fn with_csrf_cookie(mut resp: Response, token: &str, fresh: bool, secure: bool) 
 }
 
 async fn login_page(
+    State(id): State<Arc<Identity>>,
     State(site): State<Site>,
     c: Chrome,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let (csrf, fresh) = form_csrf(&headers)?;
+    let next = local_next(q.get("next"));
+    let target = crate::oidc_web::form_targets_for(&id, &next).await;
     let page = LoginPage {
         t: texts(&c),
         demo: demo_list(&site, &c),
         csrf: csrf.clone(),
-        next: local_next(q.get("next")),
+        next,
         login: String::new(),
         error: None,
         c,
     };
-    Ok(with_csrf_cookie(
-        render_status(StatusCode::OK, &page),
-        &csrf,
-        fresh,
-        site.secure_cookies,
+    Ok(crate::oidc_web::allow_form_target(
+        with_csrf_cookie(
+            render_status(StatusCode::OK, &page),
+            &csrf,
+            fresh,
+            site.secure_cookies,
+        ),
+        target.as_deref(),
     ))
 }
 
@@ -437,6 +461,7 @@ async fn login_submit(
                 kernel::Problem::message_en(&e)
             };
             let csrf = f.get("csrf").cloned().unwrap_or_default();
+            let target = crate::oidc_web::form_targets_for(&id, &next).await;
             let page = LoginPage {
                 t: texts(&c),
                 demo: demo_list(&site, &c),
@@ -446,7 +471,10 @@ async fn login_submit(
                 error: Some(msg),
                 c,
             };
-            Ok(render_status(status, &page))
+            Ok(crate::oidc_web::allow_form_target(
+                render_status(status, &page),
+                target.as_deref(),
+            ))
         }
         Err(e) => Err(PageError::new(e, c)),
     }
@@ -598,7 +626,7 @@ async fn register_submit(
     Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-fn need_login(path: &str) -> Response {
+pub(crate) fn need_login(path: &str) -> Response {
     Redirect::to(&format!(
         "/dang-nhap?next={}",
         web::layout::encode_component(path)
@@ -752,15 +780,22 @@ async fn code_page(
         .await
         .map_err(|e| PageError::new(e, c.clone()))?
     {
-        Some(p) if p.stage == Stage::Mfa => Ok(render_status(
-            StatusCode::OK,
-            &CodePage {
-                csrf: p.csrf,
-                next: local_next(q.get("next")),
-                error: None,
-                c,
-            },
-        )),
+        Some(p) if p.stage == Stage::Mfa => {
+            let next = local_next(q.get("next"));
+            let target = crate::oidc_web::form_targets_for(&id, &next).await;
+            Ok(crate::oidc_web::allow_form_target(
+                render_status(
+                    StatusCode::OK,
+                    &CodePage {
+                        csrf: p.csrf,
+                        next,
+                        error: None,
+                        c,
+                    },
+                ),
+                target.as_deref(),
+            ))
+        }
         _ => Ok(Redirect::to("/dang-nhap").into_response()),
     }
 }
@@ -802,14 +837,18 @@ async fn code_submit(
         Ok(()) => Ok(Redirect::to(&next).into_response()),
         Err(e @ IdentityError::BadCode) => {
             let status = web::error::status_of(&e);
-            Ok(render_status(
-                status,
-                &CodePage {
-                    error: Some(message(&e, &c)),
-                    csrf: p.csrf,
-                    next,
-                    c,
-                },
+            let target = crate::oidc_web::form_targets_for(&id, &next).await;
+            Ok(crate::oidc_web::allow_form_target(
+                render_status(
+                    status,
+                    &CodePage {
+                        error: Some(message(&e, &c)),
+                        csrf: p.csrf,
+                        next,
+                        c,
+                    },
+                ),
+                target.as_deref(),
             ))
         }
         Err(e @ IdentityError::Throttled { .. }) => Ok(render_status(

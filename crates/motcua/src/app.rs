@@ -128,7 +128,8 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         db.clone(),
         opts.clock.clone(),
         identity::SessionPolicy::default(),
-    );
+    )
+    .with_issuer(&config.public_url);
     if opts.demo {
         let n = identity::demo::ensure(&identity)
             .await
@@ -169,10 +170,20 @@ impl Application {
     /// Opens the state and binds `config.listen` (port 0 picks a free port).
     pub async fn build(config: Config, opts: BuildOptions) -> anyhow::Result<Application> {
         let listen = config.listen;
-        let state = open_state(config, &opts).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        Self::build_on(config, opts, listener).await
+    }
+
+    /// Opens the state and serves on a listener already bound (so that the public URL can
+    /// name a port picked by the system).
+    pub async fn build_on(
+        config: Config,
+        opts: BuildOptions,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        let state = open_state(config, &opts).await?;
         Ok(Application { listener, state })
     }
 

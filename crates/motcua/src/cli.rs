@@ -91,6 +91,49 @@ enum Command {
         #[command(subcommand)]
         what: AuditCmd,
     },
+    /// The OpenID Connect provider: clients and signing keys.
+    Oidc {
+        #[command(subcommand)]
+        what: OidcCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OidcCmd {
+    /// Register a client. Prints its id and, for a confidential or machine client, its secret
+    /// (shown this once).
+    ClientAdd {
+        #[arg(long)]
+        name: String,
+        /// Where the browser returns with a code; repeat for several. Matched exactly.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Where the browser may go after logging out; repeat for several.
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        /// Repeat: openid, profile, email, phone, cccd, and API scopes (catalog:read, ...).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// A public client (no secret; PKCE only), such as a mobile app.
+        #[arg(long)]
+        public: bool,
+        /// A machine client: another system using client credentials.
+        #[arg(long)]
+        machine: bool,
+        /// The agency that runs it.
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// List the registered clients.
+    ClientList,
+    /// Turn a client off (its tokens are revoked) or back on.
+    ClientDisable {
+        client_id: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Make a new signing key; the old ones stay published for 48 hours.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +371,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog { what } => catalog_cmd(config, clock, what).await?,
         Command::Calendar { what } => calendar_cmd(config, clock, what).await?,
         Command::User { what } => user_cmd(config, clock, what).await?,
+        Command::Oidc { what } => oidc_cmd(config, clock, what).await?,
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -685,6 +729,97 @@ async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyho
                 .await
                 .map_err(identity_err)?;
             println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+async fn oidc_cmd(config: Config, clock: Arc<dyn Clock>, what: OidcCmd) -> anyhow::Result<()> {
+    let state = app::open_state(
+        config,
+        &BuildOptions {
+            demo: false,
+            clock,
+            index_in_memory: false,
+        },
+    )
+    .await?;
+    let id = &state.identity;
+    match what {
+        OidcCmd::ClientAdd {
+            name,
+            redirect_uris,
+            post_logout_uris,
+            scopes,
+            public,
+            machine,
+            agency,
+        } => {
+            if public && machine {
+                bail!(
+                    "a machine client cannot be public / ứng dụng máy không thể là ứng dụng công khai"
+                );
+            }
+            if let Some(a) = &agency
+                && !state.catalog.lookup().agencies.contains_key(a)
+            {
+                bail!("no agency has the code {a} / không có cơ quan mã {a}");
+            }
+            let spec = identity::oidc::ClientSpec {
+                name,
+                redirect_uris,
+                post_logout_uris,
+                scopes,
+                confidential: !public,
+                machine,
+                agency,
+            };
+            let (c, secret) = id
+                .register_client(&spec, "cli")
+                .await
+                .map_err(identity_err)?;
+            println!("client_id: {}", c.client_id);
+            if let Some(s) = secret {
+                println!("client_secret: {s}");
+                eprintln!(
+                    "keep the secret now: it is not shown again / hãy lưu mật khẩu ứng dụng ngay: nó không được hiển thị lại"
+                );
+            }
+            println!("issuer: {}", id.issuer());
+        }
+        OidcCmd::ClientList => {
+            for c in id.clients().await.map_err(identity_err)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}{}",
+                    c.client_id,
+                    c.name,
+                    if c.confidential {
+                        "confidential"
+                    } else {
+                        "public"
+                    },
+                    c.scopes.join(" "),
+                    c.redirect_uris.join(" "),
+                    if c.disabled { "\tdisabled" } else { "" }
+                );
+            }
+        }
+        OidcCmd::ClientDisable { client_id, enable } => {
+            id.set_client_disabled(&client_id, !enable, "cli")
+                .await
+                .map_err(identity_err)?;
+            println!(
+                "{}",
+                if enable {
+                    "enabled / đã bật"
+                } else {
+                    "disabled, tokens revoked / đã tắt, đã thu hồi mã truy cập"
+                }
+            );
+        }
+        OidcCmd::RotateKey => {
+            let kid = id.rotate_signing_key("cli").await.map_err(identity_err)?;
+            println!("new signing key / khóa ký mới: {kid}");
         }
     }
     Ok(())

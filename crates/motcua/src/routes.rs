@@ -38,6 +38,7 @@ use crate::app::AppState;
         (name = "catalogue", description = "Procedures, agencies, fields, administrative units"),
         (name = "identity", description = "Accounts; send `Authorization: Bearer mct_...` (from `motcua user token`) or the session cookie"),
         (name = "node", description = "Health and the working-day calendar"),
+        (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
 )]
 struct ApiDoc;
@@ -47,6 +48,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(catalog::api::routes())
         .merge(identity::web::api_routes())
+        .merge(identity::oidc_web::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -100,7 +102,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+                    HeaderValue::from_str(&web::csp(&[])).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
                 )),
         )
 }

@@ -436,6 +436,17 @@ const MATRIX: &[(&str, [u16; 5])] = &[
     ("/api/v1/admin-units", [200, 200, 200, 200, 200]),
     ("/api/v1/calendar", [200, 200, 200, 200, 200]),
     ("/api/v1/me", [401, 200, 200, 200, 200]),
+    (
+        "/.well-known/openid-configuration",
+        [200, 200, 200, 200, 200],
+    ),
+    ("/oidc/jwks", [200, 200, 200, 200, 200]),
+    (
+        "/oidc/authorize?client_id=nobody",
+        [400, 400, 400, 400, 400],
+    ),
+    ("/oidc/userinfo", [401, 401, 401, 401, 401]),
+    ("/oidc/logout", [200, 200, 200, 200, 200]),
     ("/healthz", [200, 200, 200, 200, 200]),
 ];
 

@@ -133,6 +133,15 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/tai-khoan", 303),
     ("GET", "/tai-khoan/phien", 303),
     ("GET", "/api/v1/me", 401),
+    ("GET", "/.well-known/openid-configuration", 200),
+    ("GET", "/oidc/jwks", 200),
+    ("GET", "/oidc/authorize?client_id=nobody", 400),
+    ("POST", "/oidc/authorize", 422),
+    ("POST", "/oidc/token", 400),
+    ("GET", "/oidc/userinfo", 401),
+    ("POST", "/oidc/userinfo", 401),
+    ("GET", "/oidc/logout", 200),
+    ("POST", "/oidc/logout", 303),
     ("GET", "/assets/app.css", 200),
     ("GET", "/healthz", 200),
     ("GET", "/readyz", 200),
@@ -202,6 +211,8 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
         .map(|(_, p, _)| p.split('?').next().unwrap_or(p).to_string())
         .filter(|p| {
             p.starts_with("/api/v1/") && p != "/api/v1/openapi.json"
+                || p.starts_with("/oidc/")
+                || p.starts_with("/.well-known/")
                 || p == "/healthz"
                 || p == "/readyz"
         })

@@ -70,10 +70,13 @@ pub async fn spawn_on(
     database_url: Option<String>,
     opts: Spawn,
 ) -> anyhow::Result<TestApp> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let bound = listener.local_addr()?;
     let config = Config {
         data_dir: data.path().to_path_buf(),
         database_url,
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen: bound,
+        public_url: format!("http://{bound}"),
         database_max_connections: 8,
         ..Config::default()
     };
@@ -82,13 +85,14 @@ pub async fn spawn_on(
         .single()
         .ok_or_else(|| anyhow::anyhow!("bad test start time"))?;
     let clock = ManualClock::new(start);
-    let app = Application::build(
+    let app = Application::build_on(
         config.clone(),
         BuildOptions {
             demo: opts.demo,
             clock: Arc::new(clock.clone()),
             index_in_memory: false,
         },
+        listener,
     )
     .await?;
     let addr = app.local_addr()?;
@@ -158,6 +162,60 @@ impl TestApp {
             .unwrap_or_default())
     }
 
+    /// GET with a cookie header.
+    pub async fn get_with(&self, path: &str, cookie: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await?)
+    }
+
+    /// The anonymous CSRF cookie (`name=value`) and token a form page hands out.
+    pub async fn form_csrf(&self, path: &str) -> anyhow::Result<(String, String)> {
+        let r = self.get(path).await?;
+        let cookie = set_cookie(&r, "motcua_csrf")
+            .ok_or_else(|| anyhow::anyhow!("no CSRF cookie on {path}"))?;
+        let token = cookie
+            .split_once('=')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        Ok((cookie, token))
+    }
+
+    /// Logs in through the login form, following `next`; returns the response (a redirect
+    /// with the session cookie when the password is right).
+    pub async fn post_login(
+        &self,
+        login: &str,
+        password: &str,
+        next: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let (cookie, token) = self.form_csrf("/dang-nhap").await?;
+        Ok(self
+            .client
+            .post(self.url("/dang-nhap"))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("login", login),
+                ("password", password),
+                ("next", next),
+            ])
+            .send()
+            .await?)
+    }
+
+    /// A session cookie (`motcua_session=...`) of an account without two-factor.
+    pub async fn session(&self, login: &str, password: &str) -> anyhow::Result<String> {
+        let r = self.post_login(login, password, "/tai-khoan").await?;
+        if r.status() != 303 {
+            anyhow::bail!("login of {login}: {}", r.status());
+        }
+        set_cookie(&r, "motcua_session").ok_or_else(|| anyhow::anyhow!("no session cookie"))
+    }
+
     /// The data folder.
     pub fn data_dir(&self) -> &std::path::Path {
         self.config.data_dir.as_path()
@@ -185,6 +243,45 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// A cookie a response sets, as `name=value`.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
+/// The value of a page's hidden form field `name`.
+pub fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(|v| {
+            v.replace("&amp;", "&")
+                .replace("&#x2f;", "/")
+                .replace("&#47;", "/")
+                .replace("&quot;", "\"")
+                .replace("&#34;", "\"")
+                .replace("&#x27;", "'")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+        })
+        .unwrap_or_default()
+}
+
+/// The `Location` header of a redirect.
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Percent-encodes a query value.

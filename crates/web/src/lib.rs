@@ -12,3 +12,18 @@ pub mod metrics;
 pub use error::{ApiError, PageError};
 pub use lang::Lang;
 pub use layout::{Chrome, Site, render, render_status};
+
+/// The Content-Security-Policy of every page. `form_targets` are origins, besides this node,
+/// that a form on the page may end up at (a relying party a login or consent redirects to).
+pub fn csp(form_targets: &[&str]) -> String {
+    let mut s = String::from(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    );
+    for t in form_targets {
+        if !t.is_empty() && !t.contains([';', ',', '\'', ' ']) {
+            s.push(' ');
+            s.push_str(t);
+        }
+    }
+    s
+}
