@@ -162,6 +162,10 @@ pub enum Action {
     EditCalendar,
     /// Check the audit chain.
     VerifyAudit,
+    /// Register and turn off OpenID Connect clients.
+    ManageClients,
+    /// Read the outbox (messages waiting to be handed over).
+    ReadOutbox,
 }
 
 impl Action {
@@ -174,6 +178,8 @@ impl Action {
             Action::ListAccounts | Action::GrantRole(_) => "accounts:admin",
             Action::EditCalendar => "calendar:write",
             Action::VerifyAudit => "audit:read",
+            Action::ManageClients => "clients:admin",
+            Action::ReadOutbox => "outbox:read",
         }
     }
 }
@@ -186,6 +192,8 @@ pub const SCOPES: &[&str] = &[
     "accounts:admin",
     "calendar:write",
     "audit:read",
+    "clients:admin",
+    "outbox:read",
 ];
 
 /// What it is asked about.
@@ -245,6 +253,7 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         (Action::GrantRole(_), _) => p.is_system_admin(),
         (Action::EditCalendar, _) => p.is_system_admin(),
         (Action::VerifyAudit, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        (Action::ManageClients | Action::ReadOutbox, _) => p.is_system_admin(),
     };
     if allowed {
         Decision::Allow

@@ -8,11 +8,13 @@
 //! exists; and each client address gets the same treatment past twenty failures. An unknown
 //! login costs one Argon2id evaluation like a wrong password, so both take the same time.
 
+pub mod admin;
 pub mod authz;
 pub mod demo;
 pub mod error;
 pub mod oidc;
 pub mod oidc_web;
+pub mod outbox;
 pub mod password;
 pub mod totp;
 pub mod web;
@@ -327,6 +329,15 @@ pub struct Identity {
     /// The OpenID Connect issuer: the node's public URL.
     issuer: String,
     signing: oidc::KeyCache,
+    /// Wakes the mailer when a message is written (e-mail on).
+    mail_wakeup: Option<Arc<tokio::sync::Notify>>,
+    agencies: Option<Arc<dyn Agencies>>,
+}
+
+/// What identity needs to know of the agency list (kept by the catalogue).
+pub trait Agencies: Send + Sync {
+    /// The agency's name, if the code exists.
+    fn name(&self, code: &str) -> Option<String>;
 }
 
 impl std::fmt::Debug for Identity {
@@ -432,6 +443,28 @@ impl Identity {
             addresses: Mutex::new(HashMap::new()),
             issuer: "http://127.0.0.1:8080".into(),
             signing: oidc::KeyCache::default(),
+            mail_wakeup: None,
+            agencies: None,
+        }
+    }
+
+    /// Turns e-mail delivery on: the mailer is woken when a message is written.
+    pub fn with_mail(mut self) -> Identity {
+        self.mail_wakeup = Some(Arc::new(tokio::sync::Notify::new()));
+        self
+    }
+
+    /// Lets identity check agency codes against the catalogue.
+    pub fn with_agencies(mut self, a: Arc<dyn Agencies>) -> Identity {
+        self.agencies = Some(a);
+        self
+    }
+
+    /// The name of an agency, if the catalogue knows the code (always `Some` without one).
+    pub fn agency_name(&self, code: &str) -> Option<String> {
+        match &self.agencies {
+            Some(a) => a.name(code),
+            None => Some(code.to_string()),
         }
     }
 
@@ -896,6 +929,13 @@ impl Identity {
         actor: &str,
     ) -> Result<()> {
         let agency = check_role_agency(role, agency)?;
+        if !agency.is_empty() && self.agency_name(agency).is_none() {
+            return Err(IdentityError::Invalid(vec![ProblemDetail::new(
+                "agency",
+                format!("Không có cơ quan mã {agency}"),
+                format!("No agency has the code {agency}"),
+            )]));
+        }
         let row = self
             .account_by_login(&login.trim().to_lowercase())
             .await?

@@ -293,7 +293,7 @@ pub const EN: Texts = Texts {
     passwords_differ: "The two passwords differ",
 };
 
-fn texts(c: &Chrome) -> &'static Texts {
+pub(crate) fn texts(c: &Chrome) -> &'static Texts {
     if c.lang.is_vi() { &VI } else { &EN }
 }
 
@@ -310,7 +310,7 @@ struct LoginPage {
 }
 
 /// The anonymous-form CSRF token: the cookie's, or a new one to set.
-fn form_csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
+pub(crate) fn form_csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
     match cookie(headers, CSRF_COOKIE) {
         Some(t) if t.len() == 43 => Ok((t.to_string(), false)),
         _ => random_token()
@@ -319,7 +319,12 @@ fn form_csrf(headers: &HeaderMap) -> Result<(String, bool), PageError> {
     }
 }
 
-fn with_csrf_cookie(mut resp: Response, token: &str, fresh: bool, secure: bool) -> Response {
+pub(crate) fn with_csrf_cookie(
+    mut resp: Response,
+    token: &str,
+    fresh: bool,
+    secure: bool,
+) -> Response {
     if fresh {
         set_cookie(
             &mut resp,
@@ -397,7 +402,7 @@ fn form_or_error(
 }
 
 /// A form posted before login: read, and checked against the double-submit CSRF cookie.
-fn anonymous_form(
+pub(crate) fn anonymous_form(
     form: Result<Form<HashMap<String, String>>, FormRejection>,
     headers: &HeaderMap,
     c: &Chrome,
@@ -646,6 +651,17 @@ struct AccountPage {
 impl AccountPage {
     fn role_label(&self, r: &crate::Role) -> &'static str {
         r.label(self.c.lang.is_vi())
+    }
+    fn is_system_admin(&self) -> bool {
+        self.p.has(crate::Role::SystemAdmin, None)
+    }
+    fn is_admin(&self) -> bool {
+        self.is_system_admin()
+            || self
+                .p
+                .grants
+                .iter()
+                .any(|g| g.role == crate::Role::AgencyAdmin)
     }
 }
 

@@ -43,6 +43,18 @@ pub struct Config {
     /// Name of this node, shown in pages and reports.
     pub node_name: String,
     pub search: SearchConfig,
+    pub smtp: SmtpConfig,
+}
+
+/// Outgoing e-mail. With no URL, messages wait in the outbox for an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtps://user:password@host:465`, `smtp://user:password@host:587?tls=required`, or
+    /// `smtp://host:25` (plain, inside a closed network); empty turns e-mail off.
+    pub url: String,
+    /// The sender, e.g. `Một cửa điện tử <no-reply@hanoi.gov.vn>`.
+    pub from: String,
 }
 
 /// Search tuning.
@@ -69,6 +81,7 @@ impl Default for Config {
             database_max_connections: 16,
             node_name: "motcua".to_string(),
             search: SearchConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -177,6 +190,9 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = Some(mask_url(&self.effective_database_url()));
+        if !shown.smtp.url.is_empty() {
+            shown.smtp.url = mask_url(&shown.smtp.url);
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }

@@ -46,6 +46,19 @@ impl FromRef<AppState> for web::Site {
     }
 }
 
+/// The catalogue's agency list, as identity sees it.
+struct CatalogAgencies(Arc<Catalog>);
+
+impl identity::Agencies for CatalogAgencies {
+    fn name(&self, code: &str) -> Option<String> {
+        self.0
+            .lookup()
+            .agencies
+            .get(code)
+            .map(|a| a.spec.name.clone())
+    }
+}
+
 /// Choices beyond the configuration.
 #[derive(Clone)]
 pub struct BuildOptions {
@@ -101,18 +114,20 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     })?;
     let db = open_database(&config).await?;
     let index_dir = config.data_dir.join("index");
-    let catalog = Catalog::open(
-        db.clone(),
-        if opts.index_in_memory {
-            None
-        } else {
-            Some(index_dir.as_path())
-        },
-        opts.clock.clone(),
-        config.search.clone(),
-    )
-    .await
-    .context("opening the catalogue failed")?;
+    let catalog = Arc::new(
+        Catalog::open(
+            db.clone(),
+            if opts.index_in_memory {
+                None
+            } else {
+                Some(index_dir.as_path())
+            },
+            opts.clock.clone(),
+            config.search.clone(),
+        )
+        .await
+        .context("opening the catalogue failed")?,
+    );
     if opts.demo {
         let r = catalog
             .load_demo("system:demo")
@@ -124,12 +139,16 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             "demo catalogue loaded"
         );
     }
-    let identity = identity::Identity::new(
+    let mut identity = identity::Identity::new(
         db.clone(),
         opts.clock.clone(),
         identity::SessionPolicy::default(),
     )
-    .with_issuer(&config.public_url);
+    .with_issuer(&config.public_url)
+    .with_agencies(Arc::new(CatalogAgencies(catalog.clone())));
+    if !config.smtp.url.trim().is_empty() {
+        identity = identity.with_mail();
+    }
     if opts.demo {
         let n = identity::demo::ensure(&identity)
             .await
@@ -152,7 +171,7 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         },
         config: Arc::new(config),
         db,
-        catalog: Arc::new(catalog),
+        catalog,
         identity: Arc::new(identity),
         calendar: Arc::new(RwLock::new(cal)),
         clock: opts.clock.clone(),
@@ -164,6 +183,7 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    mailer: Option<identity::outbox::Mailer>,
 }
 
 impl Application {
@@ -183,8 +203,14 @@ impl Application {
         opts: BuildOptions,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
+        let mailer = identity::outbox::Mailer::new(&config.smtp)
+            .map_err(|e| anyhow::anyhow!("the SMTP settings are wrong: {e}"))?;
         let state = open_state(config, &opts).await?;
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            mailer,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -200,6 +226,9 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(m) = self.mailer {
+            tokio::spawn(m.run(self.state.identity.clone()));
+        }
         let router = crate::routes::router(self.state.clone());
         axum::serve(
             self.listener,

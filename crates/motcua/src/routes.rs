@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let pages = catalog::pages::routes::<AppState>()
         .merge(identity::web::page_routes::<AppState>())
+        .merge(identity::admin::page_routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)

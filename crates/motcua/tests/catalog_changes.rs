@@ -231,9 +231,16 @@ async fn the_index_is_rebuilt_when_missing(b: Backend) {
         .unwrap_or_else(|e| panic!("{e:#}"));
     let (data, url) = app.stop().await.unwrap_or_else(|e| panic!("{e:#}"));
     std::fs::remove_dir_all(data.path().join("index")).unwrap_or_else(|e| panic!("{e}"));
-    let app = spawn_on(data, url, Spawn { demo: false })
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_on(
+        data,
+        url,
+        Spawn {
+            demo: false,
+            ..Spawn::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     let codes = app
         .search_codes(&format!("q={}", enc("dang ky khai sinh")))
         .await

@@ -142,6 +142,17 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/oidc/userinfo", 401),
     ("GET", "/oidc/logout", 200),
     ("POST", "/oidc/logout", 303),
+    ("GET", "/quan-tri/tai-khoan", 303),
+    ("POST", "/quan-tri/tai-khoan/vai-tro", 422),
+    ("GET", "/quan-tri/ung-dung", 303),
+    ("POST", "/quan-tri/ung-dung", 422),
+    ("POST", "/quan-tri/ung-dung/trang-thai", 422),
+    ("GET", "/quan-tri/thu-di", 303),
+    ("POST", "/quan-tri/thu-di/da-giao", 422),
+    ("GET", "/quen-mat-khau", 200),
+    ("POST", "/quen-mat-khau", 422),
+    ("GET", "/dat-lai-mat-khau", 404),
+    ("POST", "/dat-lai-mat-khau", 422),
     ("GET", "/assets/app.css", 200),
     ("GET", "/healthz", 200),
     ("GET", "/readyz", 200),
@@ -192,9 +203,15 @@ async fn every_route_answers_as_the_table_says(b: Backend) {
 }
 
 async fn the_openapi_document_lists_every_api_route(b: Backend) {
-    let app = spawn_app(b, Spawn { demo: false })
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_app(
+        b,
+        Spawn {
+            demo: false,
+            ..Spawn::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     let doc = app
         .get_json("/api/v1/openapi.json")
         .await

@@ -37,14 +37,19 @@ pub struct TestApp {
 }
 
 /// How to start.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Spawn {
     pub demo: bool,
+    /// Deliver e-mail through this SMTP server.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Spawn {
     fn default() -> Self {
-        Spawn { demo: true }
+        Spawn {
+            demo: true,
+            smtp_url: None,
+        }
     }
 }
 
@@ -77,6 +82,10 @@ pub async fn spawn_on(
         database_url,
         listen: bound,
         public_url: format!("http://{bound}"),
+        smtp: kernel::config::SmtpConfig {
+            url: opts.smtp_url.clone().unwrap_or_default(),
+            from: "Một cửa thử nghiệm <no-reply@motcua.test>".into(),
+        },
         database_max_connections: 8,
         ..Config::default()
     };
@@ -214,6 +223,42 @@ impl TestApp {
             anyhow::bail!("login of {login}: {}", r.status());
         }
         set_cookie(&r, "motcua_session").ok_or_else(|| anyhow::anyhow!("no session cookie"))
+    }
+
+    /// Logs an administrator in, setting up two-factor when the login asks for it, and
+    /// returns the session cookie.
+    pub async fn admin_session(&self, login: &str, password: &str) -> anyhow::Result<String> {
+        let r = self.post_login(login, password, "/tai-khoan").await?;
+        let to = location(&r);
+        let cookie = set_cookie(&r, "motcua_session")
+            .ok_or_else(|| anyhow::anyhow!("no session cookie for {login}"))?;
+        if to != "/tai-khoan/xac-thuc-hai-buoc" {
+            anyhow::bail!("{login} was not asked to set up two-factor: {to}");
+        }
+        let page = self.get_with(&to, &cookie).await?.text().await?;
+        let secret: String = page
+            .split("data-testid=\"totp-secret\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let now = u64::try_from(self.clock_now().timestamp()).unwrap_or(0);
+        let code = identity::totp::code_at(&secret, login, now).unwrap_or_default();
+        let r = self
+            .client
+            .post(self.url(&to))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("code", code.as_str()),
+            ])
+            .send()
+            .await?;
+        if r.status() != 303 {
+            anyhow::bail!("two-factor set-up of {login}: {}", r.status());
+        }
+        Ok(cookie)
     }
 
     /// The data folder.
