@@ -103,6 +103,9 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
         checks += 1;
     }
     let bearer_rate = checks as f64 / start.elapsed().as_secs_f64();
+
+    eprintln!("[bench] OpenID Connect code exchanges, in process and over HTTP, {secs} s each");
+    let (in_process, over_http, clients) = code_exchanges(&state, secs).await?;
     state.db.close().await;
 
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
@@ -115,11 +118,16 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
          | Argon2id password checks, 1 thread (= per core) | {one:.1} |\n\
          | Argon2id password checks, {cores} threads | {all:.1} |\n\
          | whole logins in process, 1 client (check + session row + audit entry) | {login_rate:.1} |\n\
-         | bearer-token checks in process, 1 client (hash, look-up, account and roles) | {bearer_rate:.0} |\n\n\
+         | bearer-token checks in process, 1 client (hash, look-up, account and roles) | {bearer_rate:.0} |\n\
+         | OpenID Connect code exchanges in process, 1 client | {in_process:.0} |\n\
+         | the same through `POST /oidc/token` over HTTP, {clients} concurrent clients (secret in HTTP Basic) | {over_http:.0} |\n\n\
          - Password logins per core: **{one:.1}/s**, against Keycloak's published sizing of 15 per vCPU: \
          {ratio:.1}×. The cost is the hash, on purpose; a node with more cores checks more in parallel \
          (hashing runs on blocking threads).\n\
-         - The OpenID Connect token endpoint is not built yet, so code exchanges are not measured.\n{END}\n",
+         - A code exchange checks the client secret, the code and its PKCE verifier, signs one RS256 ID \
+         token (2048-bit key) and writes a token family, an access and a refresh token and an audit entry. \
+         The codes are made beforehand through the same authorization the consent page uses; that time \
+         is not counted.\n{END}\n",
         cmd = args.command,
         m = identity::password::M_COST_KIB,
         t = identity::password::T_COST,
@@ -128,4 +136,157 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
     );
     crate::report::write_between(&args.out, &section, START, END)?;
     Ok(section)
+}
+
+/// Code exchanges per second: in process, then through the token endpoint over HTTP with a
+/// few concurrent clients. Codes are made beforehand and not timed.
+async fn code_exchanges(state: &motcua::AppState, secs: u64) -> anyhow::Result<(f64, f64, usize)> {
+    use std::collections::HashMap;
+    let id = state.identity.clone();
+    let (client, secret) = id
+        .register_client(
+            &identity::oidc::ClientSpec {
+                name: "bench".into(),
+                redirect_uris: vec!["https://rp.example/cb".into()],
+                scopes: vec!["openid".into(), "profile".into()],
+                confidential: true,
+                ..Default::default()
+            },
+            "bench",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("client: {e}"))?;
+    let secret = secret.unwrap_or_default();
+    let session = id
+        .login(
+            "001095012345",
+            identity::demo::PASSWORD,
+            "127.0.0.1",
+            "bench",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("login: {e}"))?;
+    let session_hash = identity::token_hash(&session.token);
+    let verifier = "bench-verifier-0123456789-0123456789-0123456789";
+    let q: HashMap<String, String> = [
+        ("response_type", "code"),
+        ("client_id", client.client_id.as_str()),
+        ("redirect_uri", "https://rp.example/cb"),
+        ("scope", "openid profile"),
+        ("code_challenge", identity::oidc::s256(verifier).as_str()),
+        ("code_challenge_method", "S256"),
+        ("nonce", "n"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let req = id
+        .check_authorize(&q)
+        .await
+        .map_err(|e| anyhow::anyhow!("authorize: {e:?}"))?;
+    let new_code = || async {
+        let url = id
+            .approve(
+                &req,
+                &session.principal.id,
+                &session_hash,
+                chrono::Utc::now(),
+                false,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("approve: {e}"))?;
+        url.split("code=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .map(str::to_string)
+            .context("no code")
+    };
+    // In process.
+    let mut spent = Duration::ZERO;
+    let mut n = 0u64;
+    while spent < Duration::from_secs(secs) && n < 1_000_000 {
+        let code = new_code().await?;
+        let form: HashMap<String, String> = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("code_verifier", verifier),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let auth = identity::oidc::ClientAuth {
+            client_id: Some(client.client_id.clone()),
+            secret: Some(secret.clone()),
+            basic: false,
+        };
+        let t = Instant::now();
+        let r = id.token(&form, &auth).await;
+        spent += t.elapsed();
+        anyhow::ensure!(r.is_ok(), "exchange refused: {:?}", r.err());
+        n += 1;
+    }
+    let in_process = n as f64 / spent.as_secs_f64();
+
+    // Over HTTP, against the real router.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = motcua::routes::router(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    let clients = 4usize;
+    let per = ((secs as f64) * in_process * 1.5 / clients as f64).ceil() as usize + 10;
+    let mut batches = Vec::new();
+    for _ in 0..clients {
+        let mut codes = Vec::with_capacity(per);
+        for _ in 0..per.min(20_000) {
+            codes.push(new_code().await?);
+        }
+        batches.push(codes);
+    }
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/oidc/token");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for codes in batches {
+        let http = http.clone();
+        let url = url.clone();
+        let cid = client.client_id.clone();
+        let secret = secret.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            for code in codes {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let r = http
+                    .post(&url)
+                    .basic_auth(&cid, Some(&secret))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", "https://rp.example/cb"),
+                        ("code_verifier", verifier),
+                    ])
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "exchange over HTTP: {}", r.status());
+                done += 1;
+            }
+            Ok::<u64, anyhow::Error>(done)
+        }));
+    }
+    let mut total = 0u64;
+    for t in tasks {
+        total += t.await??;
+    }
+    let over_http = total as f64 / start.elapsed().as_secs_f64();
+    server.abort();
+    Ok((in_process, over_http, clients))
 }

@@ -1,6 +1,6 @@
 //! `motcua-bench`: motcua's benchmarks. `search` measures the procedure search against
 //! PostgreSQL full-text search (relevance, latency, throughput) and the binary's startup and
-//! memory; `identity` measures password logins and bearer-token checks. Each prints its results
+//! memory; `identity` measures password logins, bearer-token checks and OpenID Connect code exchanges. Each prints its results
 //! and writes them into its own section of `docs/BENCHMARKS.md`.
 
 mod identity;
