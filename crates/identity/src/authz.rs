@@ -132,6 +132,9 @@ pub struct Principal {
     pub grants: Vec<Grant>,
     /// When authenticated by a bearer token: the scopes it carries.
     pub scopes: Option<Vec<String>>,
+    /// For a citizen: the tax codes of the businesses they act for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub represents: Vec<String>,
 }
 
 impl Principal {
@@ -281,6 +284,7 @@ mod tests {
                 })
                 .collect(),
             scopes: None,
+            represents: Vec::new(),
         })
     }
 

@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod oidc_web;
 pub mod outbox;
 pub mod password;
+pub mod representatives;
 pub mod totp;
 pub mod web;
 
@@ -591,6 +592,14 @@ impl Identity {
         let grants: Vec<(String, String)> = on_db!(&self.db, p => sqlx::query_as(
             "SELECT role, agency_code FROM account_roles WHERE account_id = $1 ORDER BY agency_code, role"
         ).bind(&row.id).fetch_all(p).await)?;
+        let represents: Vec<String> = if row.kind == "citizen" {
+            on_db!(&self.db, p => sqlx::query_scalar(
+                "SELECT b.login FROM business_representatives r JOIN accounts b ON b.id = r.business_id \
+                 WHERE r.citizen_id = $1 AND b.disabled = $2 ORDER BY b.login"
+            ).bind(&row.id).bind(false).fetch_all(p).await)?
+        } else {
+            Vec::new()
+        };
         Ok(Principal {
             kind: AccountKind::parse(&row.kind).unwrap_or(AccountKind::Citizen),
             login: row.login,
@@ -606,6 +615,7 @@ impl Identity {
                 })
                 .collect(),
             scopes,
+            represents,
             id: row.id,
         })
     }

@@ -1367,6 +1367,7 @@ impl Identity {
                     assurance: 0,
                     grants: Vec::new(),
                     scopes: Some(scopes),
+                    represents: Vec::new(),
                 }))
             }
         }

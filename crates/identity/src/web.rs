@@ -143,6 +143,7 @@ where
         .route("/dang-ky", get(register_page).post(register_submit))
         .route("/dang-xuat", post(logout))
         .route("/tai-khoan", get(account_page))
+        .route("/tai-khoan/dai-dien", post(representative_submit))
         .route("/tai-khoan/phien", get(sessions_page))
         .route("/tai-khoan/phien/dang-xuat-tat-ca", post(logout_everywhere))
         .route("/dang-nhap/xac-thuc", get(code_page).post(code_submit))
@@ -646,6 +647,9 @@ struct AccountPage {
     t: &'static Texts,
     p: Principal,
     csrf: String,
+    /// A business's representatives, or the businesses a citizen acts for.
+    parties: Vec<crate::representatives::Party>,
+    note: Option<Result<String, String>>,
 }
 
 impl AccountPage {
@@ -665,19 +669,96 @@ impl AccountPage {
     }
 }
 
-async fn account_page(auth: Auth, c: Chrome) -> Response {
-    match (auth.principal(), &auth.session) {
-        (Some(p), Some(s)) => render_status(
-            StatusCode::OK,
-            &AccountPage {
-                t: texts(&c),
-                p: p.clone(),
-                csrf: s.csrf.clone(),
-                c,
-            },
-        ),
-        _ => need_login("/tai-khoan"),
+async fn account_view(
+    id: &Identity,
+    p: &Principal,
+    csrf: String,
+    c: Chrome,
+    note: Option<Result<String, String>>,
+) -> Result<Response, PageError> {
+    let parties = match p.kind {
+        AccountKind::Business => id.representatives(&p.id).await,
+        AccountKind::Citizen => id.represented(&p.id).await,
+        _ => Ok(Vec::new()),
     }
+    .map_err(|e| PageError::new(e, c.clone()))?;
+    let status = if matches!(note, Some(Err(_))) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &AccountPage {
+            t: texts(&c),
+            p: p.clone(),
+            csrf,
+            parties,
+            note,
+            c,
+        },
+    ))
+}
+
+async fn account_page(
+    State(id): State<Arc<Identity>>,
+    auth: Auth,
+    c: Chrome,
+) -> Result<Response, PageError> {
+    match (auth.principal(), &auth.session) {
+        (Some(p), Some(s)) => account_view(&id, p, s.csrf.clone(), c, None).await,
+        _ => Ok(need_login("/tai-khoan")),
+    }
+}
+
+/// A business names (or drops) a citizen who acts for it.
+async fn representative_submit(
+    State(id): State<Arc<Identity>>,
+    auth: Auth,
+    c: Chrome,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form_or_error(form, &c)?;
+    let (Some(p), Some(s)) = (auth.principal(), &auth.session) else {
+        return Ok(need_login("/tai-khoan"));
+    };
+    if !session_csrf_ok(&auth, &f) {
+        return Err(PageError::new(IdentityError::Csrf, c));
+    }
+    auth.check(Action::OwnAccount, &Resource::Account(&p.id))
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    if p.kind != AccountKind::Business {
+        return Err(PageError::new(IdentityError::Forbidden, c));
+    }
+    let cccd = f
+        .get("cccd")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let add = f.get("op").map(String::as_str) != Some("remove");
+    let vi = c.lang.is_vi();
+    let note = match Cccd::parse(&cccd) {
+        Err(e) => Err(if vi { e.vi } else { e.en }),
+        Ok(_) => match id
+            .set_representative(&p.login, &cccd, add, &format!("account/{}", p.id))
+            .await
+        {
+            Ok(_) if add => Ok(c
+                .pick("Đã thêm người đại diện", "Representative added")
+                .to_string()),
+            Ok(_) => Ok(c
+                .pick("Đã bỏ người đại diện", "Representative removed")
+                .to_string()),
+            Err(IdentityError::Invalid(d)) => Err(d
+                .into_iter()
+                .map(|x| if vi { x.vi } else { x.en })
+                .collect::<Vec<_>>()
+                .join("; ")),
+            Err(e) => return Err(PageError::new(e, c)),
+        },
+    };
+    let csrf = s.csrf.clone();
+    account_view(&id, p, csrf, c, Some(note)).await
 }
 
 #[derive(Template)]

@@ -254,6 +254,15 @@ enum UserCmd {
         #[arg(long)]
         agency: Option<String>,
     },
+    /// Let a citizen act for a business (or stop it, with --remove).
+    Represent {
+        /// The business's tax code.
+        tax_code: String,
+        /// The citizen's personal identification number.
+        cccd: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Print a bearer token for scripts and integrators.
     Token {
         login: String,
@@ -715,6 +724,25 @@ async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyho
                     "revoked / đã thu hồi"
                 } else {
                     "no such grant / không có vai trò này"
+                }
+            );
+        }
+        UserCmd::Represent {
+            tax_code,
+            cccd,
+            remove,
+        } => {
+            let changed = id
+                .set_representative(&tax_code, &cccd, !remove, "cli")
+                .await
+                .map_err(identity_err)?;
+            println!(
+                "{}",
+                match (changed, remove) {
+                    (true, false) => "added / đã thêm",
+                    (true, true) => "removed / đã bỏ",
+                    (false, false) => "already there / đã có",
+                    (false, true) => "was not there / không có",
                 }
             );
         }

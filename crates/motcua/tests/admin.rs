@@ -474,7 +474,100 @@ async fn administrators_manage_roles_and_clients_from_pages(b: Backend) {
     assert!(c.is_some_and(|c| c.disabled));
 }
 
+async fn a_business_names_the_citizens_who_act_for_it(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let business = app
+        .session("0100109106", PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let citizen = app
+        .session("001095012345", PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let (status, page) = text(&app, "/tai-khoan", &business).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Chưa có người đại diện"));
+    let csrf = hidden(&page, "csrf");
+    // A malformed number, then one nobody registered.
+    let r = post_form(
+        &app,
+        "/tai-khoan/dai-dien",
+        &business,
+        &[("csrf", &csrf), ("cccd", "12345"), ("op", "add")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let r = post_form(
+        &app,
+        "/tai-khoan/dai-dien",
+        &business,
+        &[("csrf", &csrf), ("cccd", "079301000123"), ("op", "add")],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap_or_default()
+            .contains("Không có công dân có số định danh 079301000123")
+    );
+    let r = post_form(
+        &app,
+        "/tai-khoan/dai-dien",
+        &business,
+        &[("csrf", &csrf), ("cccd", "001095012345"), ("op", "add")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap_or_default();
+    assert!(page.contains("Nguyễn Văn An"), "listed");
+    // The citizen sees it, on the page and in the API.
+    let (_, page) = text(&app, "/tai-khoan", &citizen).await;
+    assert!(page.contains("data-testid=\"represents\"") && page.contains("0100109106"));
+    let me: serde_json::Value = app
+        .get_with("/api/v1/me", &citizen)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(me["represents"], serde_json::json!(["0100109106"]));
+    // A citizen cannot name representatives; the business removes one.
+    let citizen_csrf = hidden(&text(&app, "/tai-khoan", &citizen).await.1, "csrf");
+    let r = post_form(
+        &app,
+        "/tai-khoan/dai-dien",
+        &citizen,
+        &[
+            ("csrf", &citizen_csrf),
+            ("cccd", "001095012345"),
+            ("op", "add"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = post_form(
+        &app,
+        "/tai-khoan/dai-dien",
+        &business,
+        &[("csrf", &csrf), ("cccd", "001095012345"), ("op", "remove")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let me: serde_json::Value = app
+        .get_with("/api/v1/me", &citizen)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert!(me.get("represents").is_none(), "{me}");
+}
+
 both!(
+    a_business_names_the_citizens_who_act_for_it,
     a_reset_link_is_handed_over_at_the_desk,
     reset_mail_goes_out_by_smtp,
     administrators_manage_roles_and_clients_from_pages

@@ -143,6 +143,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/oidc/logout", 200),
     ("POST", "/oidc/logout", 303),
     ("GET", "/quan-tri/tai-khoan", 303),
+    ("POST", "/tai-khoan/dai-dien", 422),
     ("POST", "/quan-tri/tai-khoan/vai-tro", 422),
     ("GET", "/quan-tri/ung-dung", 303),
     ("POST", "/quan-tri/ung-dung", 422),
