@@ -420,39 +420,52 @@ async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
     );
 }
 
-/// Route × caller → expected status. Callers: anonymous, a citizen, an official of the demo
-/// agency, an official of another agency, the system administrator.
-const MATRIX: &[(&str, [u16; 5])] = &[
-    ("/", [200, 200, 200, 200, 200]),
-    ("/thu-tuc?q=ho%20chieu", [200, 200, 200, 200, 200]),
-    ("/thu-tuc/1.001193", [200, 200, 200, 200, 200]),
-    ("/co-quan", [200, 200, 200, 200, 200]),
-    ("/dang-nhap", [200, 200, 200, 200, 200]),
-    ("/dang-ky", [200, 200, 200, 200, 200]),
-    ("/tai-khoan", [303, 200, 200, 200, 200]),
-    ("/tai-khoan/phien", [303, 200, 200, 200, 200]),
-    ("/api/v1/procedures", [200, 200, 200, 200, 200]),
-    ("/api/v1/agencies", [200, 200, 200, 200, 200]),
-    ("/api/v1/admin-units", [200, 200, 200, 200, 200]),
-    ("/api/v1/calendar", [200, 200, 200, 200, 200]),
-    ("/api/v1/me", [401, 200, 200, 200, 200]),
+/// Route × caller → expected status. Callers, by column: anonymous, a citizen, a business, the
+/// demo agency's reception desk, specialist, department head, leader and administrator, the
+/// national operator, the system administrator, and a reception official of another agency.
+const MATRIX: &[(&str, [u16; 11])] = &[
+    ("/", [200; 11]),
+    ("/thu-tuc?q=ho%20chieu", [200; 11]),
+    ("/thu-tuc/1.001193", [200; 11]),
+    ("/co-quan", [200; 11]),
+    ("/dang-nhap", [200; 11]),
+    ("/dang-ky", [200; 11]),
     (
-        "/.well-known/openid-configuration",
-        [200, 200, 200, 200, 200],
+        "/tai-khoan",
+        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
-    ("/oidc/jwks", [200, 200, 200, 200, 200]),
     (
-        "/oidc/authorize?client_id=nobody",
-        [400, 400, 400, 400, 400],
+        "/tai-khoan/phien",
+        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
-    ("/oidc/userinfo", [401, 401, 401, 401, 401]),
-    ("/oidc/logout", [200, 200, 200, 200, 200]),
-    ("/quan-tri/tai-khoan", [303, 403, 403, 403, 200]),
-    ("/quan-tri/ung-dung", [303, 403, 403, 403, 200]),
-    ("/quan-tri/thu-di", [303, 403, 403, 403, 200]),
-    ("/quen-mat-khau", [200, 200, 200, 200, 200]),
-    ("/dat-lai-mat-khau?token=x", [404, 404, 404, 404, 404]),
-    ("/healthz", [200, 200, 200, 200, 200]),
+    ("/api/v1/procedures", [200; 11]),
+    ("/api/v1/agencies", [200; 11]),
+    ("/api/v1/admin-units", [200; 11]),
+    ("/api/v1/calendar", [200; 11]),
+    (
+        "/api/v1/me",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    ("/healthz", [200; 11]),
+    ("/.well-known/openid-configuration", [200; 11]),
+    ("/oidc/jwks", [200; 11]),
+    ("/oidc/authorize?client_id=nobody", [400; 11]),
+    ("/oidc/userinfo", [401; 11]),
+    ("/oidc/logout", [200; 11]),
+    (
+        "/quan-tri/tai-khoan",
+        [303, 403, 403, 403, 403, 403, 403, 200, 403, 200, 403],
+    ),
+    (
+        "/quan-tri/ung-dung",
+        [303, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    (
+        "/quan-tri/thu-di",
+        [303, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ),
+    ("/quen-mat-khau", [200; 11]),
+    ("/dat-lai-mat-khau?token=x", [404; 11]),
 ];
 
 async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
@@ -487,19 +500,38 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let callers = [
-        String::new(),
-        session_of(&app, "001095012345", PASSWORD).await,
-        session_of(&app, "tiepnhan", PASSWORD).await,
-        session_of(&app, "canbo.hue", PASSWORD).await,
-        admin_session(&app, "quantri").await,
-    ];
+    let mut callers = vec![String::new()];
+    for login in [
+        "001095012345",
+        "0100109106",
+        "tiepnhan",
+        "chuyenvien",
+        "truongphong",
+        "lanhdao",
+    ] {
+        callers.push(session_of(&app, login, PASSWORD).await);
+    }
+    callers.push(admin_session(&app, "quantri.coquan").await);
+    callers.push(session_of(&app, "vanhanh", PASSWORD).await);
+    callers.push(admin_session(&app, "quantri").await);
+    callers.push(session_of(&app, "canbo.hue", PASSWORD).await);
     for (path, expected) in MATRIX {
         for (i, cookie) in callers.iter().enumerate() {
             let r = get_with(&app, path, if cookie.is_empty() { "x=y" } else { cookie }).await;
             assert_eq!(r.status().as_u16(), expected[i], "{path} as caller {i}");
         }
     }
+    // Every refusal is in the audit chain, and nothing else is recorded as one.
+    let refused = MATRIX
+        .iter()
+        .flat_map(|(_, e)| e.iter())
+        .filter(|s| **s == 403)
+        .count();
+    let denials: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'identity.access.deny'"
+    ).fetch_one(p).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(usize::try_from(denials).unwrap_or(0), refused);
 }
 
 async fn officials_use_two_factor_and_codes_work_once(b: Backend) {
