@@ -146,6 +146,18 @@ impl Principal {
     fn is_system_admin(&self) -> bool {
         self.has(Role::SystemAdmin, None)
     }
+    /// Whether this account filed (or may file) a dossier as its applicant: its own, or one
+    /// for a business it is or represents.
+    pub fn is_applicant(&self, applicant: Option<&str>, on_behalf_of: Option<&str>) -> bool {
+        match on_behalf_of {
+            Some(tax) => {
+                (self.kind == AccountKind::Business && self.login == tax)
+                    || (self.kind == AccountKind::Citizen
+                        && self.represents.iter().any(|r| r == tax))
+            }
+            None => applicant == Some(self.id.as_str()),
+        }
+    }
 }
 
 /// What is asked.
@@ -169,6 +181,12 @@ pub enum Action {
     ManageClients,
     /// Read the outbox (messages waiting to be handed over).
     ReadOutbox,
+    /// File a dossier, as its applicant (or for a walk-in applicant, at the agency's desk).
+    FileDossier,
+    /// Read a dossier.
+    ReadDossier,
+    /// Act on a dossier in a role of its agency.
+    HandleDossier(Role),
 }
 
 impl Action {
@@ -183,6 +201,9 @@ impl Action {
             Action::VerifyAudit => "audit:read",
             Action::ManageClients => "clients:admin",
             Action::ReadOutbox => "outbox:read",
+            Action::FileDossier => "dossiers:write",
+            Action::ReadDossier => "dossiers:read",
+            Action::HandleDossier(_) => "dossiers:handle",
         }
     }
 }
@@ -197,6 +218,9 @@ pub const SCOPES: &[&str] = &[
     "audit:read",
     "clients:admin",
     "outbox:read",
+    "dossiers:read",
+    "dossiers:write",
+    "dossiers:handle",
 ];
 
 /// What it is asked about.
@@ -208,6 +232,13 @@ pub enum Resource<'a> {
     Agency(&'a str),
     /// An account.
     Account(&'a str),
+    /// A dossier: the agency handling it, its applicant's account, and the business (tax code)
+    /// it is filed for.
+    Dossier {
+        agency: &'a str,
+        applicant: Option<&'a str>,
+        on_behalf_of: Option<&'a str>,
+    },
 }
 
 /// The answer.
@@ -236,7 +267,12 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         // A machine acts within the scopes it was registered for (checked above), and never
         // on people's accounts.
         return match action {
-            Action::OwnAccount | Action::GrantRole(_) | Action::ListAccounts => Decision::Deny,
+            Action::OwnAccount
+            | Action::GrantRole(_)
+            | Action::ListAccounts
+            | Action::FileDossier
+            | Action::ReadDossier
+            | Action::HandleDossier(_) => Decision::Deny,
             _ if p.scopes.is_some() => Decision::Allow,
             _ => Decision::Deny,
         };
@@ -257,6 +293,31 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         (Action::EditCalendar, _) => p.is_system_admin(),
         (Action::VerifyAudit, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
         (Action::ManageClients | Action::ReadOutbox, _) => p.is_system_admin(),
+        (
+            Action::FileDossier,
+            Resource::Dossier {
+                agency,
+                applicant,
+                on_behalf_of,
+            },
+        ) => p.is_applicant(*applicant, *on_behalf_of) || p.has(Role::Reception, Some(agency)),
+        (
+            Action::ReadDossier,
+            Resource::Dossier {
+                agency,
+                applicant,
+                on_behalf_of,
+            },
+        ) => {
+            p.is_applicant(*applicant, *on_behalf_of)
+                || p.grants
+                    .iter()
+                    .any(|g| !g.role.is_national() && g.agency.as_deref() == Some(agency))
+        }
+        (Action::HandleDossier(r), Resource::Dossier { agency, .. }) => {
+            !r.is_national() && p.has(r, Some(agency))
+        }
+        (Action::FileDossier | Action::ReadDossier | Action::HandleDossier(_), _) => false,
     };
     if allowed {
         Decision::Allow

@@ -504,6 +504,7 @@ impl Identity {
                     Resource::Node => "node".to_string(),
                     Resource::Agency(a) => format!("agency/{a}"),
                     Resource::Account(a) => format!("account/{a}"),
+                    Resource::Dossier { agency, .. } => format!("agency/{agency}/dossier"),
                 },
                 data: serde_json::json!({ "action": format!("{action:?}"), "scope": action.scope() }),
             },

@@ -26,6 +26,13 @@ pub struct AppState {
     pub site: web::Site,
     /// Attachments, scans and results, by SHA-256, under `<data>/blobs`.
     pub blobs: kernel::blob::BlobStore,
+    pub dossiers: Arc<dossier::Dossiers>,
+}
+
+impl FromRef<AppState> for Arc<dossier::Dossiers> {
+    fn from_ref(s: &AppState) -> Self {
+        s.dossiers.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<Catalog> {
@@ -80,8 +87,13 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 3] {
-    [&db::MIGRATIONS, &catalog::MIGRATIONS, &identity::MIGRATIONS]
+pub fn migration_sets() -> [&'static db::MigrationSet; 4] {
+    [
+        &db::MIGRATIONS,
+        &catalog::MIGRATIONS,
+        &identity::MIGRATIONS,
+        &dossier::MIGRATIONS,
+    ]
 }
 
 /// Opens the database and brings its schema and shipped data up to date.
@@ -163,6 +175,16 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     let cal = calendar::store::load(&db, OfficeHours::default()).await?;
     let blobs = kernel::blob::BlobStore::open(config.data_dir.join("blobs"))
         .context("cannot open the blob folder")?;
+    let identity = Arc::new(identity);
+    let calendar = Arc::new(RwLock::new(cal));
+    let dossiers = Arc::new(dossier::Dossiers::new(
+        db.clone(),
+        opts.clock.clone(),
+        catalog.clone(),
+        identity.clone(),
+        calendar.clone(),
+        blobs.clone(),
+    ));
     Ok(AppState {
         site: web::Site {
             node_name: config.node_name.clone(),
@@ -172,10 +194,11 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         config: Arc::new(config),
         db,
         catalog,
-        identity: Arc::new(identity),
-        calendar: Arc::new(RwLock::new(cal)),
+        identity,
+        calendar,
         clock: opts.clock.clone(),
         blobs,
+        dossiers,
     })
 }
 

@@ -38,6 +38,7 @@ use crate::app::AppState;
         (name = "catalogue", description = "Procedures, agencies, fields, administrative units"),
         (name = "identity", description = "Accounts; send `Authorization: Bearer mct_...` (from `motcua user token`) or the session cookie"),
         (name = "node", description = "Health and the working-day calendar"),
+        (name = "dossiers", description = "Dossiers: file online or at the desk, upload documents, and the desk's check (receive, supplement, refuse). A dossier the caller may not see answers 404"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
 )]
@@ -49,6 +50,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(catalog::api::routes())
         .merge(identity::web::api_routes())
         .merge(identity::oidc_web::routes())
+        .merge(dossier::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -96,7 +98,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-                .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
+                .layer(RequestBodyLimitLayer::new(dossier::MAX_DOCUMENT_BYTES + 1024 * 1024))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))

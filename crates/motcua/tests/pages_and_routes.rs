@@ -133,6 +133,24 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/tai-khoan", 303),
     ("GET", "/tai-khoan/phien", 303),
     ("GET", "/api/v1/me", 401),
+    ("GET", "/api/v1/dossiers", 401),
+    ("POST", "/api/v1/dossiers", 401),
+    ("GET", "/api/v1/dossiers/000.00.51.H26-260302-0001", 401),
+    (
+        "POST",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/actions/receive",
+        401,
+    ),
+    (
+        "POST",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/documents",
+        401,
+    ),
+    (
+        "GET",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/documents/x",
+        401,
+    ),
     ("GET", "/.well-known/openid-configuration", 200),
     ("GET", "/oidc/jwks", 200),
     ("GET", "/oidc/authorize?client_id=nobody", 400),
@@ -237,6 +255,16 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
         .map(|p| match p.as_str() {
             "/api/v1/procedures/1.001193" => "/api/v1/procedures/{code}".to_string(),
             "/api/v1/agencies/000.00.00.H26" => "/api/v1/agencies/{code}".to_string(),
+            "/api/v1/dossiers/000.00.51.H26-260302-0001" => "/api/v1/dossiers/{code}".to_string(),
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/actions/receive" => {
+                "/api/v1/dossiers/{code}/actions/{action}".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/documents" => {
+                "/api/v1/dossiers/{code}/documents".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/documents/x" => {
+                "/api/v1/dossiers/{code}/documents/{id}".to_string()
+            }
             _ => p,
         })
         .collect();

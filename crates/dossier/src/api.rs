@@ -1,0 +1,300 @@
+//! The dossier API: file, read, list, upload and download documents, and act.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+use web::ApiError;
+
+use identity::IdentityError;
+use identity::web::Auth;
+use kernel::ProblemDetail;
+
+use crate::{
+    ActionInput, ActionKind, Document, Dossier, DossierError, DossierLine, Dossiers,
+    MAX_DOCUMENT_BYTES, NewDossier, Status,
+};
+
+/// The dossier routes.
+pub fn routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Dossiers>: FromRef<S>,
+    Arc<identity::Identity>: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get_one))
+        .routes(routes!(act))
+        .routes(routes!(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)))
+        .routes(routes!(download))
+}
+
+fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
+    auth.principal()
+        .cloned()
+        .ok_or_else(|| IdentityError::NeedLogin.into())
+}
+
+/// The caller, for a request that changes something. With the session cookie (a browser),
+/// the session's CSRF token must come in `X-CSRF-Token`: a cookie alone is not enough.
+fn writer(auth: &Auth, headers: &HeaderMap) -> Result<identity::Principal, ApiError> {
+    let p = who(auth)?;
+    if let Some(s) = &auth.session {
+        let sent = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !identity::same(sent, &s.csrf) {
+            return Err(IdentityError::Csrf.into());
+        }
+    }
+    Ok(p)
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(v)| v).map_err(|e| {
+        DossierError::Invalid(vec![ProblemDetail::new(
+            "path",
+            format!("Đường dẫn không hợp lệ: {e}"),
+            format!("Invalid path: {e}"),
+        )])
+        .into()
+    })
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        DossierError::Invalid(vec![ProblemDetail::new(
+            "body",
+            format!("Nội dung JSON không đọc được: {}", e.body_text()),
+            format!("The JSON body cannot be read: {}", e.body_text()),
+        )])
+        .into()
+    })
+}
+
+/// File a dossier: a draft (then upload documents and submit), or submitted at once. At the
+/// desk, a reception official gives `applicant` for a walk-in applicant. With an
+/// `Idempotency-Key` header, repeating the request returns the first dossier (200).
+#[utoipa::path(post, path = "/api/v1/dossiers", tag = "dossiers",
+    request_body = NewDossier,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried request safe")),
+    responses(
+        (status = 201, description = "Filed", body = Dossier),
+        (status = 200, description = "Already filed with this Idempotency-Key", body = Dossier),
+        (status = 401, description = "Not logged in", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Assurance level too low", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Every problem with the form, listed", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn create(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    headers: HeaderMap,
+    b: Result<Json<NewDossier>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let p = writer(&auth, &headers)?;
+    let new = body(b)?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(v.to_str().map_err(|_| {
+            DossierError::Invalid(vec![ProblemDetail::new(
+                "Idempotency-Key",
+                "Idempotency-Key chỉ gồm ký tự ASCII",
+                "Idempotency-Key must be ASCII",
+            )])
+        })?),
+        None => None,
+    };
+    let (dossier, created) = d.create(&p, &new, key).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(dossier)).into_response())
+}
+
+/// The caller's dossiers, or (for officials) their agencies' dossiers, newest first.
+#[utoipa::path(get, path = "/api/v1/dossiers", tag = "dossiers",
+    params(
+        ("status" = Option<String>, Query, description = "draft, submitted, supplement_requested, received, refused"),
+        ("limit" = Option<i64>, Query, description = "1 to 500, default 100"),
+    ),
+    responses(
+        (status = 200, body = Vec<DossierLine>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn list(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<DossierLine>>, ApiError> {
+    let p = who(&auth)?;
+    let status = match q
+        .get("status")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            DossierError::Invalid(vec![ProblemDetail::new(
+                "status",
+                format!("Không có trạng thái {s}"),
+                format!("No status {s}"),
+            )])
+        })?),
+        None => None,
+    };
+    let limit = match q.get("limit") {
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| {
+                DossierError::Invalid(vec![ProblemDetail::new(
+                    "limit",
+                    "limit là số từ 1 đến 500",
+                    "limit is a number from 1 to 500",
+                )])
+            })?,
+        None => 100,
+    };
+    Ok(Json(d.list(&p, status, limit).await?))
+}
+
+/// One dossier, by its code or id. A dossier the caller may not see is "not found".
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}", tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code or id")),
+    responses(
+        (status = 200, body = Dossier),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn get_one(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Json<Dossier>, ApiError> {
+    let p = who(&auth)?;
+    let code = path(code)?;
+    Ok(Json(d.get(&code, &p).await?))
+}
+
+/// Act on a dossier: `submit`, `supplement` (applicant); `receive`, `request_supplement`,
+/// `refuse` (the agency's reception desk).
+#[utoipa::path(post, path = "/api/v1/dossiers/{code}/actions/{action}", tag = "dossiers",
+    params(("code" = String, Path), ("action" = String, Path, description = "submit, supplement, receive, request_supplement, refuse")),
+    request_body = ActionInput,
+    responses(
+        (status = 200, body = Dossier),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the dossier's state", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn act(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    headers: HeaderMap,
+    params: Result<Path<(String, String)>, PathRejection>,
+    b: Option<Json<ActionInput>>,
+) -> Result<Json<Dossier>, ApiError> {
+    let p = writer(&auth, &headers)?;
+    let (code, action) = path(params)?;
+    let Some(action) = ActionKind::parse(&action) else {
+        return Err(DossierError::Invalid(vec![ProblemDetail::new(
+            "action",
+            format!("Không có thao tác {action}"),
+            format!("No action {action}"),
+        )])
+        .into());
+    };
+    let input = b.map(|Json(i)| i).unwrap_or_default();
+    Ok(Json(d.act(&code, &p, action, &input).await?))
+}
+
+/// Upload a document: the raw bytes as the body (PDF, JPEG or PNG, up to 10 MiB; the type is
+/// read from the bytes), with `name` (which required document it is) and `filename`.
+#[utoipa::path(post, path = "/api/v1/dossiers/{code}/documents", tag = "dossiers",
+    params(("code" = String, Path), ("name" = String, Query), ("filename" = Option<String>, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, body = Document),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 10 MiB"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn upload(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    headers: HeaderMap,
+    code: Result<Path<String>, PathRejection>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let p = writer(&auth, &headers)?;
+    let code = path(code)?;
+    let doc = d
+        .upload(
+            &code,
+            &p,
+            q.get("name").map(String::as_str).unwrap_or(""),
+            q.get("filename").map(String::as_str).unwrap_or(""),
+            &bytes,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// Download a document.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/documents/{id}", tag = "dossiers",
+    params(("code" = String, Path), ("id" = String, Path)),
+    responses(
+        (status = 200, description = "The document's bytes", content_type = "application/octet-stream"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn download(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    params: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let p = who(&auth)?;
+    let (code, id) = path(params)?;
+    let (doc, bytes) = d.document(&code, &id, &p).await?;
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&doc.media_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    let ascii: String = doc
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(r)
+}

@@ -1,0 +1,571 @@
+//! Dossiers over HTTP, on SQLite and PostgreSQL: filing online and at the desk, documents,
+//! the desk's check, who may see what, bad input, and codes under concurrency.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use testkit::{Backend, Spawn, TestApp, both, spawn_app};
+
+/// Phường Hoàn Kiếm (Hà Nội) handles birth registration (1.001193) in the demo catalogue.
+const AGENCY: &str = "000.00.51.H26";
+const OTHER_AGENCY: &str = "000.00.51.H29";
+const PROCEDURE: &str = "1.001193";
+const DOCS: [&str; 3] = [
+    "Tờ khai đăng ký khai sinh",
+    "Giấy chứng sinh do cơ sở y tế cấp (hoặc văn bản của người làm chứng, giấy cam đoan về việc sinh)",
+    "Văn bản ủy quyền có chứng thực, nếu người đi đăng ký không phải cha, mẹ, ông, bà hoặc người thân thích",
+];
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+fn birth_form() -> Value {
+    json!({
+        "ho_ten_tre": "Nguyễn Minh Khôi",
+        "ngay_sinh": "2026-02-20",
+        "gioi_tinh": "Nam",
+        "noi_sinh": "Bệnh viện Phụ sản Hà Nội",
+        "dan_toc": "Kinh",
+        "ho_ten_me": "Trần Thị Lan",
+        "so_dinh_danh_nguoi_yeu_cau": "001095012345",
+        "dien_thoai": "0912345678"
+    })
+}
+
+/// A bearer token for a demo or test account, with the dossier scopes.
+async fn token(app: &TestApp, login: &str) -> String {
+    app.state
+        .identity
+        .issue_token(
+            login,
+            &[
+                "dossiers:read".into(),
+                "dossiers:write".into(),
+                "dossiers:handle".into(),
+                "profile".into(),
+            ],
+            1,
+            "test",
+            "test",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("token for {login}: {e}"))
+}
+
+async fn official(app: &TestApp, login: &str, agency: &str) -> String {
+    let new = identity::NewAccount {
+        kind: identity::AccountKind::Official,
+        username: Some(login.into()),
+        full_name: format!("Cán bộ {login}"),
+        cccd: None,
+        tax_code: None,
+        birth_date: None,
+        sex: None,
+        phone: None,
+        email: None,
+        password: identity::demo::PASSWORD.into(),
+        assurance: 2,
+    };
+    app.state
+        .identity
+        .create_account(&new, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.state
+        .identity
+        .grant(login, identity::Role::Reception, Some(agency), "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    token(app, login).await
+}
+
+async fn citizen(app: &TestApp, cccd: &str, born: (i32, u32, u32), female: bool) -> String {
+    let new = identity::NewAccount {
+        kind: identity::AccountKind::Citizen,
+        username: None,
+        full_name: "Phạm Thu Hà".into(),
+        cccd: kernel::ids::Cccd::parse(cccd).ok(),
+        tax_code: None,
+        birth_date: chrono::NaiveDate::from_ymd_opt(born.0, born.1, born.2),
+        sex: Some(if female {
+            kernel::ids::Sex::Female
+        } else {
+            kernel::ids::Sex::Male
+        }),
+        phone: None,
+        email: None,
+        password: identity::demo::PASSWORD.into(),
+        assurance: 2,
+    };
+    app.state
+        .identity
+        .create_account(&new, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    token(app, cccd).await
+}
+
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut rb = app
+        .client
+        .request(method.parse().unwrap_or_default(), app.url(path))
+        .bearer_auth(bearer);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn upload(
+    app: &TestApp,
+    code: &str,
+    bearer: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/dossiers/{code}/documents?name={}&filename=scan.pdf",
+            testkit::enc(name)
+        )))
+        .bearer_auth(bearer)
+        .header("content-type", "application/pdf")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_birth_registration_goes_from_draft_to_received(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let an = token(&app, "001095012345").await;
+    let desk = official(&app, "tiepnhan.hk", AGENCY).await;
+    let elsewhere = official(&app, "tiepnhan.hp", OTHER_AGENCY).await;
+    let ha = citizen(&app, "079301000123", (2001, 3, 4), true).await;
+
+    // A draft, with the form checked.
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &an,
+        Some(json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()})),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    assert_eq!(d["status"], "draft");
+    assert!(d["code"].is_null());
+    let id = d["id"].as_str().unwrap_or_default().to_string();
+
+    // Submitting before the documents are there lists what is missing.
+    let (st, e) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{id}/actions/submit"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!(st, 422);
+    assert_eq!(e["errors"].as_array().map(Vec::len), Some(3), "{e}");
+    // Documents: the type comes from the bytes.
+    let (st, e) = upload(&app, &id, &an, DOCS[0], b"MZ\x90\x00 not a pdf".to_vec()).await;
+    assert_eq!(st, 422);
+    assert!(
+        e["detail_vi"].is_string() && e["errors"][0]["vi"].as_str().unwrap_or("").contains("PDF"),
+        "{e}"
+    );
+    assert_eq!(upload(&app, &id, &an, DOCS[0], Vec::new()).await.0, 422);
+    let big = vec![b'%'; 11 * 1024 * 1024];
+    assert_eq!(upload(&app, &id, &an, DOCS[0], big).await.0, 413);
+    for name in DOCS {
+        let (st, doc) = upload(&app, &id, &an, name, PDF.to_vec()).await;
+        assert_eq!(st, 201, "{doc}");
+        assert_eq!(doc["media_type"], "application/pdf");
+    }
+    // Someone else cannot add to it, nor see it: not found, as if it did not exist.
+    assert_eq!(upload(&app, &id, &ha, DOCS[0], PDF.to_vec()).await.0, 404);
+
+    let (st, d) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{id}/actions/submit"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "submitted");
+    assert_eq!(d["national_status"], 1);
+    let code = d["code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(code, format!("{AGENCY}-260302-0001"));
+    // Submitting again changes nothing.
+    let (st, again) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions/submit"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!((st, again["code"].as_str()), (200, Some(code.as_str())));
+
+    // Who sees it.
+    assert_eq!(
+        send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &ha, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        send(
+            &app,
+            "GET",
+            &format!("/api/v1/dossiers/{code}"),
+            &elsewhere,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{code}/actions/receive"),
+            &elsewhere,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let (st, seen) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{code}"),
+        &desk,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(seen["documents"].as_array().map(Vec::len), Some(3));
+    let reads: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'dossier.read'"
+    ).fetch_one(p).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        reads, 1,
+        "the official's reading is audited, the applicant's own is not"
+    );
+    // The applicant cannot act for the desk.
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{code}/actions/receive"),
+            &an,
+            None
+        )
+        .await
+        .0,
+        403
+    );
+
+    // The desk asks once for a supplement, listing what is missing.
+    let path = format!("/api/v1/dossiers/{code}/actions/request_supplement");
+    assert_eq!(
+        send(&app, "POST", &path, &desk, Some(json!({"reasons": []})))
+            .await
+            .0,
+        422
+    );
+    let (st, d) = send(
+        &app,
+        "POST",
+        &path,
+        &desk,
+        Some(json!({"reasons": ["Giấy chứng sinh bản chụp không rõ"], "comment": "Chụp lại"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "supplement_requested");
+    assert_eq!(d["reasons"][0], "Giấy chứng sinh bản chụp không rõ");
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{code}/actions/receive"),
+            &desk,
+            None
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(upload(&app, &code, &an, DOCS[1], PDF.to_vec()).await.0, 201);
+    let (st, d) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions/supplement"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!((st, d["status"].as_str()), (200, Some("submitted")));
+    let (st, e) = send(
+        &app,
+        "POST",
+        &path,
+        &desk,
+        Some(json!({"reasons": ["Lần hai"]})),
+    )
+    .await;
+    assert_eq!(st, 422, "only once: {e}");
+
+    // Received at 09:00 on Monday 2 March 2026; birth registration is done the same day.
+    let (st, d) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions/receive"),
+        &desk,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "received");
+    assert_eq!(d["appointment_date"], "2026-03-02");
+    let actions: Vec<&str> = d["events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        actions,
+        [
+            "create",
+            "submit",
+            "request_supplement",
+            "supplement",
+            "receive"
+        ]
+    );
+
+    // Downloads: the applicant's bytes come back unchanged.
+    let doc_id = d["documents"][0]["id"].as_str().unwrap_or_default();
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/dossiers/{code}/documents/{doc_id}")))
+        .bearer_auth(&an)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap_or_default().as_ref(), PDF);
+
+    // Lists: one's own, and the agency's.
+    let (_, mine) = send(&app, "GET", "/api/v1/dossiers", &an, None).await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+    let (_, theirs) = send(&app, "GET", "/api/v1/dossiers?status=received", &desk, None).await;
+    assert_eq!(theirs[0]["code"], code.as_str());
+    let (_, none) = send(&app, "GET", "/api/v1/dossiers", &elsewhere, None).await;
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
+    let (_, ha_list) = send(&app, "GET", "/api/v1/dossiers", &ha, None).await;
+    assert_eq!(ha_list.as_array().map(Vec::len), Some(0));
+
+    // Every step is in the audit chain, and the chain holds.
+    let n = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("audit chain: {e}"));
+    assert!(n > 10);
+}
+
+async fn bad_input_is_listed_and_nothing_is_stored(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let an = token(&app, "001095012345").await;
+    let count = || async {
+        kernel::on_db!(&app.state.db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM dossiers").fetch_one(p).await)
+            .unwrap_or(-1)
+    };
+    let mut form = birth_form();
+    form["ngay_sinh"] = json!("20/02/2026");
+    form["gioi_tinh"] = json!("Khác");
+    form["so_dinh_danh_nguoi_yeu_cau"] = json!("123");
+    form["khong_co"] = json!("x");
+    form["ho_ten_tre"] = json!("");
+    let (st, e) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &an,
+        Some(json!({"procedure": PROCEDURE, "agency": AGENCY, "form": form})),
+    )
+    .await;
+    assert_eq!(st, 422);
+    let at: HashSet<&str> = e["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["at"].as_str()).collect())
+        .unwrap_or_default();
+    for f in [
+        "form.ngay_sinh",
+        "form.gioi_tinh",
+        "form.so_dinh_danh_nguoi_yeu_cau",
+        "form.khong_co",
+        "form.ho_ten_tre",
+    ] {
+        assert!(at.contains(f), "{f} not listed: {e}");
+    }
+    assert!(e["errors"][0]["vi"].is_string() && e["errors"][0]["en"].is_string());
+    let cases = [
+        json!({"procedure": "9.999999", "form": {}}),
+        json!({"procedure": PROCEDURE, "agency": "000.00.04.H26", "form": birth_form()}),
+        json!({"procedure": PROCEDURE, "form": birth_form()}),
+        json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(), "extra": 1}),
+        json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(), "submit": true}),
+        json!({"procedure": "2.000884", "agency": "000.00.52.H26", "form": {}}),
+    ];
+    for c in cases {
+        let (st, e) = send(&app, "POST", "/api/v1/dossiers", &an, Some(c.clone())).await;
+        assert_eq!(st, 422, "{c} → {e}");
+        assert!(e["detail_vi"].is_string() && e["detail"].is_string(), "{e}");
+    }
+    let r = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .bearer_auth(&an)
+        .header("content-type", "application/json")
+        .body(vec![0xFF, 0xFE, b'{'])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(r.status().is_client_error());
+    // Anonymous, or with a cookie but no CSRF header: refused.
+    let r = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .json(&json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 401);
+    let cookie = app
+        .session("001095012345", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let r = app
+        .client
+        .post(app.url("/api/v1/dossiers"))
+        .header("cookie", &cookie)
+        .json(&json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 403);
+    // A low assurance level is told so.
+    let low = identity::NewAccount {
+        kind: identity::AccountKind::Citizen,
+        username: None,
+        full_name: "Võ Văn Tám".into(),
+        cccd: kernel::ids::Cccd::parse("079090000777").ok(),
+        tax_code: None,
+        birth_date: chrono::NaiveDate::from_ymd_opt(1990, 1, 1),
+        sex: Some(kernel::ids::Sex::Male),
+        phone: None,
+        email: None,
+        password: identity::demo::PASSWORD.into(),
+        assurance: 1,
+    };
+    app.state
+        .identity
+        .create_account(&low, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let low = token(&app, "079090000777").await;
+    let (st, e) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &low,
+        Some(json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()})),
+    )
+    .await;
+    assert_eq!((st, e["code"].as_str()), (403, Some("assurance_too_low")));
+    assert_eq!(count().await, 0, "nothing was stored");
+
+    // Idempotency: the same key gives the same dossier.
+    let post = |key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/dossiers"))
+            .bearer_auth(&an)
+            .header("idempotency-key", key)
+            .json(&json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()}))
+            .send()
+    };
+    let first = post("k-1").await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap_or_default();
+    let second = post("k-1").await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap_or_default();
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(count().await, 1);
+}
+
+async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let desk = official(&app, "tiepnhan.hk", AGENCY).await;
+    let n = 1000;
+    let codes: Vec<String> = futures::stream::iter(0..n)
+        .map(|i| {
+            let app = &app;
+            let desk = &desk;
+            async move {
+                let body = json!({
+                    "procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
+                    "applicant": {"name": format!("Người nộp {i}"), "phone": "0912345678"}
+                });
+                let (st, d) = send(app, "POST", "/api/v1/dossiers", desk, Some(body)).await;
+                assert_eq!(st, 201, "{d}");
+                d["code"].as_str().unwrap_or_default().to_string()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let set: HashSet<&String> = codes.iter().collect();
+    assert_eq!(set.len(), n, "unique");
+    let mut numbers: Vec<u32> = codes
+        .iter()
+        .filter_map(|c| c.rsplit('-').next().and_then(|x| x.parse().ok()))
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=1000).collect::<Vec<u32>>(), "no gaps");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.starts_with(&format!("{AGENCY}-260302-")))
+    );
+}
+
+both!(
+    a_birth_registration_goes_from_draft_to_received,
+    bad_input_is_listed_and_nothing_is_stored,
+    concurrent_submissions_get_unique_gap_free_codes
+);
