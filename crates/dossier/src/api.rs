@@ -19,7 +19,7 @@ use kernel::ProblemDetail;
 
 use crate::{
     ActionInput, ActionKind, Document, Dossier, DossierError, DossierLine, Dossiers,
-    MAX_DOCUMENT_BYTES, NewDossier, Status,
+    MAX_DOCUMENT_BYTES, NewDossier, Status, Workflow,
 };
 
 /// The dossier routes.
@@ -35,6 +35,7 @@ where
         .routes(routes!(act))
         .routes(routes!(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)))
         .routes(routes!(download))
+        .routes(routes!(workflow_get, workflow_put))
 }
 
 fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
@@ -297,4 +298,49 @@ async fn download(
         HeaderValue::from_static("private, no-store"),
     );
     Ok(r)
+}
+
+/// The steps an agency's dossiers of a procedure go through (the standard ones unless the
+/// agency set its own). For the agency's officials.
+#[utoipa::path(get, path = "/api/v1/workflows/{agency}/{procedure}", tag = "dossiers",
+    params(("agency" = String, Path), ("procedure" = String, Path)),
+    responses(
+        (status = 200, body = Workflow),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn workflow_get(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    params: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Workflow>, ApiError> {
+    let p = who(&auth)?;
+    let (agency, procedure) = path(params)?;
+    Ok(Json(d.workflow_view(&p, &agency, &procedure).await?))
+}
+
+/// Set an agency's workflow for a procedure (its administrator). Refused when a step cannot be
+/// reached, a path never ends, or there is not exactly one deciding and one returning step.
+/// Dossiers already received keep the workflow they started with.
+#[utoipa::path(put, path = "/api/v1/workflows/{agency}/{procedure}", tag = "dossiers",
+    params(("agency" = String, Path), ("procedure" = String, Path)),
+    request_body = Workflow,
+    responses(
+        (status = 200, body = Workflow),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn workflow_put(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    headers: HeaderMap,
+    params: Result<Path<(String, String)>, PathRejection>,
+    b: Result<Json<Workflow>, JsonRejection>,
+) -> Result<Json<Workflow>, ApiError> {
+    let p = writer(&auth, &headers)?;
+    let (agency, procedure) = path(params)?;
+    let w = body(b)?;
+    d.set_workflow(&p, &agency, &procedure, &w).await?;
+    Ok(Json(w))
 }

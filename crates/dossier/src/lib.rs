@@ -14,6 +14,7 @@
 pub mod api;
 pub mod error;
 pub mod form;
+pub mod workflow;
 
 use std::sync::{Arc, RwLock};
 
@@ -34,6 +35,7 @@ use kernel::db::{Db, MigrationSet};
 use kernel::{on_db, on_tx};
 
 pub use error::DossierError;
+pub use workflow::{Step, Workflow};
 
 /// The dossier system's migrations.
 pub static MIGRATIONS: MigrationSet = MigrationSet {
@@ -64,6 +66,14 @@ pub enum Status {
     Received,
     /// Refused at the desk, with reasons.
     Refused,
+    /// Moving through the agency's steps.
+    Processing,
+    /// Approved: the result waits to be returned.
+    Approved,
+    /// Rejected with reasons: the answer waits to be returned.
+    Rejected,
+    /// The result (or the rejection) was handed back.
+    Returned,
 }
 
 impl Status {
@@ -74,6 +84,10 @@ impl Status {
             Status::SupplementRequested => "supplement_requested",
             Status::Received => "received",
             Status::Refused => "refused",
+            Status::Processing => "processing",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Returned => "returned",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
@@ -83,6 +97,10 @@ impl Status {
             Status::SupplementRequested,
             Status::Received,
             Status::Refused,
+            Status::Processing,
+            Status::Approved,
+            Status::Rejected,
+            Status::Returned,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -95,6 +113,9 @@ impl Status {
             Status::Received => Some(2),
             Status::Refused => Some(3),
             Status::SupplementRequested => Some(5),
+            Status::Processing => Some(4),
+            Status::Approved | Status::Rejected => Some(9),
+            Status::Returned => Some(10),
         }
     }
     pub fn label(self, vi: bool) -> &'static str {
@@ -109,6 +130,14 @@ impl Status {
             (Status::SupplementRequested, false) => "Supplement requested",
             (Status::Received, false) => "Received",
             (Status::Refused, false) => "Refused",
+            (Status::Processing, true) => "Đang xử lý",
+            (Status::Approved, true) => "Đã có kết quả, chờ trả",
+            (Status::Rejected, true) => "Không giải quyết, chờ trả",
+            (Status::Returned, true) => "Đã trả kết quả",
+            (Status::Processing, false) => "Being processed",
+            (Status::Approved, false) => "Result ready to return",
+            (Status::Rejected, false) => "Rejected, answer ready to return",
+            (Status::Returned, false) => "Result returned",
         }
     }
 }
@@ -212,6 +241,17 @@ pub struct Dossier {
     pub received_at: Option<DateTime<Utc>>,
     /// The date the result is promised for.
     pub appointment_date: Option<NaiveDate>,
+    /// The step it is at, and who acts there.
+    pub step: Option<Step>,
+    /// When the current step's time runs out.
+    pub step_due_at: Option<DateTime<Utc>>,
+    /// Set while the applicant is supplementing during processing (the clock is stopped).
+    pub paused_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    /// `desk`, `post` or `online`.
+    pub return_method: Option<String>,
+    /// `early`, `on_time` or `late`, decided at return.
+    pub outcome: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub documents: Vec<Document>,
@@ -253,17 +293,29 @@ struct Row {
     appointment_date: Option<NaiveDate>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    workflow: Option<Json<Workflow>>,
+    step: Option<String>,
+    step_due_at: Option<DateTime<Utc>>,
+    paused_at: Option<DateTime<Utc>>,
+    returned_at: Option<DateTime<Utc>>,
+    return_method: Option<String>,
+    outcome: Option<String>,
+    revision: i64,
 }
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision"
     };
 }
 
 impl Row {
     fn status(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Draft)
+    }
+    fn current_step(&self) -> Option<Step> {
+        let w = self.workflow.as_ref()?;
+        w.0.step(self.step.as_deref()?).cloned()
     }
     fn resource(&self) -> Resource<'_> {
         Resource::Dossier {
@@ -288,6 +340,16 @@ pub enum ActionKind {
     Supplement,
     /// Desk: refuse, with reasons.
     Refuse,
+    /// The current step's role: hand over to the next step (`to`, when there are several).
+    Forward,
+    /// The current step's role: send back to a step before (`to`, when there are several).
+    SendBack,
+    /// The deciding step: approve; the result goes to the returning step.
+    Approve,
+    /// The deciding step: reject, with reasons.
+    Reject,
+    /// The returning step: hand the result back (`method`: desk, post or online).
+    Return,
 }
 
 impl ActionKind {
@@ -298,6 +360,11 @@ impl ActionKind {
             "request_supplement" => Some(ActionKind::RequestSupplement),
             "supplement" => Some(ActionKind::Supplement),
             "refuse" => Some(ActionKind::Refuse),
+            "forward" => Some(ActionKind::Forward),
+            "send_back" => Some(ActionKind::SendBack),
+            "approve" => Some(ActionKind::Approve),
+            "reject" => Some(ActionKind::Reject),
+            "return" => Some(ActionKind::Return),
             _ => None,
         }
     }
@@ -308,13 +375,20 @@ impl ActionKind {
             ActionKind::RequestSupplement => "request_supplement",
             ActionKind::Supplement => "supplement",
             ActionKind::Refuse => "refuse",
+            ActionKind::Forward => "forward",
+            ActionKind::SendBack => "send_back",
+            ActionKind::Approve => "approve",
+            ActionKind::Reject => "reject",
+            ActionKind::Return => "return",
         }
     }
-    /// The authorization an action needs.
-    fn needs(self) -> Action {
-        match self {
-            ActionKind::Submit | ActionKind::Supplement => Action::FileDossier,
-            _ => Action::HandleDossier(Role::Reception),
+    /// The authorization an action needs, given the step the dossier is at.
+    fn needs(self, step: Option<&Step>) -> Action {
+        match (self, step) {
+            (ActionKind::Submit | ActionKind::Supplement, _) => Action::FileDossier,
+            (ActionKind::Receive | ActionKind::Refuse, _) => Action::HandleDossier(Role::Reception),
+            (_, Some(s)) => Action::HandleDossier(s.role),
+            (_, None) => Action::HandleDossier(Role::Reception),
         }
     }
 }
@@ -325,9 +399,15 @@ impl ActionKind {
 pub struct ActionInput {
     #[serde(default)]
     pub comment: String,
-    /// For a supplement request or a refusal: each missing item or reason.
+    /// For a supplement request, a refusal or a rejection: each missing item or reason.
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// For forward and send back: the step to go to, when there is a choice.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// For return: `desk`, `post` or `online`.
+    #[serde(default)]
+    pub method: Option<String>,
 }
 
 /// Detects a document's type from its first bytes; only PDF, JPEG and PNG are accepted.
@@ -690,6 +770,7 @@ impl Dossiers {
             .map(|s| s.spec.name)
             .unwrap_or_default();
         let status = row.status();
+        let step = row.current_step();
         Ok(Dossier {
             id: row.id,
             code: row.code,
@@ -714,6 +795,12 @@ impl Dossiers {
             submitted_at: row.submitted_at,
             received_at: row.received_at,
             appointment_date: row.appointment_date,
+            step,
+            step_due_at: row.step_due_at,
+            paused_at: row.paused_at,
+            returned_at: row.returned_at,
+            return_method: row.return_method,
+            outcome: row.outcome,
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents,
@@ -952,24 +1039,17 @@ impl Dossiers {
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
         self.allow(p, Action::ReadDossier, &row.resource(), reference)
             .await?;
-        let needs = action.needs();
-        let (agency, applicant, behalf) = (
-            row.agency_code.clone(),
-            row.applicant_id.clone(),
-            row.on_behalf_of.clone(),
-        );
-        let resource = Resource::Dossier {
-            agency: &agency,
-            applicant: applicant.as_deref(),
-            on_behalf_of: behalf.as_deref(),
-        };
+        let step = row.current_step();
+        let needs = action.needs(step.as_ref());
         let subject = identity::Subject::Account(p.clone());
-        if identity::authorize(&subject, needs, &resource) != identity::Decision::Allow {
-            self.identity.record_denial(&p.id, needs, &resource).await?;
+        if identity::authorize(&subject, needs, &row.resource()) != identity::Decision::Allow {
+            self.identity
+                .record_denial(&p.id, needs, &row.resource())
+                .await?;
             return Err(DossierError::Forbidden);
         }
-        // The applicant's own actions are theirs alone, not the desk's.
-        if matches!(action, ActionKind::Submit | ActionKind::Supplement)
+        // Submitting is the applicant's alone; a supplement may also be brought to the desk.
+        if action == ActionKind::Submit
             && !p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref())
         {
             return Err(DossierError::Forbidden);
@@ -981,14 +1061,17 @@ impl Dossiers {
             status: from,
             action: action.as_str(),
         };
-        let now = self.clock.now();
+        let in_workflow = matches!(from, Status::Received | Status::Processing);
         let to = match (action, from) {
             (ActionKind::Submit, Status::Draft) => Status::Submitted,
-            (ActionKind::Submit, Status::Submitted) => {
-                // Submitting again is answered with the dossier as it is.
-                return self.view(row).await;
+            (ActionKind::Submit, Status::Submitted) => return self.view(row).await,
+            (ActionKind::Supplement, Status::SupplementRequested) => {
+                if row.received_at.is_some() {
+                    Status::Processing
+                } else {
+                    Status::Submitted
+                }
             }
-            (ActionKind::Supplement, Status::SupplementRequested) => Status::Submitted,
             (ActionKind::Receive, Status::Submitted) => Status::Received,
             (ActionKind::RequestSupplement, Status::Submitted) => {
                 if row.supplement_count >= 1 {
@@ -1000,11 +1083,26 @@ impl Dossiers {
                 }
                 Status::SupplementRequested
             }
+            (ActionKind::RequestSupplement, _) if in_workflow => Status::SupplementRequested,
             (ActionKind::Refuse, Status::Submitted) => Status::Refused,
+            (ActionKind::Forward | ActionKind::SendBack, _) if in_workflow => Status::Processing,
+            (ActionKind::Approve, _) if in_workflow && step.as_ref().is_some_and(|s| s.decides) => {
+                Status::Approved
+            }
+            (ActionKind::Reject, _) if in_workflow && step.as_ref().is_some_and(|s| s.decides) => {
+                Status::Rejected
+            }
+            (ActionKind::Return, Status::Approved | Status::Rejected)
+                if step.as_ref().is_some_and(|s| s.returns) =>
+            {
+                Status::Returned
+            }
             _ => return Err(wrong()),
         };
-        if matches!(action, ActionKind::RequestSupplement | ActionKind::Refuse)
-            && reasons.is_empty()
+        if matches!(
+            action,
+            ActionKind::RequestSupplement | ActionKind::Refuse | ActionKind::Reject
+        ) && reasons.is_empty()
         {
             return Err(invalid(
                 "reasons",
@@ -1013,62 +1111,163 @@ impl Dossiers {
             ));
         }
         if action == ActionKind::Submit {
-            let spec = self
-                .catalog
-                .procedure(&row.procedure_code, Some(row.procedure_version))
-                .await
-                .map_err(|e| DossierError::Storage(e.to_string()))?
-                .spec;
-            let have: Vec<String> = on_db!(&self.db, c => sqlx::query_scalar("SELECT name FROM dossier_documents WHERE dossier_id = $1")
-                .bind(&row.id).fetch_all(c).await)?;
-            let missing: Vec<ProblemDetail> = spec
-                .documents
-                .iter()
-                .filter(|d| !have.iter().any(|h| h == &d.name))
-                .map(|d| {
-                    ProblemDetail::new(
-                        "documents",
-                        format!("Thiếu: {}", d.name),
-                        format!("Missing: {}", d.name),
-                    )
-                })
-                .collect();
-            if !missing.is_empty() {
-                return Err(DossierError::Invalid(missing));
-            }
+            self.check_documents(&row).await?;
         }
+        let now = self.clock.now();
+        let local = to_local(now);
+        let workflow = row.workflow.as_ref().map(|w| w.0.clone());
+        // The step the dossier moves to, for actions that move it.
+        let target: Option<Step> = match action {
+            ActionKind::Forward | ActionKind::SendBack => {
+                let (w, cur) = match (&workflow, &step) {
+                    (Some(w), Some(c)) => (w, c),
+                    _ => return Err(wrong()),
+                };
+                let choices: Vec<&Step> = if action == ActionKind::Forward {
+                    cur.next.iter().filter_map(|n| w.step(n)).collect()
+                } else {
+                    w.predecessors(&cur.id)
+                };
+                let pick = match (&input.to, choices.len()) {
+                    (Some(t), _) => choices.iter().find(|s| &s.id == t).copied(),
+                    (None, 1) => choices.first().copied(),
+                    _ => None,
+                };
+                match pick {
+                    Some(s) => Some(s.clone()),
+                    None => {
+                        let ids: Vec<&str> = choices.iter().map(|s| s.id.as_str()).collect();
+                        return Err(invalid(
+                            "to",
+                            format!("Chọn bước chuyển đến: {}", ids.join(", ")),
+                            format!("Choose the step to go to: {}", ids.join(", ")),
+                        ));
+                    }
+                }
+            }
+            ActionKind::Approve | ActionKind::Reject => {
+                workflow.as_ref().and_then(|w| w.returning().cloned())
+            }
+            _ => None,
+        };
+        let method = if action == ActionKind::Return {
+            match input.method.as_deref() {
+                Some(m @ ("desk" | "post" | "online")) => Some(m.to_string()),
+                _ => {
+                    return Err(invalid(
+                        "method",
+                        "Cách trả kết quả: desk (tại quầy), post (bưu chính) hoặc online",
+                        "How the result is returned: desk, post or online",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
         let mut tx = Tx::begin(&self.db).await?;
         let mut data = json!({});
-        match to {
-            Status::Submitted if row.code.is_none() => {
+        let cal = self
+            .calendar
+            .read()
+            .map_err(|_| DossierError::Storage("calendar lock".into()))?
+            .clone();
+        let due_of = |s: &Step| {
+            let at = cal.add_working_hours(local, s.hours.saturating_mul(60));
+            kernel::clock::from_local(at)
+        };
+        match (action, to) {
+            (ActionKind::Submit, _) if row.code.is_none() => {
                 let code = next_code(&mut tx, &row.agency_code, now).await?;
                 data = json!({ "code": code });
                 on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET code = $1, submitted_at = $2 WHERE id = $3")
                     .bind(&code).bind(now).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
-            Status::Received => {
+            (ActionKind::Receive, _) => {
                 let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
-                let date = {
-                    let cal = self
-                        .calendar
-                        .read()
-                        .map_err(|_| DossierError::Storage("calendar lock".into()))?;
-                    appointment(&cal, to_local(now), self.cutoff, days)
-                };
-                data = json!({ "appointment_date": date });
-                on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET received_at = $1, appointment_date = $2 WHERE id = $3")
-                    .bind(now).bind(date).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let date = appointment(&cal, local, self.cutoff, days);
+                let w = self
+                    .workflow_for(&row.agency_code, &row.procedure_code, days)
+                    .await?;
+                let first = w
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| DossierError::Storage("empty workflow".into()))?;
+                let due = due_of(&first);
+                data = json!({ "appointment_date": date, "step": first.id, "step_due_at": due });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5 WHERE id = $6"
+                ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
-            Status::SupplementRequested | Status::Refused => {
+            (ActionKind::RequestSupplement | ActionKind::Refuse, _) => {
                 data = json!({ "reasons": reasons });
-                on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET reasons = $1, supplement_count = supplement_count + $2 WHERE id = $3")
-                    .bind(Json(&reasons)).bind(i64::from(to == Status::SupplementRequested)).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let desk_stage = row.received_at.is_none();
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET reasons = $1, supplement_count = supplement_count + $2, paused_at = $3 WHERE id = $4"
+                ).bind(Json(&reasons)).bind(i64::from(action == ActionKind::RequestSupplement && desk_stage))
+                .bind(if desk_stage { None } else { Some(now) }).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
+            (ActionKind::Supplement, Status::Processing) => {
+                // The clock stood still while the applicant supplemented: push the appointment
+                // and the step's due time back by the office time that passed.
+                let paused = row
+                    .paused_at
+                    .map(|p0| cal.working_time_between(to_local(p0), local))
+                    .unwrap_or_default();
+                let minutes = u32::try_from(paused.num_minutes().max(0)).unwrap_or(u32::MAX);
+                let per_day = cal.hours().minutes_per_day().max(1);
+                let days =
+                    u16::try_from((i64::from(minutes) + per_day - 1) / per_day).unwrap_or(u16::MAX);
+                let date = row.appointment_date.map(|d| cal.add_working_days(d, days));
+                let due = row.step_due_at.map(|d| {
+                    kernel::clock::from_local(cal.add_working_hours(to_local(d), minutes))
+                });
+                data = json!({ "paused_minutes": minutes, "appointment_date": date, "step_due_at": due });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET paused_at = NULL, appointment_date = $1, step_due_at = $2 WHERE id = $3"
+                ).bind(date).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
+            (
+                ActionKind::Forward
+                | ActionKind::SendBack
+                | ActionKind::Approve
+                | ActionKind::Reject,
+                _,
+            ) => {
+                let on_time = row.step_due_at.is_none_or(|d| now <= d);
+                let next = target.clone().ok_or_else(wrong)?;
+                let due = due_of(&next);
+                data = json!({ "from_step": row.step, "to_step": next.id, "on_time": on_time, "step_due_at": due });
+                if action == ActionKind::Reject {
+                    data["reasons"] = json!(reasons);
+                    on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET reasons = $1 WHERE id = $2")
+                        .bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
+                }
+                let decided = matches!(action, ActionKind::Approve | ActionKind::Reject);
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END WHERE id = $5"
+                ).bind(&next.id).bind(now).bind(due).bind(decided).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
+            (ActionKind::Return, _) => {
+                let today = local.date();
+                let outcome = match row.appointment_date {
+                    Some(d) if today < d => "early",
+                    Some(d) if today == d => "on_time",
+                    Some(_) => "late",
+                    None => "on_time",
+                };
+                let on_time = row.step_due_at.is_none_or(|d| now <= d);
+                data = json!({ "method": method, "outcome": outcome, "on_time": on_time });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET returned_at = $1, return_method = $2, outcome = $3, step_due_at = NULL WHERE id = $4"
+                ).bind(now).bind(&method).bind(outcome).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
             _ => {}
         }
         // Only one action wins on a dossier: the state must still be the one read.
-        let n = on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4")
-            .bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).execute(c).await.map(|r| r.rows_affected()))?;
+        let n = on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4 AND revision = $5"
+        ).bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).bind(row.revision)
+        .execute(c).await.map(|r| r.rows_affected()))?;
         if n != 1 {
             return Err(DossierError::Conflict);
         }
@@ -1086,6 +1285,131 @@ impl Dossiers {
         .await?;
         tx.commit().await?;
         self.load(&row.id, p, false).await
+    }
+
+    async fn check_documents(&self, row: &Row) -> Result<()> {
+        let spec = self
+            .catalog
+            .procedure(&row.procedure_code, Some(row.procedure_version))
+            .await
+            .map_err(|e| DossierError::Storage(e.to_string()))?
+            .spec;
+        let have: Vec<String> = on_db!(&self.db, c => sqlx::query_scalar("SELECT name FROM dossier_documents WHERE dossier_id = $1")
+            .bind(&row.id).fetch_all(c).await)?;
+        let missing: Vec<ProblemDetail> = spec
+            .documents
+            .iter()
+            .filter(|d| !have.iter().any(|h| h == &d.name))
+            .map(|d| {
+                ProblemDetail::new(
+                    "documents",
+                    format!("Thiếu: {}", d.name),
+                    format!("Missing: {}", d.name),
+                )
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(DossierError::Invalid(missing))
+        }
+    }
+
+    /// The workflow an agency uses for a procedure: its own, or the standard one.
+    pub async fn workflow_for(&self, agency: &str, procedure: &str, days: u16) -> Result<Workflow> {
+        let w: Option<Json<Workflow>> = on_db!(&self.db, c => sqlx::query_scalar(
+            "SELECT definition FROM dossier_workflows WHERE agency_code = $1 AND procedure_code = $2"
+        ).bind(agency).bind(procedure).fetch_optional(c).await)?;
+        Ok(w.map(|j| j.0).unwrap_or_else(|| Workflow::standard(days)))
+    }
+
+    /// The workflow an agency uses for a procedure, for its officials.
+    pub async fn workflow_view(
+        &self,
+        p: &Principal,
+        agency: &str,
+        procedure: &str,
+    ) -> Result<Workflow> {
+        let r = Resource::Dossier {
+            agency,
+            applicant: None,
+            on_behalf_of: None,
+        };
+        self.allow(p, Action::ReadDossier, &r, procedure).await?;
+        let stored = self
+            .catalog
+            .procedure(procedure, None)
+            .await
+            .map_err(|_| DossierError::NotFound(procedure.to_string()))?;
+        if !stored.spec.agencies.iter().any(|a| a.to_string() == agency) {
+            return Err(DossierError::NotFound(procedure.to_string()));
+        }
+        self.workflow_for(agency, procedure, stored.spec.time_limit_days)
+            .await
+    }
+
+    /// Saves an agency's workflow for a procedure, after checking it.
+    pub async fn set_workflow(
+        &self,
+        p: &Principal,
+        agency: &str,
+        procedure: &str,
+        w: &Workflow,
+    ) -> Result<()> {
+        let subject = identity::Subject::Account(p.clone());
+        let resource = Resource::Agency(agency);
+        if identity::authorize(
+            &subject,
+            Action::HandleDossier(Role::AgencyAdmin),
+            &Resource::Dossier {
+                agency,
+                applicant: None,
+                on_behalf_of: None,
+            },
+        ) != identity::Decision::Allow
+        {
+            self.identity
+                .record_denial(&p.id, Action::HandleDossier(Role::AgencyAdmin), &resource)
+                .await?;
+            return Err(DossierError::Forbidden);
+        }
+        let problems = w.check();
+        if !problems.is_empty() {
+            return Err(DossierError::Invalid(problems));
+        }
+        let stored = self.catalog.procedure(procedure, None).await.map_err(|_| {
+            invalid(
+                "procedure",
+                format!("Không có thủ tục mã {procedure}"),
+                format!("No procedure has the code {procedure}"),
+            )
+        })?;
+        if !stored.spec.agencies.iter().any(|a| a.to_string() == agency) {
+            return Err(invalid(
+                "agency",
+                format!("Thủ tục này không do cơ quan {agency} giải quyết"),
+                format!("Agency {agency} does not handle this procedure"),
+            ));
+        }
+        let now = self.clock.now();
+        let mut tx = Tx::begin(&self.db).await?;
+        on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO dossier_workflows (agency_code, procedure_code, definition, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (agency_code, procedure_code) DO UPDATE SET definition = excluded.definition, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
+        ).bind(agency).bind(procedure).bind(Json(w)).bind(actor_of(p)).bind(now).execute(c).await.map(|_| ()))?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor: &actor_of(p),
+                action: "dossier.workflow.set",
+                subject: &format!("agency/{agency}/workflow/{procedure}"),
+                data: json!({ "steps": w.steps.len() }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -1162,6 +1486,29 @@ mod tests {
         assert_eq!(
             appointment(&cal, at("2026-03-07 10:00"), cutoff, 1),
             NaiveDate::from_ymd_opt(2026, 3, 10).unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn tet_weekends_and_swapped_days_move_the_appointment() {
+        let cal = Calendar::shipped().unwrap_or_else(|_| Calendar::weekdays_only());
+        let cutoff = NaiveTime::from_hms_opt(15, 0, 0).unwrap_or(NaiveTime::MIN);
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
+        // Friday before Tết 2026, after the cut-off: the weekend, Tết (16–20 Feb) and the next
+        // weekend pass; counting starts Monday 23 Feb.
+        assert_eq!(
+            appointment(&cal, at("2026-02-13 16:00"), cutoff, 3),
+            d(2026, 2, 26)
+        );
+        // Saturday 10 January 2026 was worked in exchange for Friday 2 January.
+        assert_eq!(
+            appointment(&cal, at("2026-01-09 10:00"), cutoff, 1),
+            d(2026, 1, 10)
+        );
+        // New Year's Day and the swapped Friday after it.
+        assert_eq!(
+            appointment(&cal, at("2025-12-31 10:00"), cutoff, 1),
+            d(2026, 1, 5)
         );
     }
 

@@ -18,6 +18,11 @@ pub fn to_local(t: DateTime<Utc>) -> NaiveDateTime {
     t.with_timezone(&vietnam_offset()).naive_local()
 }
 
+/// A local time in Vietnam as a UTC instant.
+pub fn from_local(t: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from_naive_utc_and_offset(t - chrono::Duration::hours(7), Utc)
+}
+
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
 }

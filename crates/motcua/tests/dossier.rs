@@ -44,7 +44,7 @@ async fn token(app: &TestApp, login: &str) -> String {
                 "dossiers:handle".into(),
                 "profile".into(),
             ],
-            1,
+            30,
             "test",
             "test",
         )
@@ -53,6 +53,10 @@ async fn token(app: &TestApp, login: &str) -> String {
 }
 
 async fn official(app: &TestApp, login: &str, agency: &str) -> String {
+    official_as(app, login, agency, identity::Role::Reception).await
+}
+
+async fn official_as(app: &TestApp, login: &str, agency: &str, role: identity::Role) -> String {
     let new = identity::NewAccount {
         kind: identity::AccountKind::Official,
         username: Some(login.into()),
@@ -73,7 +77,7 @@ async fn official(app: &TestApp, login: &str, agency: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"));
     app.state
         .identity
-        .grant(login, identity::Role::Reception, Some(agency), "test")
+        .grant(login, role, Some(agency), "test")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     token(app, login).await
@@ -189,8 +193,24 @@ async fn a_birth_registration_goes_from_draft_to_received(b: Backend) {
         "{e}"
     );
     assert_eq!(upload(&app, &id, &an, DOCS[0], Vec::new()).await.0, 422);
+    // Too large: refused with 413 before the body is read (the client may still be sending
+    // when the answer comes and the connection closes), and nothing is kept.
     let big = vec![b'%'; 11 * 1024 * 1024];
-    assert_eq!(upload(&app, &id, &an, DOCS[0], big).await.0, 413);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/dossiers/{id}/documents?name=x")))
+        .bearer_auth(&an)
+        .body(big)
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
+    let kept: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dossier_documents"
+    ).fetch_one(p).await)
+    .unwrap_or(-1);
+    assert_eq!(kept, 0);
     for name in DOCS {
         let (st, doc) = upload(&app, &id, &an, name, PDF.to_vec()).await;
         assert_eq!(st, 201, "{doc}");
@@ -564,7 +584,177 @@ async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
     );
 }
 
+async fn the_workflow_carries_a_dossier_to_its_return(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // Certificate of marital status (1.004873), three working days, at phường Cầu Giấy.
+    let agency = "000.00.52.H26";
+    let desk = official_as(&app, "tn.cg", agency, Role::Reception).await;
+    let cv = official_as(&app, "cv.cg", agency, Role::Specialist).await;
+    let tp = official_as(&app, "tp.cg", agency, Role::DepartmentHead).await;
+    let ld = official_as(&app, "ld.cg", agency, Role::AgencyLeader).await;
+    let form = json!({
+        "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+        "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+    });
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &desk,
+        Some(json!({
+            "procedure": "1.004873", "agency": agency, "form": form,
+            "applicant": {"name": "Lê Văn Nam", "cccd": "001095012345", "phone": "0912345678"}
+        })),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    let code = d["code"].as_str().unwrap_or_default().to_string();
+    let act = |who: &str, action: &str, body: Value| {
+        let path = format!("/api/v1/dossiers/{code}/actions/{action}");
+        let who = who.to_string();
+        let app = &app;
+        async move { send(app, "POST", &path, &who, Some(body)).await }
+    };
+    // Monday 2 March 09:00: received; due Thursday 5 March; the specialist has 12 office hours.
+    let (st, d) = act(&desk, "receive", json!({})).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["appointment_date"], "2026-03-05");
+    assert_eq!(d["step"]["id"], "xu-ly");
+    assert_eq!(d["step"]["role"], "specialist");
+    assert_eq!(
+        d["step_due_at"], "2026-03-03T08:00:00Z",
+        "Tuesday 15:00 in Hà Nội"
+    );
+    // Only the step's role may act.
+    assert_eq!(act(&tp, "forward", json!({})).await.0, 403);
+    assert_eq!(act(&cv, "approve", json!({})).await.0, 409);
+    let (st, d) = act(&cv, "forward", json!({"comment": "Đủ điều kiện"})).await;
+    assert_eq!(
+        (st, d["status"].as_str(), d["step"]["id"].as_str()),
+        (200, Some("processing"), Some("duyet"))
+    );
+    // Sent back once, then forward again.
+    let (st, d) = act(&tp, "send_back", json!({"comment": "Bổ sung ý kiến"})).await;
+    assert_eq!((st, d["step"]["id"].as_str()), (200, Some("xu-ly")));
+    assert_eq!(
+        act(&cv, "forward", json!({"to": "ky"})).await.0,
+        422,
+        "not a next step"
+    );
+    assert_eq!(act(&cv, "forward", json!({})).await.0, 200);
+    // Tuesday 09:00: the head asks the applicant for more; the clock stops until Wednesday 09:00.
+    app.clock.advance(chrono::Duration::days(1));
+    let (st, d) = act(
+        &tp,
+        "request_supplement",
+        json!({"reasons": ["Bản sao giấy chứng nhận ly hôn"]}),
+    )
+    .await;
+    assert_eq!(
+        (st, d["status"].as_str()),
+        (200, Some("supplement_requested"))
+    );
+    assert!(d["paused_at"].is_string());
+    app.clock.advance(chrono::Duration::days(1));
+    let (st, d) = act(&desk, "supplement", json!({"comment": "Đã nhận bản sao"})).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "processing");
+    assert_eq!(
+        d["appointment_date"], "2026-03-06",
+        "one working day paused moves the date by one"
+    );
+    assert!(d["paused_at"].is_null());
+    let (st, d) = act(&tp, "forward", json!({})).await;
+    assert_eq!((st, d["step"]["id"].as_str()), (200, Some("ky")));
+    let (st, d) = act(&ld, "approve", json!({"comment": "Đồng ý"})).await;
+    assert_eq!(
+        (st, d["status"].as_str(), d["step"]["id"].as_str()),
+        (200, Some("approved"), Some("tra"))
+    );
+    assert_eq!(
+        act(&ld, "reject", json!({"reasons": ["x"]})).await.0,
+        403,
+        "the step is the desk's now"
+    );
+    assert_eq!(
+        act(&desk, "return", json!({"method": "pigeon"})).await.0,
+        422
+    );
+    let (st, d) = act(&desk, "return", json!({"method": "desk"})).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "returned");
+    assert_eq!(d["national_status"], 10);
+    assert_eq!(
+        d["outcome"], "early",
+        "returned Wednesday 4 March, due Friday 6 March"
+    );
+    // The hand-overs, each with whether it was on time: the process control slip's data.
+    let handovers: Vec<(String, bool)> = d["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["data"]["on_time"].is_boolean())
+                .map(|e| {
+                    (
+                        e["action"].as_str().unwrap_or("").to_string(),
+                        e["data"]["on_time"].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // The head's step (4 office hours from Monday 09:00) was overdue before the pause.
+    let expected: Vec<(String, bool)> = [
+        ("forward", true),
+        ("send_back", true),
+        ("forward", true),
+        ("forward", false),
+        ("approve", true),
+        ("return", true),
+    ]
+    .iter()
+    .map(|(a, t)| (a.to_string(), *t))
+    .collect();
+    assert_eq!(handovers, expected);
+    // An agency administrator changes the workflow; a broken one is refused.
+    let admin = official_as(&app, "qt.cg", agency, Role::AgencyAdmin).await;
+    let path = format!("/api/v1/workflows/{agency}/1.004873");
+    let (st, mut w) = send(&app, "GET", &path, &admin, None).await;
+    assert_eq!(st, 200);
+    w["steps"][1]["next"] = json!([]);
+    let (st, e) = send(&app, "PUT", &path, &admin, Some(w.clone())).await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e.to_string().contains("No path reaches step ky"), "{e}");
+    w["steps"][1]["next"] = json!(["ky"]);
+    w["steps"][0]["hours"] = json!(4);
+    assert_eq!(
+        send(&app, "PUT", &path, &admin, Some(w.clone())).await.0,
+        200
+    );
+    assert_eq!(
+        send(&app, "PUT", &path, &cv, Some(w)).await.0,
+        403,
+        "not an administrator"
+    );
+    assert_eq!(
+        send(
+            &app,
+            "GET",
+            &format!("/api/v1/workflows/{OTHER_AGENCY}/1.004873"),
+            &admin,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+}
+
 both!(
+    the_workflow_carries_a_dossier_to_its_return,
     a_birth_registration_goes_from_draft_to_received,
     bad_input_is_listed_and_nothing_is_stored,
     concurrent_submissions_get_unique_gap_free_codes

@@ -134,6 +134,8 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/tai-khoan/phien", 303),
     ("GET", "/api/v1/me", 401),
     ("GET", "/api/v1/dossiers", 401),
+    ("GET", "/api/v1/workflows/000.00.52.H26/1.004873", 401),
+    ("PUT", "/api/v1/workflows/000.00.52.H26/1.004873", 401),
     ("POST", "/api/v1/dossiers", 401),
     ("GET", "/api/v1/dossiers/000.00.51.H26-260302-0001", 401),
     (
@@ -256,6 +258,9 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/procedures/1.001193" => "/api/v1/procedures/{code}".to_string(),
             "/api/v1/agencies/000.00.00.H26" => "/api/v1/agencies/{code}".to_string(),
             "/api/v1/dossiers/000.00.51.H26-260302-0001" => "/api/v1/dossiers/{code}".to_string(),
+            "/api/v1/workflows/000.00.52.H26/1.004873" => {
+                "/api/v1/workflows/{agency}/{procedure}".to_string()
+            }
             "/api/v1/dossiers/000.00.51.H26-260302-0001/actions/receive" => {
                 "/api/v1/dossiers/{code}/actions/{action}".to_string()
             }
