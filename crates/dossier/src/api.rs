@@ -19,7 +19,7 @@ use kernel::ProblemDetail;
 
 use crate::{
     ActionInput, ActionKind, Document, Dossier, DossierError, DossierLine, Dossiers,
-    MAX_DOCUMENT_BYTES, NewDossier, Status, Workflow,
+    MAX_DOCUMENT_BYTES, NewDossier, Status, Tracking, Workflow,
 };
 
 /// The dossier routes.
@@ -36,6 +36,7 @@ where
         .routes(routes!(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)))
         .routes(routes!(download))
         .routes(routes!(workflow_get, workflow_put))
+        .routes(routes!(tracking))
 }
 
 fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
@@ -343,4 +344,24 @@ async fn workflow_put(
     let w = body(b)?;
     d.set_workflow(&p, &agency, &procedure, &w).await?;
     Ok(Json(w))
+}
+
+/// Public tracking: a dossier's progress by its code and the last four digits of the
+/// applicant's phone (or identification number, when no phone was given). An unknown code and
+/// wrong digits get the same 404; repeated wrong tries on a code are locked out for a while.
+#[utoipa::path(get, path = "/api/v1/tracking/{code}", tag = "dossiers",
+    params(("code" = String, Path), ("digits" = String, Query, description = "The last 4 digits")),
+    responses(
+        (status = 200, body = Tracking),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+async fn tracking(
+    State(d): State<Arc<Dossiers>>,
+    code: Result<Path<String>, PathRejection>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Tracking>, ApiError> {
+    let code = path(code)?;
+    let digits = q.get("digits").map(String::as_str).unwrap_or("");
+    Ok(Json(d.track(&code, digits.trim()).await?))
 }

@@ -21,6 +21,8 @@ pub enum DossierError {
     Assurance { needed: u8 },
     #[error("the dossier changed meanwhile")]
     Conflict,
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
     #[error("storage: {0}")]
     Storage(String),
     #[error(transparent)]
@@ -44,6 +46,7 @@ impl Problem for DossierError {
             DossierError::WrongState { .. } => "wrong_state",
             DossierError::Assurance { .. } => "assurance_too_low",
             DossierError::Conflict => "conflict",
+            DossierError::Throttled { .. } => "too_many_attempts",
             DossierError::Storage(_) => "internal_error",
             DossierError::Kernel(e) => e.kind(),
             DossierError::Identity(e) => e.kind(),
@@ -56,6 +59,7 @@ impl Problem for DossierError {
             DossierError::Forbidden | DossierError::Assurance { .. } => 403,
             DossierError::Invalid(_) => 422,
             DossierError::WrongState { .. } | DossierError::Conflict => 409,
+            DossierError::Throttled { .. } => 429,
             DossierError::Storage(_) => 500,
             DossierError::Kernel(e) => e.status(),
             DossierError::Identity(e) => e.status(),
@@ -75,6 +79,10 @@ impl Problem for DossierError {
                 "Thủ tục này cần tài khoản định danh mức {needed}; vui lòng xác thực tại bộ phận một cửa"
             ),
             DossierError::Conflict => "Hồ sơ vừa được người khác thay đổi; vui lòng tải lại".into(),
+            DossierError::Throttled { retry_after_secs } => format!(
+                "Tra cứu sai quá nhiều lần; vui lòng thử lại sau {} phút",
+                retry_after_secs.div_ceil(60)
+            ),
             DossierError::Storage(_) => "Đã có lỗi trong hệ thống; vui lòng thử lại sau".into(),
             DossierError::Kernel(e) => e.message_vi(),
             DossierError::Identity(e) => e.message_vi(),
@@ -94,6 +102,10 @@ impl Problem for DossierError {
                 "This procedure needs an account at assurance level {needed}; have it verified at a one-stop desk"
             ),
             DossierError::Conflict => "The dossier was changed meanwhile; reload it".into(),
+            DossierError::Throttled { retry_after_secs } => format!(
+                "Too many wrong look-ups; please try again in {} minutes",
+                retry_after_secs.div_ceil(60)
+            ),
             DossierError::Storage(_) => "Internal error; please try again later".into(),
             DossierError::Kernel(e) => e.message_en(),
             DossierError::Identity(e) => e.message_en(),

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod error;
 pub mod form;
+pub mod pages;
 pub mod workflow;
 
 use std::sync::{Arc, RwLock};
@@ -258,6 +259,27 @@ pub struct Dossier {
     pub events: Vec<Event>,
 }
 
+/// What public tracking shows: progress, never the form or the documents.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Tracking {
+    pub code: String,
+    pub procedure_name: String,
+    pub agency_code: String,
+    pub status: Status,
+    pub status_vi: String,
+    pub status_en: String,
+    pub national_status: Option<u8>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub appointment_date: Option<NaiveDate>,
+    /// The name of the step it is at.
+    pub step: Option<String>,
+    /// What is missing, or why it was refused or rejected.
+    pub reasons: Vec<String>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+}
+
 /// A dossier in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DossierLine {
@@ -281,6 +303,8 @@ struct Row {
     applicant_id: Option<String>,
     applicant_name: String,
     applicant_cccd: Option<String>,
+    applicant_phone: Option<String>,
+    applicant_email: Option<String>,
     on_behalf_of: Option<String>,
     channel: String,
     status: String,
@@ -305,7 +329,7 @@ struct Row {
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision"
     };
 }
 
@@ -449,6 +473,9 @@ pub struct Dossiers {
     calendar: Arc<RwLock<Calendar>>,
     blobs: BlobStore,
     cutoff: NaiveTime,
+    /// Failed tracking look-ups per dossier code, with the lock they earned.
+    tracking_strikes:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, Option<DateTime<Utc>>)>>,
 }
 
 impl std::fmt::Debug for Dossiers {
@@ -489,6 +516,7 @@ impl Dossiers {
             blobs,
             cutoff: NaiveTime::from_hms_opt(DEFAULT_CUTOFF.0, DEFAULT_CUTOFF.1, 0)
                 .unwrap_or(NaiveTime::MIN),
+            tracking_strikes: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -702,7 +730,20 @@ impl Dossiers {
             json!({ "code": code, "channel": if desk { "desk" } else { "online" } }),
         )
         .await?;
+        let notified = self
+            .notify(
+                &mut tx,
+                now,
+                (&name, email.as_deref(), applicant_id.as_deref()),
+                code.as_deref(),
+                status,
+                &[],
+            )
+            .await?;
         tx.commit().await?;
+        if notified {
+            self.identity.wake_mailer();
+        }
         Ok((self.load(&id, p, false).await?, true))
     }
 
@@ -1283,8 +1324,146 @@ impl Dossiers {
             data,
         )
         .await?;
+        let code = match (&row.code, action) {
+            (Some(c), _) => Some(c.clone()),
+            (None, ActionKind::Submit) => {
+                on_tx!(&mut tx, c => sqlx::query_scalar("SELECT code FROM dossiers WHERE id = $1").bind(&row.id).fetch_one(c).await)?
+            }
+            _ => None,
+        };
+        let applicant = (
+            row.applicant_name.as_str(),
+            row.applicant_email.as_deref(),
+            row.applicant_id.as_deref(),
+        );
+        let notified = self
+            .notify(&mut tx, now, applicant, code.as_deref(), to, &reasons)
+            .await?;
         tx.commit().await?;
+        if notified {
+            self.identity.wake_mailer();
+        }
         self.load(&row.id, p, false).await
+    }
+
+    /// Tells the applicant of a change, by e-mail when an address is known, in the same
+    /// transaction. Returns whether a message was written.
+    async fn notify(
+        &self,
+        tx: &mut Tx<'_>,
+        now: DateTime<Utc>,
+        applicant: (&str, Option<&str>, Option<&str>),
+        code: Option<&str>,
+        to: Status,
+        reasons: &[String],
+    ) -> Result<bool> {
+        let (name, email, account) = applicant;
+        let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
+            return Ok(false);
+        };
+        if matches!(to, Status::Draft | Status::Processing) {
+            return Ok(false);
+        }
+        let link = format!("{}/tra-cuu-ho-so?ma={code}", self.identity.issuer());
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!("\n- {}\n", reasons.join("\n- "))
+        };
+        let subject = format!(
+            "Hồ sơ {code}: {} / Dossier {code}: {}",
+            to.label(true),
+            to.label(false)
+        );
+        let body = format!(
+            "Xin chào {name},\n\nHồ sơ {code} của bạn: {vi}.{why}\nTra cứu (cần 4 số cuối điện thoại hoặc số định danh): {link}\n\n---\n\nHello {name},\n\nYour dossier {code}: {en}.{why}\nTrack it (with the last 4 digits of your phone or identification number): {link}\n",
+            vi = to.label(true),
+            en = to.label(false),
+        );
+        identity::outbox::enqueue(tx, now, "email", email, account, &subject, &body).await?;
+        Ok(true)
+    }
+
+    /// Public tracking: a dossier's progress by its code and the last four digits of the
+    /// applicant's phone (or, without a phone, of their identification number). A wrong pair
+    /// and an unknown code get the same answer; five wrong tries on a code lock it for a time
+    /// that doubles, up to an hour.
+    pub async fn track(&self, code: &str, tail: &str) -> Result<Tracking> {
+        let now = self.clock.now();
+        let code = code.trim();
+        if let Ok(m) = self.tracking_strikes.lock()
+            && let Some((_, Some(until))) = m.get(code)
+            && *until > now
+        {
+            return Err(DossierError::Throttled {
+                retry_after_secs: u64::try_from((*until - now).num_seconds().max(1)).unwrap_or(1),
+            });
+        }
+        let row = if code.is_empty() || code.len() > 64 || !code.contains('-') {
+            None
+        } else {
+            self.row(code)
+                .await?
+                .filter(|r| r.code.as_deref() == Some(code))
+        };
+        let secret = row.as_ref().and_then(|r| {
+            r.applicant_phone
+                .as_deref()
+                .or(r.applicant_cccd.as_deref())
+                .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+        });
+        let ok = match &secret {
+            Some(s) if s.len() >= 4 && tail.len() == 4 => identity::same(&s[s.len() - 4..], tail),
+            _ => false,
+        };
+        let Some(row) = row.filter(|_| ok) else {
+            if let Ok(mut m) = self.tracking_strikes.lock() {
+                if m.len() > 100_000 {
+                    m.retain(|_, (_, u)| u.is_some_and(|u| u > now));
+                }
+                let e = m.entry(code.to_string()).or_insert((0, None));
+                e.0 += 1;
+                if e.0 >= 5 {
+                    let secs = (30i64 << (e.0 - 5).min(7)).min(3600);
+                    e.1 = Some(now + chrono::Duration::seconds(secs));
+                }
+            }
+            return Err(DossierError::NotFound(code.to_string()));
+        };
+        if let Ok(mut m) = self.tracking_strikes.lock() {
+            m.remove(code);
+        }
+        let status = row.status();
+        let step = row.current_step();
+        let name = self
+            .catalog
+            .procedure(&row.procedure_code, Some(row.procedure_version))
+            .await
+            .map(|s| s.spec.name)
+            .unwrap_or_default();
+        Ok(Tracking {
+            code: code.to_string(),
+            procedure_name: name,
+            agency_code: row.agency_code,
+            status,
+            status_vi: status.label(true).to_string(),
+            status_en: status.label(false).to_string(),
+            national_status: status.national_code(),
+            submitted_at: row.submitted_at,
+            received_at: row.received_at,
+            appointment_date: row.appointment_date,
+            step: step.map(|s| s.name),
+            reasons: if matches!(
+                status,
+                Status::SupplementRequested | Status::Refused | Status::Rejected
+            ) {
+                row.reasons.0
+            } else {
+                Vec::new()
+            },
+            returned_at: row.returned_at,
+            outcome: row.outcome,
+        })
     }
 
     async fn check_documents(&self, row: &Row) -> Result<()> {

@@ -45,7 +45,32 @@ pub struct Message {
     pub last_error: Option<String>,
 }
 
+/// Writes a message to the outbox inside the caller's transaction, so that it exists exactly
+/// when the change it tells of does. Wake the mailer after the commit ([`Identity::wake_mailer`]).
+pub async fn enqueue(
+    tx: &mut Tx<'_>,
+    now: DateTime<Utc>,
+    channel: &str,
+    recipient: &str,
+    account_id: Option<&str>,
+    subject: &str,
+    body: &str,
+) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ).bind(uuid::Uuid::now_v7().to_string()).bind(channel).bind(recipient).bind(account_id)
+    .bind(subject).bind(body).bind(now).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
 impl Identity {
+    /// Tells the mailer there is new mail (no-op when e-mail is off).
+    pub fn wake_mailer(&self) {
+        if let Some(n) = &self.mail_wakeup {
+            n.notify_one();
+        }
+    }
+
     /// Starts a password reset for a login. Whether or not the login exists, the caller says
     /// the same thing; nothing here tells them apart.
     pub async fn request_reset(&self, login: &str) -> Result<()> {

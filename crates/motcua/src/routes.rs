@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let pages = catalog::pages::routes::<AppState>()
         .merge(identity::web::page_routes::<AppState>())
         .merge(identity::admin::page_routes::<AppState>())
+        .merge(dossier::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)

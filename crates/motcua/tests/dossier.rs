@@ -606,7 +606,7 @@ async fn the_workflow_carries_a_dossier_to_its_return(b: Backend) {
         &desk,
         Some(json!({
             "procedure": "1.004873", "agency": agency, "form": form,
-            "applicant": {"name": "Lê Văn Nam", "cccd": "001095012345", "phone": "0912345678"}
+            "applicant": {"name": "Lê Văn Nam", "cccd": "001095012345", "phone": "0912345678", "email": "nam@example.vn"}
         })),
     )
     .await;
@@ -719,6 +719,86 @@ async fn the_workflow_carries_a_dossier_to_its_return(b: Backend) {
     .map(|(a, t)| (a.to_string(), *t))
     .collect();
     assert_eq!(handovers, expected);
+
+    // The applicant heard of every change that concerns them, by e-mail through the outbox.
+    let mail: Vec<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT subject FROM outbox WHERE recipient = 'nam@example.vn' ORDER BY created_at, id"
+    ).fetch_all(p).await)
+    .unwrap_or_default();
+    assert_eq!(mail.len(), 5, "{mail:?}");
+    assert!(
+        mail[0].contains(&code) && mail[0].contains("Đã nộp"),
+        "{mail:?}"
+    );
+    assert!(mail[2].contains("Yêu cầu bổ sung"));
+    assert!(mail[4].contains("Đã trả kết quả"));
+
+    // Public tracking with the last four digits of the phone; nothing else opens it.
+    let (st, t) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/tracking/{code}?digits=5678"),
+        "x",
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["status"], "returned");
+    assert!(
+        t.get("form").is_none() && t.get("documents").is_none(),
+        "progress only: {t}"
+    );
+    let page = app
+        .get(&format!("/tra-cuu-ho-so?ma={code}&so=5678"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap_or_default()
+            .contains("Đã trả kết quả")
+    );
+    let (st, e) = send(
+        &app,
+        "GET",
+        "/api/v1/tracking/000.00.52.H26-260302-9999?digits=5678",
+        "x",
+        None,
+    )
+    .await;
+    let (st2, e2) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/tracking/{code}?digits=1234"),
+        "x",
+        None,
+    )
+    .await;
+    assert_eq!((st, st2), (404, 404));
+    assert_eq!(
+        e["code"], e2["code"],
+        "unknown code and wrong digits look alike"
+    );
+    for _ in 0..4 {
+        send(
+            &app,
+            "GET",
+            &format!("/api/v1/tracking/{code}?digits=0000"),
+            "x",
+            None,
+        )
+        .await;
+    }
+    let (st, _) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/tracking/{code}?digits=5678"),
+        "x",
+        None,
+    )
+    .await;
+    assert_eq!(st, 429, "guessing is stopped, even before the right digits");
     // An agency administrator changes the workflow; a broken one is refused.
     let admin = official_as(&app, "qt.cg", agency, Role::AgencyAdmin).await;
     let path = format!("/api/v1/workflows/{agency}/1.004873");

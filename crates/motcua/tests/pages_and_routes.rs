@@ -134,6 +134,12 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/tai-khoan/phien", 303),
     ("GET", "/api/v1/me", 401),
     ("GET", "/api/v1/dossiers", 401),
+    (
+        "GET",
+        "/api/v1/tracking/000.00.51.H26-260302-0001?digits=1234",
+        404,
+    ),
+    ("GET", "/tra-cuu-ho-so", 200),
     ("GET", "/api/v1/workflows/000.00.52.H26/1.004873", 401),
     ("PUT", "/api/v1/workflows/000.00.52.H26/1.004873", 401),
     ("POST", "/api/v1/dossiers", 401),
@@ -258,6 +264,7 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/procedures/1.001193" => "/api/v1/procedures/{code}".to_string(),
             "/api/v1/agencies/000.00.00.H26" => "/api/v1/agencies/{code}".to_string(),
             "/api/v1/dossiers/000.00.51.H26-260302-0001" => "/api/v1/dossiers/{code}".to_string(),
+            "/api/v1/tracking/000.00.51.H26-260302-0001" => "/api/v1/tracking/{code}".to_string(),
             "/api/v1/workflows/000.00.52.H26/1.004873" => {
                 "/api/v1/workflows/{agency}/{procedure}".to_string()
             }
