@@ -464,6 +464,9 @@ pub fn appointment(
     cal.add_working_days(start, days)
 }
 
+/// Failed tracking look-ups on a code, and until when it is locked.
+type Strike = (u32, Option<DateTime<Utc>>);
+
 /// The dossier service.
 pub struct Dossiers {
     db: Db,
@@ -474,8 +477,7 @@ pub struct Dossiers {
     blobs: BlobStore,
     cutoff: NaiveTime,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
-    tracking_strikes:
-        std::sync::Mutex<std::collections::HashMap<String, (u32, Option<DateTime<Utc>>)>>,
+    tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
 }
 
 impl std::fmt::Debug for Dossiers {
