@@ -219,6 +219,12 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Dossier {
     pub id: String,
+    /// The applicant's account (none for a walk-in applicant); not shown.
+    #[serde(skip)]
+    pub applicant_account: Option<String>,
+    /// The workflow it follows once received; not shown.
+    #[serde(skip)]
+    pub workflow: Option<Workflow>,
     /// `<agency>-YYMMDD-NNNN`, given on submission.
     pub code: Option<String>,
     pub procedure_code: String,
@@ -291,6 +297,8 @@ pub struct DossierLine {
     pub status: Status,
     pub submitted_at: Option<DateTime<Utc>>,
     pub appointment_date: Option<NaiveDate>,
+    /// When the current step's time runs out.
+    pub step_due_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -815,6 +823,8 @@ impl Dossiers {
         let status = row.status();
         let step = row.current_step();
         Ok(Dossier {
+            applicant_account: row.applicant_id.clone(),
+            workflow: row.workflow.as_ref().map(|w| w.0.clone()),
             id: row.id,
             code: row.code,
             procedure_code: row.procedure_code,
@@ -910,6 +920,7 @@ impl Dossiers {
                 applicant_name: r.applicant_name,
                 submitted_at: r.submitted_at,
                 appointment_date: r.appointment_date,
+                step_due_at: r.step_due_at,
             })
             .collect())
     }
@@ -1346,6 +1357,74 @@ impl Dossiers {
             self.identity.wake_mailer();
         }
         self.load(&row.id, p, false).await
+    }
+
+    /// The account's identification number, phone and e-mail (to prefill a form).
+    pub async fn contact_of(
+        &self,
+        account_id: &str,
+    ) -> Result<(Option<String>, Option<String>, Option<String>)> {
+        let row: Option<(Option<String>, Option<String>, Option<String>)> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT cccd, phone, email FROM accounts WHERE id = $1"
+        ).bind(account_id).fetch_optional(c).await)?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// The actions `p` may take on a dossier now.
+    pub fn possible_actions(&self, d: &Dossier, p: &Principal) -> Vec<ActionKind> {
+        let applicant = p.is_applicant(d.applicant_account.as_deref(), d.on_behalf_of.as_deref());
+        let resource = Resource::Dossier {
+            agency: &d.agency_code,
+            applicant: d.applicant_account.as_deref(),
+            on_behalf_of: d.on_behalf_of.as_deref(),
+        };
+        let subject = identity::Subject::Account(p.clone());
+        let may = |role: Role| {
+            identity::authorize(&subject, Action::HandleDossier(role), &resource)
+                == identity::Decision::Allow
+        };
+        let mut out = Vec::new();
+        let step = d.step.as_ref();
+        match d.status {
+            Status::Draft if applicant => out.push(ActionKind::Submit),
+            Status::SupplementRequested if applicant || may(Role::Reception) => {
+                out.push(ActionKind::Supplement)
+            }
+            Status::Submitted if may(Role::Reception) => {
+                out.push(ActionKind::Receive);
+                if d.supplement_count == 0 {
+                    out.push(ActionKind::RequestSupplement);
+                }
+                out.push(ActionKind::Refuse);
+            }
+            Status::Received | Status::Processing => {
+                if let Some(s) = step
+                    && may(s.role)
+                {
+                    if !s.next.is_empty() {
+                        out.push(ActionKind::Forward);
+                    }
+                    if d.workflow
+                        .as_ref()
+                        .is_some_and(|w| !w.predecessors(&s.id).is_empty())
+                    {
+                        out.push(ActionKind::SendBack);
+                    }
+                    out.push(ActionKind::RequestSupplement);
+                    if s.decides {
+                        out.push(ActionKind::Approve);
+                        out.push(ActionKind::Reject);
+                    }
+                }
+            }
+            Status::Approved | Status::Rejected
+                if step.is_some_and(|s| s.returns && may(s.role)) =>
+            {
+                out.push(ActionKind::Return);
+            }
+            _ => {}
+        }
+        out
     }
 
     /// Tells the applicant of a change, by e-mail when an address is known, in the same

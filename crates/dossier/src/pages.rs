@@ -86,3 +86,593 @@ async fn track_page(
         },
     )
 }
+
+// ----- filing, "my dossiers" and the dossier page -----
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Multipart, Path};
+use axum::response::{IntoResponse, Redirect};
+use serde_json::{Map, Value};
+
+use catalog::model::{FieldType, FormField};
+use identity::web::Auth;
+use identity::{AccountKind, Principal};
+use web::PageError;
+
+use crate::{ActionInput, ActionKind, Dossier, DossierLine, NewDossier, Status};
+
+/// The filing, list and dossier pages.
+pub fn account_routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Dossiers>: FromRef<S>,
+    Arc<identity::Identity>: FromRef<S>,
+    Site: FromRef<S>,
+{
+    axum::Router::new()
+        .route("/thu-tuc/{code}/nop", get(file_page).post(file_submit))
+        .route("/ho-so", get(list_page))
+        .route("/ho-so/{code}", get(dossier_page))
+        .route(
+            "/ho-so/{code}/tai-lieu",
+            axum::routing::post(upload_submit).layer(axum::extract::DefaultBodyLimit::max(
+                crate::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/ho-so/{code}/thao-tac", axum::routing::post(action_submit))
+}
+
+fn login_first(path: &str) -> Response {
+    Redirect::to(&format!(
+        "/dang-nhap?next={}",
+        web::layout::encode_component(path)
+    ))
+    .into_response()
+}
+
+fn session_of(auth: &Auth) -> Option<(Principal, String)> {
+    match (auth.principal(), &auth.session) {
+        (Some(p), Some(s)) => Some((p.clone(), s.csrf.clone())),
+        _ => None,
+    }
+}
+
+fn message(e: &DossierError, c: &Chrome) -> String {
+    let mut m = if c.lang.is_vi() {
+        kernel::Problem::message_vi(e)
+    } else {
+        kernel::Problem::message_en(e)
+    };
+    for d in kernel::Problem::details(e) {
+        m.push_str(&format!(" — {}", if c.lang.is_vi() { d.vi } else { d.en }));
+    }
+    m
+}
+
+/// One field of the filing form, ready to render.
+struct Input {
+    f: FormField,
+    label: String,
+    value: String,
+    error: Option<String>,
+}
+
+impl Input {
+    fn html_type(&self) -> &'static str {
+        match self.f.kind {
+            FieldType::Date => "date",
+            FieldType::Number => "number",
+            FieldType::Email => "email",
+            FieldType::Phone => "tel",
+            _ => "text",
+        }
+    }
+    fn is(&self, k: &str) -> bool {
+        matches!(
+            (k, self.f.kind),
+            ("textarea", FieldType::Textarea)
+                | ("select", FieldType::Select)
+                | ("checkbox", FieldType::Checkbox)
+        )
+    }
+    fn numeric(&self) -> bool {
+        matches!(
+            self.f.kind,
+            FieldType::Cccd | FieldType::TaxCode | FieldType::Number | FieldType::Phone
+        )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "file.html")]
+struct FilePage {
+    c: Chrome,
+    code: String,
+    name: String,
+    agencies: Vec<(String, String)>,
+    agency: String,
+    inputs: Vec<Input>,
+    csrf: String,
+    error: Option<String>,
+}
+
+async fn procedure_of(
+    d: &Dossiers,
+    code: &str,
+    c: &Chrome,
+) -> Result<catalog::store::StoredProcedure, PageError> {
+    d.catalog
+        .procedure(code, None)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))
+}
+
+fn inputs(
+    fields: &[FormField],
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    vi: bool,
+) -> Vec<Input> {
+    fields
+        .iter()
+        .map(|f| Input {
+            label: if vi {
+                f.label.clone()
+            } else {
+                f.label_en.clone().unwrap_or_else(|| f.label.clone())
+            },
+            value: values.get(&f.name).cloned().unwrap_or_default(),
+            error: errors.get(&format!("form.{}", f.name)).cloned(),
+            f: f.clone(),
+        })
+        .collect()
+}
+
+async fn file_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/thu-tuc/{code}/nop")));
+    };
+    let stored = procedure_of(&d, &code, &c).await?;
+    // Prefill from the account: its identification number, phone and e-mail.
+    let mut values = HashMap::new();
+    let (cccd, phone, email) = d
+        .contact_of(&p.id)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    for f in &stored.spec.form {
+        let v = match f.kind {
+            FieldType::Cccd if p.kind == AccountKind::Citizen => cccd.clone(),
+            FieldType::TaxCode if p.kind == AccountKind::Business => Some(p.login.clone()),
+            FieldType::Phone => phone.clone(),
+            FieldType::Email => email.clone(),
+            _ => None,
+        };
+        if let Some(v) = v {
+            values.insert(f.name.clone(), v);
+        }
+    }
+    render_file(
+        &d,
+        &c,
+        &stored,
+        csrf,
+        String::new(),
+        &values,
+        &HashMap::new(),
+        None,
+        StatusCode::OK,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_file(
+    d: &Dossiers,
+    c: &Chrome,
+    stored: &catalog::store::StoredProcedure,
+    csrf: String,
+    agency: String,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let lookup = d.catalog.lookup();
+    let agencies = stored
+        .spec
+        .agencies
+        .iter()
+        .map(|a| {
+            let code = a.to_string();
+            let name = lookup
+                .agencies
+                .get(&code)
+                .map(|r| r.spec.name.clone())
+                .unwrap_or_else(|| code.clone());
+            (code, name)
+        })
+        .collect();
+    Ok(render_status(
+        status,
+        &FilePage {
+            code: stored.spec.code.clone(),
+            name: stored.spec.name.clone(),
+            agencies,
+            agency,
+            inputs: inputs(&stored.spec.form, values, errors, c.lang.is_vi()),
+            csrf,
+            error,
+            c: c.clone(),
+        },
+    ))
+}
+
+async fn file_submit(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/thu-tuc/{code}/nop")));
+    };
+    let Ok(Form(f)) = form else {
+        return Err(PageError::new(
+            DossierError::Invalid(vec![kernel::ProblemDetail::new(
+                "form",
+                "Biểu mẫu không đọc được",
+                "The form cannot be read",
+            )]),
+            c,
+        ));
+    };
+    if !f.get("csrf").is_some_and(|t| identity::same(t, &csrf)) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c));
+    }
+    let stored = procedure_of(&d, &code, &c).await?;
+    let mut values = Map::new();
+    for field in &stored.spec.form {
+        if let Some(v) = f.get(&field.name).filter(|v| !v.trim().is_empty()) {
+            values.insert(field.name.clone(), Value::String(v.clone()));
+        }
+    }
+    let agency = f.get("agency").cloned().unwrap_or_default();
+    let new = NewDossier {
+        procedure: code.clone(),
+        agency: Some(agency.clone()).filter(|a| !a.is_empty()),
+        form: values,
+        ..NewDossier::default()
+    };
+    match d.create(&p, &new, None).await {
+        Ok((dossier, _)) => Ok(Redirect::to(&format!("/ho-so/{}", dossier.id)).into_response()),
+        Err(e @ (DossierError::Invalid(_) | DossierError::Assurance { .. })) => {
+            let vi = c.lang.is_vi();
+            let errors: HashMap<String, String> = kernel::Problem::details(&e)
+                .into_iter()
+                .map(|x| (x.at, if vi { x.vi } else { x.en }))
+                .collect();
+            let status = web::error::status_of(&e);
+            let msg = message(&e, &c);
+            let kept: HashMap<String, String> =
+                f.into_iter().filter(|(k, _)| k != "csrf").collect();
+            render_file(
+                &d,
+                &c,
+                &stored,
+                csrf,
+                agency,
+                &kept,
+                &errors,
+                Some(msg),
+                status,
+            )
+        }
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    c: Chrome,
+    lines: Vec<DossierLine>,
+    official: bool,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl ListPage {
+    fn label(&self, s: &Status) -> &'static str {
+        s.label(self.c.lang.is_vi())
+    }
+    /// `overdue`, `soon` (within four hours) or `ok`, for an official's inbox.
+    fn urgency(&self, l: &DossierLine) -> &'static str {
+        match l.step_due_at {
+            Some(d) if d < self.now => "overdue",
+            Some(d) if d < self.now + chrono::Duration::hours(4) => "soon",
+            _ => "ok",
+        }
+    }
+}
+
+async fn list_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+) -> Result<Response, PageError> {
+    let Some((p, _)) = session_of(&auth) else {
+        return Ok(login_first("/ho-so"));
+    };
+    let lines = d
+        .list(&p, None, 200)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let official = p.kind == AccountKind::Official;
+    Ok(render_status(
+        StatusCode::OK,
+        &ListPage {
+            lines,
+            official,
+            now: d.clock.now(),
+            c,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "dossier.html")]
+struct DossierPage {
+    c: Chrome,
+    d: Dossier,
+    csrf: String,
+    /// What the viewer may do now.
+    actions: Vec<(&'static str, &'static str)>,
+    applicant: bool,
+    required: Vec<String>,
+    error: Option<String>,
+    form: Vec<(String, String)>,
+}
+
+impl DossierPage {
+    fn label(&self, s: &Status) -> &'static str {
+        s.label(self.c.lang.is_vi())
+    }
+}
+
+async fn dossier_view(
+    d: &Dossiers,
+    p: &Principal,
+    code: &str,
+    csrf: String,
+    c: Chrome,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let dossier = d
+        .get(code, p)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let applicant = p.is_applicant(
+        dossier.applicant_account.as_deref(),
+        dossier.on_behalf_of.as_deref(),
+    );
+    let vi = c.lang.is_vi();
+    let label = |k: ActionKind| -> &'static str {
+        match (k, vi) {
+            (ActionKind::Submit, true) => "Nộp hồ sơ",
+            (ActionKind::Submit, false) => "Submit",
+            (ActionKind::Supplement, true) => "Đã bổ sung",
+            (ActionKind::Supplement, false) => "Supplement done",
+            (ActionKind::Receive, true) => "Tiếp nhận",
+            (ActionKind::Receive, false) => "Receive",
+            (ActionKind::RequestSupplement, true) => "Yêu cầu bổ sung",
+            (ActionKind::RequestSupplement, false) => "Request a supplement",
+            (ActionKind::Refuse, true) => "Từ chối tiếp nhận",
+            (ActionKind::Refuse, false) => "Refuse",
+            (ActionKind::Forward, true) => "Chuyển bước tiếp",
+            (ActionKind::Forward, false) => "Forward",
+            (ActionKind::SendBack, true) => "Trả lại bước trước",
+            (ActionKind::SendBack, false) => "Send back",
+            (ActionKind::Approve, true) => "Phê duyệt",
+            (ActionKind::Approve, false) => "Approve",
+            (ActionKind::Reject, true) => "Không giải quyết",
+            (ActionKind::Reject, false) => "Reject",
+            (ActionKind::Return, true) => "Trả kết quả",
+            (ActionKind::Return, false) => "Return the result",
+        }
+    };
+    let actions: Vec<(&'static str, &'static str)> = d
+        .possible_actions(&dossier, p)
+        .into_iter()
+        .map(|k| (k.as_str(), label(k)))
+        .collect();
+    let stored = d
+        .catalog
+        .procedure(&dossier.procedure_code, Some(dossier.procedure_version))
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let required = stored
+        .spec
+        .documents
+        .iter()
+        .map(|x| x.name.clone())
+        .collect();
+    let form = stored
+        .spec
+        .form
+        .iter()
+        .filter_map(|f| {
+            let v = dossier.form.get(&f.name)?;
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                Value::Bool(true) => c.pick("Có", "Yes").to_string(),
+                Value::Bool(false) => c.pick("Không", "No").to_string(),
+                other => other.to_string(),
+            };
+            let label = if vi {
+                f.label.clone()
+            } else {
+                f.label_en.clone().unwrap_or_else(|| f.label.clone())
+            };
+            Some((label, shown))
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &DossierPage {
+            d: dossier,
+            csrf,
+            actions,
+            applicant,
+            required,
+            error,
+            form,
+            c,
+        },
+    ))
+}
+
+async fn dossier_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/ho-so/{code}")));
+    };
+    dossier_view(&d, &p, &code, csrf, c, None).await
+}
+
+async fn action_submit(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/ho-so/{code}")));
+    };
+    let f = form.map(|Form(f)| f).unwrap_or_default();
+    if !f.get("csrf").is_some_and(|t| identity::same(t, &csrf)) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c));
+    }
+    let Some(action) = f.get("action").and_then(|a| ActionKind::parse(a)) else {
+        return dossier_view(
+            &d,
+            &p,
+            &code,
+            csrf,
+            c.clone(),
+            Some(c.pick("Hãy chọn thao tác", "Choose an action").into()),
+        )
+        .await;
+    };
+    let input = ActionInput {
+        comment: f.get("comment").cloned().unwrap_or_default(),
+        reasons: f
+            .get("reasons")
+            .map(|r| {
+                r.lines()
+                    .map(str::to_string)
+                    .filter(|l| !l.trim().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        to: f.get("to").cloned().filter(|t| !t.is_empty()),
+        method: f.get("method").cloned().filter(|m| !m.is_empty()),
+    };
+    match d.act(&code, &p, action, &input).await {
+        Ok(done) => {
+            Ok(Redirect::to(&format!("/ho-so/{}", done.code.unwrap_or(done.id))).into_response())
+        }
+        Err(
+            e @ (DossierError::Invalid(_)
+            | DossierError::WrongState { .. }
+            | DossierError::Conflict
+            | DossierError::Forbidden),
+        ) => {
+            let msg = message(&e, &c);
+            dossier_view(&d, &p, &code, csrf, c, Some(msg)).await
+        }
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}
+
+async fn upload_submit(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+    mut multipart: Multipart,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/ho-so/{code}")));
+    };
+    let mut token = String::new();
+    let mut name = String::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let key = field.name().unwrap_or("").to_string();
+                match key.as_str() {
+                    "csrf" => token = field.text().await.unwrap_or_default(),
+                    "name" => name = field.text().await.unwrap_or_default(),
+                    "file" => {
+                        let filename = field.file_name().unwrap_or("").to_string();
+                        let bytes = field.bytes().await.map_err(|e| {
+                            PageError::new(
+                                DossierError::Invalid(vec![kernel::ProblemDetail::new(
+                                    "file",
+                                    format!("Không đọc được tệp: {e}"),
+                                    format!("The file cannot be read: {e}"),
+                                )]),
+                                c.clone(),
+                            )
+                        })?;
+                        file = Some((filename, bytes.to_vec()));
+                    }
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(PageError::new(
+                    DossierError::Invalid(vec![kernel::ProblemDetail::new(
+                        "file",
+                        format!("Không đọc được biểu mẫu: {e}"),
+                        format!("The form cannot be read: {e}"),
+                    )]),
+                    c,
+                ));
+            }
+        }
+    }
+    if !identity::same(&token, &csrf) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c));
+    }
+    let (filename, bytes) = file.unwrap_or_default();
+    match d.upload(&code, &p, &name, &filename, &bytes).await {
+        Ok(_) => Ok(Redirect::to(&format!("/ho-so/{code}")).into_response()),
+        Err(e @ (DossierError::Invalid(_) | DossierError::WrongState { .. })) => {
+            let msg = message(&e, &c);
+            dossier_view(&d, &p, &code, csrf, c, Some(msg)).await
+        }
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(identity::web::page_routes::<AppState>())
         .merge(identity::admin::page_routes::<AppState>())
         .merge(dossier::pages::routes::<AppState>())
+        .merge(dossier::pages::account_routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)

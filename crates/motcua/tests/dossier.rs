@@ -833,7 +833,198 @@ async fn the_workflow_carries_a_dossier_to_its_return(b: Backend) {
     );
 }
 
+async fn a_citizen_files_through_the_pages_and_the_desk_receives_it(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    official(&app, "tiepnhan.hk", AGENCY).await;
+    let cookie = app
+        .session("001095012345", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    // The procedure page offers to file; the form is generated and prefilled from the account.
+    let page = app
+        .get(&format!("/thu-tuc/{PROCEDURE}"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        page.text()
+            .await
+            .unwrap_or_default()
+            .contains(&format!("/thu-tuc/{PROCEDURE}/nop"))
+    );
+    let r = app
+        .get(&format!("/thu-tuc/{PROCEDURE}/nop"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303, "log in first");
+    let r = app
+        .get_with(&format!("/thu-tuc/{PROCEDURE}/nop"), &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap_or_default();
+    assert!(
+        html.contains("name=\"so_dinh_danh_nguoi_yeu_cau\" type=\"text\" value=\"001095012345\""),
+        "prefilled"
+    );
+    assert!(html.contains("type=\"date\""));
+    let csrf = testkit::hidden(&html, "csrf");
+    let mut fields: Vec<(String, String)> = birth_form()
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.push(("csrf".into(), csrf.clone()));
+    fields.push(("agency".into(), AGENCY.into()));
+    // A wrong date comes back with the message next to the field and the values kept.
+    let mut wrong = fields.clone();
+    for f in wrong.iter_mut() {
+        if f.0 == "ngay_sinh" {
+            f.1 = "20/02/2026".into();
+        }
+    }
+    let r = app
+        .client
+        .post(app.url(&format!("/thu-tuc/{PROCEDURE}/nop")))
+        .header("cookie", &cookie)
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"error-ngay_sinh\""), "{html}");
+    assert!(html.contains("Nguyễn Minh Khôi"), "values kept");
+    let r = app
+        .client
+        .post(app.url(&format!("/thu-tuc/{PROCEDURE}/nop")))
+        .header("cookie", &cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    let to = testkit::location(&r);
+    assert!(to.starts_with("/ho-so/"), "{to}");
+    // Documents through the page's upload form (multipart), then submit.
+    for name in DOCS {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("name", name.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("to-khai.pdf"),
+            );
+        let r = app
+            .client
+            .post(app.url(&format!("{to}/tai-lieu")))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(r.status(), 303);
+    }
+    let r = app
+        .client
+        .post(app.url(&format!("{to}/thao-tac")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("action", "submit")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    let code_page = testkit::location(&r);
+    assert_eq!(code_page, format!("/ho-so/{AGENCY}-260302-0001"));
+    let (_, html) = (
+        0,
+        app.get_with(&code_page, &cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"))
+            .text()
+            .await
+            .unwrap_or_default(),
+    );
+    assert!(html.contains("Đã nộp, chờ tiếp nhận"));
+    assert_eq!(html.matches("/documents/").count(), 3);
+    // "My dossiers".
+    let list = app
+        .get_with("/ho-so", &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(list.contains(&format!("{AGENCY}-260302-0001")));
+    // The desk: its inbox lists it; it receives it from the page.
+    let desk = app
+        .session("tiepnhan.hk", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let inbox = app
+        .get_with("/ho-so", &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(inbox.contains(&format!("{AGENCY}-260302-0001")));
+    let html = app
+        .get_with(&code_page, &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(html.contains("data-action=\"receive\"") && html.contains("data-action=\"refuse\""));
+    let desk_csrf = testkit::hidden(&html, "csrf");
+    let r = app
+        .client
+        .post(app.url(&format!("{code_page}/thao-tac")))
+        .header("cookie", &desk)
+        .form(&[("csrf", desk_csrf.as_str()), ("action", "refuse")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 422, "a refusal needs reasons");
+    let r = app
+        .client
+        .post(app.url(&format!("{code_page}/thao-tac")))
+        .header("cookie", &desk)
+        .form(&[("csrf", desk_csrf.as_str()), ("action", "receive")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    let html = app
+        .get_with(&code_page, &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html.contains("Đã tiếp nhận") && html.contains("02/03/2026"),
+        "received, due the same day"
+    );
+    // The applicant cannot act for the desk from the page either.
+    let r = app
+        .client
+        .post(app.url(&format!("{code_page}/thao-tac")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("action", "forward")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 422);
+}
+
 both!(
+    a_citizen_files_through_the_pages_and_the_desk_receives_it,
     the_workflow_carries_a_dossier_to_its_return,
     a_birth_registration_goes_from_draft_to_received,
     bad_input_is_listed_and_nothing_is_stored,
