@@ -12,6 +12,7 @@
 //! as not found, so that a code alone tells nothing.
 
 pub mod api;
+pub mod demo;
 pub mod error;
 pub mod form;
 pub mod pages;

@@ -112,7 +112,7 @@ pub async fn ensure(id: &Identity) -> Result<usize, IdentityError> {
             phone: None,
             email: None,
             password: PASSWORD.to_string(),
-            assurance: if *kind == AccountKind::Citizen { 2 } else { 1 },
+            assurance: if *kind == AccountKind::Official { 1 } else { 2 },
         };
         match id.create_account(&new, "system:demo").await {
             Ok(_) => created += 1,

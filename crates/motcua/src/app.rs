@@ -185,6 +185,21 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         calendar.clone(),
         blobs.clone(),
     ));
+    if opts.demo {
+        let n = dossier::demo::seed(
+            &db,
+            identity.clone(),
+            catalog.clone(),
+            calendar.clone(),
+            blobs.clone(),
+            opts.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo dossiers failed: {e}"))?;
+        if n > 0 {
+            tracing::info!(dossiers = n, "demo dossiers created");
+        }
+    }
     Ok(AppState {
         site: web::Site {
             node_name: config.node_name.clone(),

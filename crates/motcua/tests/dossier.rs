@@ -422,6 +422,7 @@ async fn bad_input_is_listed_and_nothing_is_stored(b: Backend) {
         kernel::on_db!(&app.state.db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM dossiers").fetch_one(p).await)
             .unwrap_or(-1)
     };
+    let before = count().await;
     let mut form = birth_form();
     form["ngay_sinh"] = json!("20/02/2026");
     form["gioi_tinh"] = json!("Khác");
@@ -525,7 +526,7 @@ async fn bad_input_is_listed_and_nothing_is_stored(b: Backend) {
     )
     .await;
     assert_eq!((st, e["code"].as_str()), (403, Some("assurance_too_low")));
-    assert_eq!(count().await, 0, "nothing was stored");
+    assert_eq!(count().await, before, "nothing was stored");
 
     // Idempotency: the same key gives the same dossier.
     let post = |key: &'static str| {
@@ -543,7 +544,7 @@ async fn bad_input_is_listed_and_nothing_is_stored(b: Backend) {
     assert_eq!(second.status(), 200);
     let second: Value = second.json().await.unwrap_or_default();
     assert_eq!(first["id"], second["id"]);
-    assert_eq!(count().await, 1);
+    assert_eq!(count().await, before + 1);
 }
 
 async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
@@ -1023,7 +1024,76 @@ async fn a_citizen_files_through_the_pages_and_the_desk_receives_it(b: Backend) 
     assert_eq!(r.status(), 422);
 }
 
+async fn the_demo_has_dossiers_in_every_state(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let rows: Vec<(String, Option<String>)> = kernel::on_db!(&app.state.db, p => sqlx::query_as(
+        "SELECT status, outcome FROM dossiers WHERE agency_code = '000.00.02.H26' ORDER BY status"
+    ).fetch_all(p).await)
+    .unwrap_or_default();
+    let states: HashSet<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+    for s in [
+        "draft",
+        "submitted",
+        "supplement_requested",
+        "refused",
+        "received",
+        "processing",
+        "approved",
+        "returned",
+    ] {
+        assert!(states.contains(s), "no demo dossier is {s}: {rows:?}");
+    }
+    let outcomes: HashSet<&str> = rows.iter().filter_map(|(_, o)| o.as_deref()).collect();
+    assert!(
+        outcomes.contains("early") && outcomes.contains("late"),
+        "{outcomes:?}"
+    );
+    // The desk's inbox marks the overdue one; the demo business sees its own draft.
+    let desk = app
+        .session("tiepnhan", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let inbox = app
+        .get_with("/ho-so", &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        inbox.contains("due-overdue"),
+        "an overdue dossier is marked"
+    );
+    let business = app
+        .session("0100109106", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mine = app
+        .get_with("/ho-so", &business)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(mine.contains("(bản nháp)"), "{mine}");
+    // A restart does not add them again.
+    let before = rows.len();
+    let (data, url) = app.stop().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let app = testkit::spawn_on(data, url, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let after: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dossiers WHERE agency_code = '000.00.02.H26'"
+    ).fetch_one(p).await)
+    .unwrap_or(-1);
+    assert_eq!(usize::try_from(after).unwrap_or(0), before);
+    assert!(kernel::audit::verify(&app.state.db).await.is_ok());
+}
+
 both!(
+    the_demo_has_dossiers_in_every_state,
     a_citizen_files_through_the_pages_and_the_desk_receives_it,
     the_workflow_carries_a_dossier_to_its_return,
     a_birth_registration_goes_from_draft_to_received,
