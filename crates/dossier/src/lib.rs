@@ -676,6 +676,17 @@ impl Dossiers {
                 Map::new()
             }
         };
+        // Without a phone or e-mail on the account, take the ones declared in the form: the
+        // applicant is told of changes there, and tracks the dossier with the phone.
+        let declared = |kind: catalog::model::FieldType| {
+            spec.form.iter().filter(|f| f.kind == kind).find_map(|f| {
+                form.get(&f.name)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+        };
+        let phone = phone.or_else(|| declared(catalog::model::FieldType::Phone));
+        let email = email.or_else(|| declared(catalog::model::FieldType::Email));
         if !problems.is_empty() {
             return Err(DossierError::Invalid(problems));
         }

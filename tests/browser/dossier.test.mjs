@@ -1,0 +1,102 @@
+// A dossier's whole path so far, in a real browser: a business files online (form, uploads,
+// submit), the desk receives it, the specialist and the department head pass it on, the leader
+// approves, the desk returns the result, and the business sees it returned.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, startServer, stopServer } from './harness.mjs';
+
+const PASSWORD = 'thu-nghiem-motcua-2026';
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await stopServer(server);
+  }
+});
+
+async function loggedIn(login) {
+  const ctx = await browser.newContext({ baseURL: server.origin });
+  const page = await ctx.newPage();
+  await page.goto('/dang-nhap');
+  await page.fill('#login', login);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  return { ctx, page };
+}
+
+test('a business files online and the agency carries the dossier to its return', async () => {
+  const { ctx, page } = await loggedIn('0100109106');
+  // From the procedure page to the generated form.
+  await page.goto('/thu-tuc/2.001614');
+  await Promise.all([page.waitForURL('**/thu-tuc/2.001614/nop'), page.click('[data-testid=file-online]')]);
+  await page.selectOption('#agency', '000.00.02.H26');
+  // Fill what is not prefilled, by the type of each field.
+  await page.evaluate(() => {
+    for (const el of document.querySelectorAll('form input, form textarea, form select')) {
+      if (!el.id.startsWith('f-') || el.value) continue;
+      if (el.tagName === 'SELECT') el.selectedIndex = 1;
+      else if (el.tagName === 'TEXTAREA') el.value = 'Số 2 Hàng Bài, phường Hoàn Kiếm, Hà Nội';
+      else if (el.type === 'date') el.value = '2026-01-15';
+      else if (el.type === 'number') el.value = '1';
+      else if (el.type === 'email') el.value = 'lienhe@thunghiem.vn';
+      else if (el.type === 'tel') el.value = '0912345678';
+      else if (el.type === 'checkbox') el.checked = true;
+      else el.value = 'Công ty Cổ phần Thử Nghiệm';
+    }
+  });
+  assert.equal(await page.inputValue('#f-ma_so_doanh_nghiep'), '0100109106', 'the tax code comes from the account');
+  await page.click('form button[type=submit]');
+  await page.waitForLoadState('load');
+  assert.match(page.url(), /\/ho-so\/[0-9a-f-]{36}$/, await page.textContent('main'));
+
+  // Upload each required document, then submit.
+  const names = await page.$$eval('#doc-name option', (os) => os.map((o) => o.textContent));
+  for (const name of names.slice(0, -1)) {
+    await page.selectOption('#doc-name', { label: name });
+    await page.setInputFiles('#doc-file', { name: 'giay-to.pdf', mimeType: 'application/pdf', buffer: PDF });
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/tai-lieu"] button[type=submit]')]);
+  }
+  assert.equal(await page.locator('[data-testid=documents] li').count(), names.length - 1);
+  await Promise.all([page.waitForURL(/\/ho-so\/000\.00\.02\.H26-\d{6}-\d{4}$/), page.click('[data-action=submit]')]);
+  const code = page.url().split('/').pop();
+  assert.match(await page.textContent('[data-testid=status]'), /Đã nộp/);
+
+  // The agency, each in turn, from its own session.
+  for (const [login, action] of [
+    ['tiepnhan', 'receive'],
+    ['chuyenvien', 'forward'],
+    ['truongphong', 'forward'],
+    ['lanhdao', 'approve'],
+    ['tiepnhan', 'return'],
+  ]) {
+    const o = await loggedIn(login);
+    await o.page.goto(`/ho-so/${code}`);
+    await Promise.all([o.page.waitForLoadState('load'), o.page.click(`[data-action=${action}]`)]);
+    assert.equal(o.page.url(), `${server.origin}/ho-so/${code}`, `${login} ${action}`);
+    await o.ctx.close();
+  }
+
+  await page.goto(`/ho-so/${code}`);
+  assert.match(await page.textContent('[data-testid=status]'), /Đã trả kết quả/);
+  assert.equal(await page.locator('[data-testid=history] li').count(), 7);
+  // Public tracking shows the same, with the phone's last four digits.
+  const anon = await browser.newContext({ baseURL: server.origin });
+  const t = await anon.newPage();
+  await t.goto('/tra-cuu-ho-so');
+  await t.fill('#ma', code);
+  await t.fill('#so', '5678');
+  await Promise.all([t.waitForLoadState('load'), t.click('button[type=submit]')]);
+  assert.match(await t.textContent('[data-testid=status]'), /Đã trả kết quả/);
+  await anon.close();
+  await ctx.close();
+});
