@@ -152,6 +152,13 @@ pub async fn seed(
     };
     let hour = Duration::hours(1);
     let day = Duration::days(1);
+    // The standard path after receipt: examined, reviewed, approved, returned at the desk.
+    let path = [
+        (&specialist, ActionKind::Forward),
+        (&head, ActionKind::Forward),
+        (&leader, ActionKind::Approve),
+        (&desk, ActionKind::Return),
+    ];
     let mut made = 0;
     // Returned late: received twelve days ago, handled slowly.
     let (late, _) = d.create(&desk, &file(0), None).await?;
@@ -176,12 +183,7 @@ pub async fn seed(
     )
     .await?;
     clock.advance(hour * 2);
-    for (p, a) in [
-        (&specialist, ActionKind::Forward),
-        (&head, ActionKind::Forward),
-        (&leader, ActionKind::Approve),
-        (&desk, ActionKind::Return),
-    ] {
+    for (p, a) in path {
         let method = (a == ActionKind::Return).then_some("desk");
         act(early.clone(), p.clone(), a, vec![], method).await?;
     }
@@ -275,12 +277,7 @@ pub async fn seed(
     // Today: the slow one finally comes back, late; one approved and waiting to be
     // returned; one just received; one waiting for the desk.
     clock.set(now - hour * 4);
-    for (p, a) in [
-        (&specialist, ActionKind::Forward),
-        (&head, ActionKind::Forward),
-        (&leader, ActionKind::Approve),
-        (&desk, ActionKind::Return),
-    ] {
+    for (p, a) in path {
         let method = (a == ActionKind::Return).then_some("desk");
         act(late.clone(), p.clone(), a, vec![], method).await?;
     }
@@ -295,11 +292,8 @@ pub async fn seed(
         None,
     )
     .await?;
-    for (p, a) in [
-        (&specialist, ActionKind::Forward),
-        (&head, ActionKind::Forward),
-        (&leader, ActionKind::Approve),
-    ] {
+    for (p, a) in &path[..3] {
+        let (p, a) = (*p, *a);
         act(approved.clone(), p.clone(), a, vec![], None).await?;
     }
     let (received, _) = d.create(&desk, &file(7), None).await?;

@@ -676,8 +676,9 @@ impl Dossiers {
                 Map::new()
             }
         };
-        // Without a phone or e-mail on the account, take the ones declared in the form: the
-        // applicant is told of changes there, and tracks the dossier with the phone.
+        // Online, without a phone or e-mail on the account, take the ones declared in the form:
+        // the applicant is told of changes there, and tracks the dossier with the phone. (At
+        // the desk, the official enters the applicant's contacts.)
         let declared = |kind: catalog::model::FieldType| {
             spec.form.iter().filter(|f| f.kind == kind).find_map(|f| {
                 form.get(&f.name)
@@ -685,8 +686,14 @@ impl Dossiers {
                     .map(str::to_string)
             })
         };
-        let phone = phone.or_else(|| declared(catalog::model::FieldType::Phone));
-        let email = email.or_else(|| declared(catalog::model::FieldType::Email));
+        let (phone, email) = if desk {
+            (phone, email)
+        } else {
+            (
+                phone.or_else(|| declared(catalog::model::FieldType::Phone)),
+                email.or_else(|| declared(catalog::model::FieldType::Email)),
+            )
+        };
         if !problems.is_empty() {
             return Err(DossierError::Invalid(problems));
         }

@@ -36,22 +36,6 @@ where
         .route("/dat-lai-mat-khau", get(reset_page).post(reset_submit))
 }
 
-fn read_form(
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-    c: &Chrome,
-) -> Result<HashMap<String, String>, PageError> {
-    form.map(|Form(f)| f).map_err(|e| {
-        PageError::new(
-            IdentityError::Invalid(vec![kernel::ProblemDetail::new(
-                "form",
-                format!("Biểu mẫu không đọc được: {e}"),
-                format!("The form cannot be read: {e}"),
-            )]),
-            c.clone(),
-        )
-    })
-}
-
 /// The logged-in account and the session's CSRF token.
 fn admin_of(auth: &Auth) -> Option<(Principal, String)> {
     match (auth.principal(), &auth.session) {
@@ -192,7 +176,7 @@ async fn role_submit(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = read_form(form, &c)?;
+    let f = crate::web::form_or_error(form, &c)?;
     let Some((p, csrf)) = admin_of(&auth) else {
         return Ok(need_login("/quan-tri/tai-khoan"));
     };
@@ -407,7 +391,7 @@ async fn client_state(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = read_form(form, &c)?;
+    let f = crate::web::form_or_error(form, &c)?;
     let Some((p, csrf)) = admin_of(&auth) else {
         return Ok(need_login("/quan-tri/ung-dung"));
     };
@@ -464,7 +448,7 @@ async fn outbox_handed(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = read_form(form, &c)?;
+    let f = crate::web::form_or_error(form, &c)?;
     let Some((p, csrf)) = admin_of(&auth) else {
         return Ok(need_login("/quan-tri/thu-di"));
     };

@@ -386,7 +386,7 @@ fn demo_list(site: &Site, c: &Chrome) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-fn form_or_error(
+pub(crate) fn form_or_error(
     form: Result<Form<HashMap<String, String>>, FormRejection>,
     c: &Chrome,
 ) -> Result<HashMap<String, String>, PageError> {

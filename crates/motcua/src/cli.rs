@@ -399,15 +399,7 @@ async fn catalog_cmd(
     clock: Arc<dyn Clock>,
     what: CatalogCmd,
 ) -> anyhow::Result<()> {
-    let state = app::open_state(
-        config,
-        &BuildOptions {
-            demo: false,
-            clock,
-            index_in_memory: false,
-        },
-    )
-    .await?;
+    let state = cli_state(config, clock).await?;
     let cat = &state.catalog;
     match what {
         CatalogCmd::Import { file, format } => {
@@ -595,9 +587,9 @@ fn identity_err(e: identity::IdentityError) -> anyhow::Error {
     )
 }
 
-async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyhow::Result<()> {
-    use identity::{AccountKind, Role};
-    let state = app::open_state(
+/// The node's state for a command that reads or changes accounts and clients.
+async fn cli_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motcua::AppState> {
+    app::open_state(
         config,
         &BuildOptions {
             demo: false,
@@ -605,7 +597,12 @@ async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyho
             index_in_memory: false,
         },
     )
-    .await?;
+    .await
+}
+
+async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyhow::Result<()> {
+    use identity::{AccountKind, Role};
+    let state = cli_state(config, clock).await?;
     let id = &state.identity;
     match what {
         UserCmd::Add {
@@ -763,15 +760,7 @@ async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyho
 }
 
 async fn oidc_cmd(config: Config, clock: Arc<dyn Clock>, what: OidcCmd) -> anyhow::Result<()> {
-    let state = app::open_state(
-        config,
-        &BuildOptions {
-            demo: false,
-            clock,
-            index_in_memory: false,
-        },
-    )
-    .await?;
+    let state = cli_state(config, clock).await?;
     let id = &state.identity;
     match what {
         OidcCmd::ClientAdd {

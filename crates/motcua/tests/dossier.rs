@@ -57,29 +57,9 @@ async fn official(app: &TestApp, login: &str, agency: &str) -> String {
 }
 
 async fn official_as(app: &TestApp, login: &str, agency: &str, role: identity::Role) -> String {
-    let new = identity::NewAccount {
-        kind: identity::AccountKind::Official,
-        username: Some(login.into()),
-        full_name: format!("Cán bộ {login}"),
-        cccd: None,
-        tax_code: None,
-        birth_date: None,
-        sex: None,
-        phone: None,
-        email: None,
-        password: identity::demo::PASSWORD.into(),
-        assurance: 2,
-    };
-    app.state
-        .identity
-        .create_account(&new, "test")
+    app.add_official(login, role, agency)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.state
-        .identity
-        .grant(login, role, Some(agency), "test")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     token(app, login).await
 }
 

@@ -496,34 +496,9 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     let app = spawn_app(b, Spawn::default())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let other = identity::NewAccount {
-        kind: identity::AccountKind::Official,
-        username: Some("canbo.hue".into()),
-        full_name: "Cán bộ Huế".into(),
-        cccd: None,
-        tax_code: None,
-        birth_date: None,
-        sex: None,
-        phone: None,
-        email: None,
-        password: PASSWORD.into(),
-        assurance: 1,
-    };
-    app.state
-        .identity
-        .create_account(&other, "test")
+    app.add_official("canbo.hue", identity::Role::Reception, "000.00.00.H57")
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.state
-        .identity
-        .grant(
-            "canbo.hue",
-            identity::Role::Reception,
-            Some("000.00.00.H57"),
-            "test",
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let mut callers = vec![String::new()];
     for login in [
         "001095012345",

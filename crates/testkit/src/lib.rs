@@ -261,6 +261,32 @@ impl TestApp {
         Ok(cookie)
     }
 
+    /// Creates an official (password: the demo one) holding `role` in `agency`.
+    pub async fn add_official(
+        &self,
+        login: &str,
+        role: identity::Role,
+        agency: &str,
+    ) -> anyhow::Result<()> {
+        let new = identity::NewAccount {
+            kind: identity::AccountKind::Official,
+            username: Some(login.into()),
+            full_name: format!("Cán bộ {login}"),
+            cccd: None,
+            tax_code: None,
+            birth_date: None,
+            sex: None,
+            phone: None,
+            email: None,
+            password: identity::demo::PASSWORD.into(),
+            assurance: 1,
+        };
+        let id = &self.state.identity;
+        id.create_account(&new, "test").await?;
+        id.grant(login, role, Some(agency), "test").await?;
+        Ok(())
+    }
+
     /// The data folder.
     pub fn data_dir(&self) -> &std::path::Path {
         self.config.data_dir.as_path()
