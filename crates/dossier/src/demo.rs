@@ -145,6 +145,7 @@ pub async fn seed(
                     reasons,
                     to: None,
                     method: method.map(str::to_string),
+                    new_date: None,
                 },
             )
             .await

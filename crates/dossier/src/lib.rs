@@ -260,6 +260,8 @@ pub struct Dossier {
     pub return_method: Option<String>,
     /// `early`, `on_time` or `late`, decided at return.
     pub outcome: Option<String>,
+    /// The appointment date before an apology moved it.
+    pub extended_from: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub documents: Vec<Document>,
@@ -334,11 +336,12 @@ struct Row {
     return_method: Option<String>,
     outcome: Option<String>,
     revision: i64,
+    extended_from: Option<NaiveDate>,
 }
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from"
     };
 }
 
@@ -383,6 +386,9 @@ pub enum ActionKind {
     Reject,
     /// The returning step: hand the result back (`method`: desk, post or online).
     Return,
+    /// The current step's role, at least a working day before the appointment: apologise and
+    /// set a new date (`new_date`), once. The dossier still counts as late.
+    Apologize,
 }
 
 impl ActionKind {
@@ -398,6 +404,7 @@ impl ActionKind {
             "approve" => Some(ActionKind::Approve),
             "reject" => Some(ActionKind::Reject),
             "return" => Some(ActionKind::Return),
+            "apologize" => Some(ActionKind::Apologize),
             _ => None,
         }
     }
@@ -413,6 +420,7 @@ impl ActionKind {
             ActionKind::Approve => "approve",
             ActionKind::Reject => "reject",
             ActionKind::Return => "return",
+            ActionKind::Apologize => "apologize",
         }
     }
     /// The authorization an action needs, given the step the dossier is at.
@@ -441,6 +449,9 @@ pub struct ActionInput {
     /// For return: `desk`, `post` or `online`.
     #[serde(default)]
     pub method: Option<String>,
+    /// For an apology: the new appointment date.
+    #[serde(default)]
+    pub new_date: Option<NaiveDate>,
 }
 
 /// Detects a document's type from its first bytes; only PDF, JPEG and PNG are accepted.
@@ -767,6 +778,7 @@ impl Dossiers {
                 code.as_deref(),
                 status,
                 &[],
+                false,
             )
             .await?;
         tx.commit().await?;
@@ -873,6 +885,7 @@ impl Dossiers {
             returned_at: row.returned_at,
             return_method: row.return_method,
             outcome: row.outcome,
+            extended_from: row.extended_from,
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents,
@@ -1165,6 +1178,7 @@ impl Dossiers {
             (ActionKind::Reject, _) if in_workflow && step.as_ref().is_some_and(|s| s.decides) => {
                 Status::Rejected
             }
+            (ActionKind::Apologize, _) if in_workflow => from,
             (ActionKind::Return, Status::Approved | Status::Rejected)
                 if step.as_ref().is_some_and(|s| s.returns) =>
             {
@@ -1320,9 +1334,52 @@ impl Dossiers {
                     "UPDATE dossiers SET step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END WHERE id = $5"
                 ).bind(&next.id).bind(now).bind(due).bind(decided).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
+            (ActionKind::Apologize, _) => {
+                let (Some(due), Some(new_date)) = (row.appointment_date, input.new_date) else {
+                    return Err(invalid(
+                        "new_date",
+                        "Cần ngày hẹn mới",
+                        "A new appointment date is needed",
+                    ));
+                };
+                if row.extended_from.is_some() {
+                    return Err(invalid(
+                        "new_date",
+                        "Ngày hẹn chỉ được gia hạn một lần",
+                        "The appointment may be moved only once",
+                    ));
+                }
+                if cal.working_days_between(local.date(), due) < 1 {
+                    return Err(invalid(
+                        "new_date",
+                        "Văn bản xin lỗi và gia hạn phải gửi trước ngày hẹn ít nhất một ngày làm việc",
+                        "The apology must come at least one working day before the appointment",
+                    ));
+                }
+                if new_date <= due || !cal.is_working_day(new_date) {
+                    return Err(invalid(
+                        "new_date",
+                        "Ngày hẹn mới phải là ngày làm việc sau ngày hẹn cũ",
+                        "The new date must be a working day after the old one",
+                    ));
+                }
+                if reasons.is_empty() {
+                    return Err(invalid(
+                        "reasons",
+                        "Hãy nêu lý do chậm trễ",
+                        "Give the reason for the delay",
+                    ));
+                }
+                data = json!({ "from": due, "to": new_date, "reasons": reasons });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET appointment_date = $1, extended_from = $2, reasons = $3 WHERE id = $4"
+                ).bind(new_date).bind(due).bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
             (ActionKind::Return, _) => {
                 let today = local.date();
+                // A dossier whose date was moved by an apology counts as late.
                 let outcome = match row.appointment_date {
+                    _ if row.extended_from.is_some() => "late",
                     Some(d) if today < d => "early",
                     Some(d) if today == d => "on_time",
                     Some(_) => "late",
@@ -1369,7 +1426,15 @@ impl Dossiers {
             row.applicant_id.as_deref(),
         );
         let notified = self
-            .notify(&mut tx, now, applicant, code.as_deref(), to, &reasons)
+            .notify(
+                &mut tx,
+                now,
+                applicant,
+                code.as_deref(),
+                to,
+                &reasons,
+                action == ActionKind::Apologize,
+            )
             .await?;
         tx.commit().await?;
         if notified {
@@ -1430,6 +1495,9 @@ impl Dossiers {
                         out.push(ActionKind::SendBack);
                     }
                     out.push(ActionKind::RequestSupplement);
+                    if d.extended_from.is_none() && d.appointment_date.is_some() {
+                        out.push(ActionKind::Apologize);
+                    }
                     if s.decides {
                         out.push(ActionKind::Approve);
                         out.push(ActionKind::Reject);
@@ -1456,12 +1524,13 @@ impl Dossiers {
         code: Option<&str>,
         to: Status,
         reasons: &[String],
+        apology: bool,
     ) -> Result<bool> {
         let (name, email, account) = applicant;
         let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
             return Ok(false);
         };
-        if matches!(to, Status::Draft | Status::Processing) {
+        if matches!(to, Status::Draft | Status::Processing) && !apology {
             return Ok(false);
         }
         let link = format!("{}/tra-cuu-ho-so?ma={code}", self.identity.issuer());
@@ -1470,15 +1539,17 @@ impl Dossiers {
         } else {
             format!("\n- {}\n", reasons.join("\n- "))
         };
-        let subject = format!(
-            "Hồ sơ {code}: {} / Dossier {code}: {}",
-            to.label(true),
-            to.label(false)
-        );
+        let (vi, en) = if apology {
+            (
+                "xin lỗi vì chậm trả kết quả; ngày hẹn mới ở liên kết dưới đây",
+                "we apologise for the delay; the new date is at the link below",
+            )
+        } else {
+            (to.label(true), to.label(false))
+        };
+        let subject = format!("Hồ sơ {code}: {vi} / Dossier {code}: {en}");
         let body = format!(
             "Xin chào {name},\n\nHồ sơ {code} của bạn: {vi}.{why}\nTra cứu (cần 4 số cuối điện thoại hoặc số định danh): {link}\n\n---\n\nHello {name},\n\nYour dossier {code}: {en}.{why}\nTrack it (with the last 4 digits of your phone or identification number): {link}\n",
-            vi = to.label(true),
-            en = to.label(false),
         );
         identity::outbox::enqueue(tx, now, "email", email, account, &subject, &body).await?;
         Ok(true)

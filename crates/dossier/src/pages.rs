@@ -443,6 +443,9 @@ impl DossierPage {
     fn label(&self, s: &Status) -> &'static str {
         s.label(self.c.lang.is_vi())
     }
+    fn can(&self, action: &str) -> bool {
+        self.actions.iter().any(|(a, _)| *a == action)
+    }
 }
 
 async fn dossier_view(
@@ -484,6 +487,8 @@ async fn dossier_view(
             (ActionKind::Reject, false) => "Reject",
             (ActionKind::Return, true) => "Trả kết quả",
             (ActionKind::Return, false) => "Return the result",
+            (ActionKind::Apologize, true) => "Xin lỗi, gia hạn",
+            (ActionKind::Apologize, false) => "Apologise and extend",
         }
     };
     let actions: Vec<(&'static str, &'static str)> = d
@@ -594,6 +599,9 @@ async fn action_submit(
             .unwrap_or_default(),
         to: f.get("to").cloned().filter(|t| !t.is_empty()),
         method: f.get("method").cloned().filter(|m| !m.is_empty()),
+        new_date: f
+            .get("new_date")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
     };
     match d.act(&code, &p, action, &input).await {
         Ok(done) => {

@@ -1072,7 +1072,129 @@ async fn the_demo_has_dossiers_in_every_state(b: Backend) {
     assert!(kernel::audit::verify(&app.state.db).await.is_ok());
 }
 
+async fn an_apology_moves_the_date_once_and_the_dossier_counts_late(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let agency = "000.00.52.H26";
+    let desk = official_as(&app, "tn.cg", agency, Role::Reception).await;
+    let cv = official_as(&app, "cv.cg", agency, Role::Specialist).await;
+    let tp = official_as(&app, "tp.cg", agency, Role::DepartmentHead).await;
+    let ld = official_as(&app, "ld.cg", agency, Role::AgencyLeader).await;
+    let file = || async {
+        let (st, d) = send(&app, "POST", "/api/v1/dossiers", &desk, Some(json!({
+            "procedure": "1.004873", "agency": agency,
+            "form": {"ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                     "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"},
+            "applicant": {"name": "Lê Văn Nam", "phone": "0912345678"}
+        }))).await;
+        assert_eq!(st, 201, "{d}");
+        let code = d["code"].as_str().unwrap_or_default().to_string();
+        let (st, d) = send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{code}/actions/receive"),
+            &desk,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (st, d["appointment_date"].as_str()),
+            (200, Some("2026-03-05"))
+        );
+        code
+    };
+    let first = file().await;
+    let late = file().await;
+    let apologize = |code: &str, body: Value| {
+        let path = format!("/api/v1/dossiers/{code}/actions/apologize");
+        let cv = cv.clone();
+        let app = &app;
+        async move { send(app, "POST", &path, &cv, Some(body)).await }
+    };
+    let reasons = json!(["Chờ kết quả xác minh từ nơi cư trú trước đây"]);
+    assert_eq!(
+        apologize(&first, json!({"reasons": reasons})).await.0,
+        422,
+        "no date"
+    );
+    assert_eq!(
+        apologize(
+            &first,
+            json!({"reasons": reasons, "new_date": "2026-03-04"})
+        )
+        .await
+        .0,
+        422,
+        "earlier"
+    );
+    assert_eq!(
+        apologize(
+            &first,
+            json!({"reasons": reasons, "new_date": "2026-03-07"})
+        )
+        .await
+        .0,
+        422,
+        "a Saturday"
+    );
+    assert_eq!(
+        apologize(&first, json!({"new_date": "2026-03-09"})).await.0,
+        422,
+        "no reason"
+    );
+    let (st, d) = apologize(
+        &first,
+        json!({"reasons": reasons, "new_date": "2026-03-09"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["appointment_date"], "2026-03-09");
+    assert_eq!(d["extended_from"], "2026-03-05");
+    assert_eq!(
+        apologize(
+            &first,
+            json!({"reasons": reasons, "new_date": "2026-03-10"})
+        )
+        .await
+        .0,
+        422,
+        "only once"
+    );
+    // On the appointment day itself it is too late to apologise.
+    app.clock.advance(chrono::Duration::days(3));
+    let (st, e) = apologize(&late, json!({"reasons": reasons, "new_date": "2026-03-09"})).await;
+    assert_eq!(st, 422);
+    assert!(e.to_string().contains("at least one working day"), "{e}");
+    // Finished before the new date, the first still counts as late.
+    for (who, action) in [(&cv, "forward"), (&tp, "forward"), (&ld, "approve")] {
+        assert_eq!(
+            send(
+                &app,
+                "POST",
+                &format!("/api/v1/dossiers/{first}/actions/{action}"),
+                who,
+                Some(json!({}))
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let (st, d) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{first}/actions/return"),
+        &desk,
+        Some(json!({"method": "desk"})),
+    )
+    .await;
+    assert_eq!((st, d["outcome"].as_str()), (200, Some("late")));
+}
+
 both!(
+    an_apology_moves_the_date_once_and_the_dossier_counts_late,
     the_demo_has_dossiers_in_every_state,
     a_citizen_files_through_the_pages_and_the_desk_receives_it,
     the_workflow_carries_a_dossier_to_its_return,
