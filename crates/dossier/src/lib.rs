@@ -484,6 +484,13 @@ pub fn appointment(
     cal.add_working_days(start, days)
 }
 
+/// What an applicant is told of: the state reached, with its reasons, or an apology.
+struct News<'a> {
+    to: Status,
+    reasons: &'a [String],
+    apology: bool,
+}
+
 /// Failed tracking look-ups on a code, and until when it is locked.
 type Strike = (u32, Option<DateTime<Utc>>);
 
@@ -776,9 +783,11 @@ impl Dossiers {
                 now,
                 (&name, email.as_deref(), applicant_id.as_deref()),
                 code.as_deref(),
-                status,
-                &[],
-                false,
+                News {
+                    to: status,
+                    reasons: &[],
+                    apology: false,
+                },
             )
             .await?;
         tx.commit().await?;
@@ -1431,9 +1440,11 @@ impl Dossiers {
                 now,
                 applicant,
                 code.as_deref(),
-                to,
-                &reasons,
-                action == ActionKind::Apologize,
+                News {
+                    to,
+                    reasons: &reasons,
+                    apology: action == ActionKind::Apologize,
+                },
             )
             .await?;
         tx.commit().await?;
@@ -1522,10 +1533,13 @@ impl Dossiers {
         now: DateTime<Utc>,
         applicant: (&str, Option<&str>, Option<&str>),
         code: Option<&str>,
-        to: Status,
-        reasons: &[String],
-        apology: bool,
+        news: News<'_>,
     ) -> Result<bool> {
+        let News {
+            to,
+            reasons,
+            apology,
+        } = news;
         let (name, email, account) = applicant;
         let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
             return Ok(false);

@@ -176,8 +176,8 @@ async fn a_birth_registration_goes_from_draft_to_received(b: Backend) {
     // Too large: refused with 413 before the body is read (the client may still be sending
     // when the answer comes and the connection closes), and nothing is kept.
     let big = vec![b'%'; 11 * 1024 * 1024];
-    let r = app
-        .client
+    // Its own client: the connection it was cut off on must not serve the next request.
+    let r = reqwest::Client::new()
         .post(app.url(&format!("/api/v1/dossiers/{id}/documents?name=x")))
         .bearer_auth(&an)
         .body(big)
