@@ -37,6 +37,7 @@ where
         .routes(routes!(download))
         .routes(routes!(workflow_get, workflow_put))
         .routes(routes!(tracking))
+        .routes(routes!(due))
 }
 
 fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
@@ -364,4 +365,20 @@ async fn tracking(
     let code = path(code)?;
     let digits = q.get("digits").map(String::as_str).unwrap_or("");
     Ok(Json(d.track(&code, digits.trim()).await?))
+}
+
+/// For an agency's leader, department heads and administrator: its open dossiers that are
+/// overdue or due by the end of the next working day, most urgent first.
+#[utoipa::path(get, path = "/api/v1/due-dossiers", tag = "dossiers",
+    responses(
+        (status = 200, body = Vec<DossierLine>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn due(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+) -> Result<Json<Vec<DossierLine>>, ApiError> {
+    let p = who(&auth)?;
+    Ok(Json(d.due_soon(&p).await?))
 }

@@ -76,6 +76,8 @@ pub enum Status {
     Rejected,
     /// The result (or the rejection) was handed back.
     Returned,
+    /// Handling stopped by a notice, with reasons.
+    Stopped,
 }
 
 impl Status {
@@ -90,6 +92,7 @@ impl Status {
             Status::Approved => "approved",
             Status::Rejected => "rejected",
             Status::Returned => "returned",
+            Status::Stopped => "stopped",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
@@ -103,6 +106,7 @@ impl Status {
             Status::Approved,
             Status::Rejected,
             Status::Returned,
+            Status::Stopped,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -118,6 +122,7 @@ impl Status {
             Status::Processing => Some(4),
             Status::Approved | Status::Rejected => Some(9),
             Status::Returned => Some(10),
+            Status::Stopped => Some(8),
         }
     }
     pub fn label(self, vi: bool) -> &'static str {
@@ -140,6 +145,8 @@ impl Status {
             (Status::Approved, false) => "Result ready to return",
             (Status::Rejected, false) => "Rejected, answer ready to return",
             (Status::Returned, false) => "Result returned",
+            (Status::Stopped, true) => "Dừng xử lý",
+            (Status::Stopped, false) => "Handling stopped",
         }
     }
 }
@@ -389,6 +396,8 @@ pub enum ActionKind {
     /// The current step's role, at least a working day before the appointment: apologise and
     /// set a new date (`new_date`), once. The dossier still counts as late.
     Apologize,
+    /// The current step's role: stop handling, with reasons (a notice to the applicant).
+    Stop,
 }
 
 impl ActionKind {
@@ -405,6 +414,7 @@ impl ActionKind {
             "reject" => Some(ActionKind::Reject),
             "return" => Some(ActionKind::Return),
             "apologize" => Some(ActionKind::Apologize),
+            "stop" => Some(ActionKind::Stop),
             _ => None,
         }
     }
@@ -421,6 +431,7 @@ impl ActionKind {
             ActionKind::Reject => "reject",
             ActionKind::Return => "return",
             ActionKind::Apologize => "apologize",
+            ActionKind::Stop => "stop",
         }
     }
     /// The authorization an action needs, given the step the dossier is at.
@@ -966,6 +977,69 @@ impl Dossiers {
             .collect())
     }
 
+    /// For those who answer for an agency's timeliness (its leader, department heads and
+    /// administrator): its open dossiers that are overdue, or due by the end of the next working
+    /// day, most urgent first. Dossiers paused for a supplement are left out.
+    pub async fn due_soon(&self, p: &Principal) -> Result<Vec<DossierLine>> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM dossiers WHERE agency_code = $1 AND status IN ('received', 'processing', 'approved', 'rejected') \
+             ORDER BY appointment_date, step_due_at LIMIT 1000"
+        );
+        let now = self.clock.now();
+        let today = to_local(now).date();
+        let horizon = {
+            let cal = self
+                .calendar
+                .read()
+                .map_err(|_| DossierError::Storage("calendar lock".into()))?;
+            cal.add_working_days(today, 1)
+        };
+        let mut agencies: Vec<&str> = p
+            .grants
+            .iter()
+            .filter(|g| {
+                matches!(
+                    g.role,
+                    Role::AgencyLeader | Role::DepartmentHead | Role::AgencyAdmin
+                )
+            })
+            .filter_map(|g| g.agency.as_deref())
+            .collect();
+        agencies.sort_unstable();
+        agencies.dedup();
+        let mut out = Vec::new();
+        for a in agencies {
+            let rows: Vec<Row> =
+                on_db!(&self.db, c => sqlx::query_as(SQL).bind(a).fetch_all(c).await)?;
+            out.extend(
+                rows.into_iter()
+                    .filter(|r| {
+                        r.appointment_date.is_some_and(|d| d <= horizon)
+                            || r.step_due_at.is_some_and(|d| d < now)
+                    })
+                    .map(|r| DossierLine {
+                        status: r.status(),
+                        id: r.id,
+                        code: r.code,
+                        procedure_code: r.procedure_code,
+                        agency_code: r.agency_code,
+                        applicant_name: r.applicant_name,
+                        submitted_at: r.submitted_at,
+                        appointment_date: r.appointment_date,
+                        step_due_at: r.step_due_at,
+                    }),
+            );
+        }
+        out.sort_by(|a, b| {
+            a.appointment_date
+                .cmp(&b.appointment_date)
+                .then(a.step_due_at.cmp(&b.step_due_at))
+        });
+        Ok(out)
+    }
+
     /// Adds a document: while a draft or asked for a supplement (applicant), or at the desk.
     pub async fn upload(
         &self,
@@ -1188,6 +1262,7 @@ impl Dossiers {
                 Status::Rejected
             }
             (ActionKind::Apologize, _) if in_workflow => from,
+            (ActionKind::Stop, _) if in_workflow => Status::Stopped,
             (ActionKind::Return, Status::Approved | Status::Rejected)
                 if step.as_ref().is_some_and(|s| s.returns) =>
             {
@@ -1197,7 +1272,10 @@ impl Dossiers {
         };
         if matches!(
             action,
-            ActionKind::RequestSupplement | ActionKind::Refuse | ActionKind::Reject
+            ActionKind::RequestSupplement
+                | ActionKind::Refuse
+                | ActionKind::Reject
+                | ActionKind::Stop
         ) && reasons.is_empty()
         {
             return Err(invalid(
@@ -1293,6 +1371,12 @@ impl Dossiers {
                 on_tx!(&mut tx, c => sqlx::query(
                     "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5 WHERE id = $6"
                 ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
+            (ActionKind::Stop, _) => {
+                data = json!({ "reasons": reasons, "step": row.step });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET reasons = $1, step_due_at = NULL WHERE id = $2"
+                ).bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
             (ActionKind::RequestSupplement | ActionKind::Refuse, _) => {
                 data = json!({ "reasons": reasons });
@@ -1509,6 +1593,7 @@ impl Dossiers {
                     if d.extended_from.is_none() && d.appointment_date.is_some() {
                         out.push(ActionKind::Apologize);
                     }
+                    out.push(ActionKind::Stop);
                     if s.decides {
                         out.push(ActionKind::Approve);
                         out.push(ActionKind::Reject);
@@ -1640,7 +1725,7 @@ impl Dossiers {
             step: step.map(|s| s.name),
             reasons: if matches!(
                 status,
-                Status::SupplementRequested | Status::Refused | Status::Rejected
+                Status::SupplementRequested | Status::Refused | Status::Rejected | Status::Stopped
             ) {
                 row.reasons.0
             } else {

@@ -383,6 +383,8 @@ async fn file_submit(
 struct ListPage {
     c: Chrome,
     lines: Vec<DossierLine>,
+    /// For leaders: what is overdue or about to be.
+    due: Vec<DossierLine>,
     official: bool,
     now: chrono::DateTime<chrono::Utc>,
 }
@@ -413,11 +415,16 @@ async fn list_page(
         .list(&p, None, 200)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
+    let due = d
+        .due_soon(&p)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
     let official = p.kind == AccountKind::Official;
     Ok(render_status(
         StatusCode::OK,
         &ListPage {
             lines,
+            due,
             official,
             now: d.clock.now(),
             c,
@@ -489,6 +496,8 @@ async fn dossier_view(
             (ActionKind::Return, false) => "Return the result",
             (ActionKind::Apologize, true) => "Xin lỗi, gia hạn",
             (ActionKind::Apologize, false) => "Apologise and extend",
+            (ActionKind::Stop, true) => "Dừng xử lý",
+            (ActionKind::Stop, false) => "Stop handling",
         }
     };
     let actions: Vec<(&'static str, &'static str)> = d

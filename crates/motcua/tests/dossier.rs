@@ -1058,6 +1058,39 @@ async fn the_demo_has_dossiers_in_every_state(b: Backend) {
         .await
         .unwrap_or_default();
     assert!(mine.contains("(bản nháp)"), "{mine}");
+    // The leader's list of what is overdue or due soon; the desk has none.
+    let leader = app
+        .session("lanhdao", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let page = app
+        .get_with("/ho-so", &leader)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("data-testid=\"due-soon\""), "{page}");
+    let due: serde_json::Value = app
+        .get_with("/api/v1/due-dossiers", &leader)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert!(
+        due.as_array()
+            .is_some_and(|a| a.iter().any(|d| d["status"] == "processing")),
+        "{due}"
+    );
+    let none: serde_json::Value = app
+        .get_with("/api/v1/due-dossiers", &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
     // A restart does not add them again.
     let before = rows.len();
     let (data, url) = app.stop().await.unwrap_or_else(|e| panic!("{e:#}"));
@@ -1167,6 +1200,33 @@ async fn an_apology_moves_the_date_once_and_the_dossier_counts_late(b: Backend) 
     let (st, e) = apologize(&late, json!({"reasons": reasons, "new_date": "2026-03-09"})).await;
     assert_eq!(st, 422);
     assert!(e.to_string().contains("at least one working day"), "{e}");
+    // That one is stopped by a notice instead, with its reason; nothing more can be done.
+    let stop = format!("/api/v1/dossiers/{late}/actions/stop");
+    assert_eq!(send(&app, "POST", &stop, &cv, Some(json!({}))).await.0, 422);
+    let (st, d) = send(
+        &app,
+        "POST",
+        &stop,
+        &cv,
+        Some(json!({"reasons": ["Người nộp đề nghị dừng"]})),
+    )
+    .await;
+    assert_eq!(
+        (st, d["status"].as_str(), d["national_status"].as_u64()),
+        (200, Some("stopped"), Some(8))
+    );
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{late}/actions/forward"),
+            &cv,
+            Some(json!({}))
+        )
+        .await
+        .0,
+        409
+    );
     // Finished before the new date, the first still counts as late.
     for (who, action) in [(&cv, "forward"), (&tp, "forward"), (&ld, "approve")] {
         assert_eq!(

@@ -134,6 +134,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/tai-khoan/phien", 303),
     ("GET", "/api/v1/me", 401),
     ("GET", "/api/v1/dossiers", 401),
+    ("GET", "/api/v1/due-dossiers", 401),
     (
         "GET",
         "/api/v1/tracking/000.00.51.H26-260302-0001?digits=1234",
