@@ -129,6 +129,7 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/dossiers", tag = "dossiers",
     params(
         ("status" = Option<String>, Query, description = "draft, submitted, supplement_requested, received, refused"),
+        ("q" = Option<String>, Query, description = "Officials: a dossier code (or part), the applicant's CCCD, or their name with or without diacritics"),
         ("limit" = Option<i64>, Query, description = "1 to 500, default 100"),
     ),
     responses(
@@ -170,7 +171,8 @@ async fn list(
             })?,
         None => 100,
     };
-    Ok(Json(d.list(&p, status, limit).await?))
+    let q = q.get("q").map(String::as_str).unwrap_or("");
+    Ok(Json(d.list(&p, status, q, limit).await?))
 }
 
 /// One dossier, by its code or id. A dossier the caller may not see is "not found".

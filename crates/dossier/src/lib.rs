@@ -755,14 +755,14 @@ impl Dossiers {
             None
         };
         on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO dossiers (id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, reasons, submitted_at, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
+            "INSERT INTO dossiers (id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, reasons, submitted_at, created_by, created_at, updated_at, applicant_fold) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)"
         ).bind(&id).bind(&code).bind(&spec.code).bind(stored.version).bind(&agency).bind(&applicant_id)
         .bind(&name).bind(&cccd).bind(&phone).bind(&email).bind(&on_behalf_of)
         .bind(if desk { "desk" } else { "online" }).bind(status.as_str()).bind(Json(Value::Object(form)))
         .bind(i64::from(spec.time_limit_days)).bind(Json(Vec::<String>::new()))
         .bind(submit.then_some(now)).bind(actor_of(p)).bind(now)
-        .execute(c).await.map(|_| ()))?;
+        .bind(kernel::text::fold(&name)).execute(c).await.map(|_| ()))?;
         if let Some(k) = idempotency_key {
             let inserted = on_tx!(&mut tx, c => sqlx::query(
                 "INSERT INTO dossier_idempotency (account_id, key, dossier_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, key) DO NOTHING"
@@ -919,9 +919,21 @@ impl Dossiers {
         &self,
         p: &Principal,
         status: Option<Status>,
+        search: &str,
         limit: i64,
     ) -> Result<Vec<DossierLine>> {
         let limit = limit.clamp(1, 500);
+        let search: String = search.trim().chars().take(100).collect();
+        let folded = kernel::text::fold(&search);
+        let like = |s: &str| {
+            format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        };
+        let (code_like, name_like) = (like(&search.to_lowercase()), like(&folded));
         let agencies: Vec<String> = p
             .grants
             .iter()
@@ -941,7 +953,9 @@ impl Dossiers {
         const AGENCY: &str = concat!(
             "SELECT ",
             columns!(),
-            " FROM dossiers WHERE agency_code = $1 AND status <> 'draft' AND ($2 = '' OR status = $2) ORDER BY created_at DESC LIMIT $3"
+            " FROM dossiers WHERE agency_code = $1 AND status <> 'draft' AND ($2 = '' OR status = $2) \
+             AND ($4 = '' OR applicant_cccd = $4 OR lower(code) LIKE $5 ESCAPE '\\' OR applicant_fold LIKE $6 ESCAPE '\\') \
+             ORDER BY created_at DESC LIMIT $3"
         );
         let business = if p.kind == AccountKind::Business {
             p.login.clone()
@@ -955,8 +969,18 @@ impl Dossiers {
             rows.extend(more);
         }
         for a in &agencies {
-            let more: Vec<Row> = on_db!(&self.db, c => sqlx::query_as(AGENCY).bind(a).bind(st).bind(limit).fetch_all(c).await)?;
+            let more: Vec<Row> = on_db!(&self.db, c => sqlx::query_as(AGENCY).bind(a).bind(st).bind(limit).bind(&search).bind(&code_like).bind(&name_like).fetch_all(c).await)?;
             rows.extend(more);
+        }
+        if !search.is_empty() {
+            let lower = search.to_lowercase();
+            rows.retain(|r| {
+                r.applicant_cccd.as_deref() == Some(search.as_str())
+                    || r.code
+                        .as_deref()
+                        .is_some_and(|c| c.to_lowercase().contains(&lower))
+                    || kernel::text::fold(&r.applicant_name).contains(&folded)
+            });
         }
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         rows.dedup_by(|a, b| a.id == b.id);

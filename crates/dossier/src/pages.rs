@@ -385,6 +385,7 @@ struct ListPage {
     lines: Vec<DossierLine>,
     /// For leaders: what is overdue or about to be.
     due: Vec<DossierLine>,
+    q: String,
     official: bool,
     now: chrono::DateTime<chrono::Utc>,
 }
@@ -407,12 +408,18 @@ async fn list_page(
     State(d): State<Arc<Dossiers>>,
     auth: Auth,
     c: Chrome,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
     let Some((p, _)) = session_of(&auth) else {
         return Ok(login_first("/ho-so"));
     };
     let lines = d
-        .list(&p, None, 200)
+        .list(
+            &p,
+            q.get("trang_thai").and_then(|s| Status::parse(s)),
+            q.get("q").map(String::as_str).unwrap_or(""),
+            200,
+        )
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
     let due = d
@@ -425,6 +432,7 @@ async fn list_page(
         &ListPage {
             lines,
             due,
+            q: q.get("q").cloned().unwrap_or_default(),
             official,
             now: d.clock.now(),
             c,

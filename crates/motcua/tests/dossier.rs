@@ -1058,6 +1058,47 @@ async fn the_demo_has_dossiers_in_every_state(b: Backend) {
         .await
         .unwrap_or_default();
     assert!(mine.contains("(bản nháp)"), "{mine}");
+    // The desk finds a dossier by the applicant's name typed without diacritics, or by code.
+    let found: serde_json::Value = app
+        .get_with("/api/v1/dossiers?q=tran%20van%20hung", &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let names: Vec<&str> = found
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["applicant_name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, ["Trần Văn Hùng"], "{found}");
+    let code = found[0]["code"].as_str().unwrap_or_default().to_string();
+    let tail = code.rsplit('-').next().unwrap_or_default().to_string();
+    let by_code: serde_json::Value = app
+        .get_with(
+            &format!("/api/v1/dossiers?q={}", code.to_lowercase()),
+            &desk,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_code.as_array().map(Vec::len), Some(1), "{tail}");
+    let page = app
+        .get_with("/ho-so?q=%25", &desk)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        !page.contains("due-ok") && !page.contains("due-overdue"),
+        "a % matches nothing literally"
+    );
     // The leader's list of what is overdue or due soon; the desk has none.
     let leader = app
         .session("lanhdao", identity::demo::PASSWORD)
