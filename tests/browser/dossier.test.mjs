@@ -1,6 +1,6 @@
 // A dossier's whole path so far, in a real browser: a business files online (form, uploads,
 // submit), the desk receives it, the specialist and the department head pass it on, the leader
-// approves, the desk returns the result, and the business sees it returned.
+// approves, the desk returns the result, the business sees it returned and rates the service.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,6 +89,14 @@ test('a business files online and the agency carries the dossier to its return',
   await page.goto(`/ho-so/${code}`);
   assert.match(await page.textContent('[data-testid=status]'), /Đã trả kết quả/);
   assert.equal(await page.locator('[data-testid=history] li').count(), 7);
+  // The business rates the service: "not satisfied" needs a reason.
+  await page.check('input[name=rating][value=not_satisfied]');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-action=rate]')]);
+  assert.match(await page.textContent('.alert[role=alert]'), /vì sao bạn không hài lòng/);
+  await page.check('input[name=rating][value=satisfied]');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-action=rate]')]);
+  assert.equal((await page.textContent('[data-testid=rating]')).trim(), 'satisfied');
+  assert.equal(await page.locator('[data-action=rate]').count(), 0, 'rated once');
   // Public tracking shows the same, with the phone's last four digits.
   const anon = await browser.newContext({ baseURL: server.origin });
   const t = await anon.newPage();

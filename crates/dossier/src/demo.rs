@@ -146,6 +146,7 @@ pub async fn seed(
                     to: None,
                     method: method.map(str::to_string),
                     new_date: None,
+                    rating: None,
                 },
             )
             .await

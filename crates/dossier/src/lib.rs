@@ -269,6 +269,8 @@ pub struct Dossier {
     pub outcome: Option<String>,
     /// The appointment date before an apology moved it.
     pub extended_from: Option<NaiveDate>,
+    /// The applicant's rating, once given.
+    pub rating: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub documents: Vec<Document>,
@@ -344,11 +346,12 @@ struct Row {
     outcome: Option<String>,
     revision: i64,
     extended_from: Option<NaiveDate>,
+    rating: Option<String>,
 }
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating"
     };
 }
 
@@ -398,6 +401,9 @@ pub enum ActionKind {
     Apologize,
     /// The current step's role: stop handling, with reasons (a notice to the applicant).
     Stop,
+    /// The applicant, once the result is returned: `rating` very_satisfied, satisfied or
+    /// not_satisfied (with a reason in `comment`). Once.
+    Rate,
 }
 
 impl ActionKind {
@@ -415,6 +421,7 @@ impl ActionKind {
             "return" => Some(ActionKind::Return),
             "apologize" => Some(ActionKind::Apologize),
             "stop" => Some(ActionKind::Stop),
+            "rate" => Some(ActionKind::Rate),
             _ => None,
         }
     }
@@ -432,12 +439,15 @@ impl ActionKind {
             ActionKind::Return => "return",
             ActionKind::Apologize => "apologize",
             ActionKind::Stop => "stop",
+            ActionKind::Rate => "rate",
         }
     }
     /// The authorization an action needs, given the step the dossier is at.
     fn needs(self, step: Option<&Step>) -> Action {
         match (self, step) {
-            (ActionKind::Submit | ActionKind::Supplement, _) => Action::FileDossier,
+            (ActionKind::Submit | ActionKind::Supplement | ActionKind::Rate, _) => {
+                Action::FileDossier
+            }
             (ActionKind::Receive | ActionKind::Refuse, _) => Action::HandleDossier(Role::Reception),
             (_, Some(s)) => Action::HandleDossier(s.role),
             (_, None) => Action::HandleDossier(Role::Reception),
@@ -463,6 +473,9 @@ pub struct ActionInput {
     /// For an apology: the new appointment date.
     #[serde(default)]
     pub new_date: Option<NaiveDate>,
+    /// For a rating: very_satisfied, satisfied or not_satisfied.
+    #[serde(default)]
+    pub rating: Option<String>,
 }
 
 /// Detects a document's type from its first bytes; only PDF, JPEG and PNG are accepted.
@@ -906,6 +919,7 @@ impl Dossiers {
             return_method: row.return_method,
             outcome: row.outcome,
             extended_from: row.extended_from,
+            rating: row.rating.clone(),
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents,
@@ -1242,7 +1256,7 @@ impl Dossiers {
             return Err(DossierError::Forbidden);
         }
         // Submitting is the applicant's alone; a supplement may also be brought to the desk.
-        if action == ActionKind::Submit
+        if matches!(action, ActionKind::Submit | ActionKind::Rate)
             && !p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref())
         {
             return Err(DossierError::Forbidden);
@@ -1287,6 +1301,7 @@ impl Dossiers {
             }
             (ActionKind::Apologize, _) if in_workflow => from,
             (ActionKind::Stop, _) if in_workflow => Status::Stopped,
+            (ActionKind::Rate, Status::Returned) => Status::Returned,
             (ActionKind::Return, Status::Approved | Status::Rejected)
                 if step.as_ref().is_some_and(|s| s.returns) =>
             {
@@ -1395,6 +1410,35 @@ impl Dossiers {
                 on_tx!(&mut tx, c => sqlx::query(
                     "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5 WHERE id = $6"
                 ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
+            (ActionKind::Rate, _) => {
+                let rating = input.rating.as_deref().unwrap_or("");
+                if !matches!(rating, "very_satisfied" | "satisfied" | "not_satisfied") {
+                    return Err(invalid(
+                        "rating",
+                        "Đánh giá là: rất hài lòng, hài lòng hoặc không hài lòng",
+                        "The rating is very_satisfied, satisfied or not_satisfied",
+                    ));
+                }
+                if rating == "not_satisfied" && comment.is_empty() {
+                    return Err(invalid(
+                        "comment",
+                        "Hãy cho biết vì sao bạn không hài lòng",
+                        "Say why you are not satisfied",
+                    ));
+                }
+                data = json!({ "rating": rating });
+                let n = on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET rating = $1, rating_reason = $2, rated_at = $3 WHERE id = $4 AND rating IS NULL"
+                ).bind(rating).bind((!comment.is_empty()).then_some(&comment)).bind(now).bind(&row.id)
+                .execute(c).await.map(|r| r.rows_affected()))?;
+                if n == 0 {
+                    return Err(invalid(
+                        "rating",
+                        "Hồ sơ đã được đánh giá",
+                        "The dossier was rated already",
+                    ));
+                }
             }
             (ActionKind::Stop, _) => {
                 data = json!({ "reasons": reasons, "step": row.step });
@@ -1624,6 +1668,7 @@ impl Dossiers {
                     }
                 }
             }
+            Status::Returned if applicant && d.rating.is_none() => out.push(ActionKind::Rate),
             Status::Approved | Status::Rejected
                 if step.is_some_and(|s| s.returns && may(s.role)) =>
             {

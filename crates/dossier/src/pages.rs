@@ -506,6 +506,8 @@ async fn dossier_view(
             (ActionKind::Apologize, false) => "Apologise and extend",
             (ActionKind::Stop, true) => "Dừng xử lý",
             (ActionKind::Stop, false) => "Stop handling",
+            (ActionKind::Rate, true) => "Gửi đánh giá",
+            (ActionKind::Rate, false) => "Send the rating",
         }
     };
     let actions: Vec<(&'static str, &'static str)> = d
@@ -619,6 +621,7 @@ async fn action_submit(
         new_date: f
             .get("new_date")
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        rating: f.get("rating").cloned().filter(|r| !r.is_empty()),
     };
     match d.act(&code, &p, action, &input).await {
         Ok(done) => {

@@ -1292,6 +1292,16 @@ async fn an_apology_moves_the_date_once_and_the_dossier_counts_late(b: Backend) 
     )
     .await;
     assert_eq!((st, d["outcome"].as_str()), (200, Some("late")));
+    // Only the applicant rates; a walk-in applicant has no account, and the desk cannot.
+    let (st, _) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{first}/actions/rate"),
+        &desk,
+        Some(json!({"rating": "satisfied"})),
+    )
+    .await;
+    assert_eq!(st, 403);
 }
 
 both!(
