@@ -359,6 +359,20 @@ impl Row {
     fn status(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Draft)
     }
+    /// The row as a list shows it.
+    fn line(self) -> DossierLine {
+        DossierLine {
+            status: self.status(),
+            id: self.id,
+            code: self.code,
+            procedure_code: self.procedure_code,
+            agency_code: self.agency_code,
+            applicant_name: self.applicant_name,
+            submitted_at: self.submitted_at,
+            appointment_date: self.appointment_date,
+            step_due_at: self.step_due_at,
+        }
+    }
     fn current_step(&self) -> Option<Step> {
         let w = self.workflow.as_ref()?;
         w.0.step(self.step.as_deref()?).cloned()
@@ -999,20 +1013,7 @@ impl Dossiers {
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         rows.dedup_by(|a, b| a.id == b.id);
         rows.truncate(usize::try_from(limit).unwrap_or(500));
-        Ok(rows
-            .into_iter()
-            .map(|r| DossierLine {
-                status: r.status(),
-                id: r.id,
-                code: r.code,
-                procedure_code: r.procedure_code,
-                agency_code: r.agency_code,
-                applicant_name: r.applicant_name,
-                submitted_at: r.submitted_at,
-                appointment_date: r.appointment_date,
-                step_due_at: r.step_due_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Row::line).collect())
     }
 
     /// For those who answer for an agency's timeliness (its leader, department heads and
@@ -1057,17 +1058,7 @@ impl Dossiers {
                         r.appointment_date.is_some_and(|d| d <= horizon)
                             || r.step_due_at.is_some_and(|d| d < now)
                     })
-                    .map(|r| DossierLine {
-                        status: r.status(),
-                        id: r.id,
-                        code: r.code,
-                        procedure_code: r.procedure_code,
-                        agency_code: r.agency_code,
-                        applicant_name: r.applicant_name,
-                        submitted_at: r.submitted_at,
-                        appointment_date: r.appointment_date,
-                        step_due_at: r.step_due_at,
-                    }),
+                    .map(Row::line),
             );
         }
         out.sort_by(|a, b| {

@@ -44,6 +44,30 @@ fn admin_of(auth: &Auth) -> Option<(Principal, String)> {
     }
 }
 
+/// A form posted by a logged-in administrator: read, its CSRF token checked, and `action`
+/// asked of the rule book. `Ok(Err(page))` sends someone not logged in to the login page.
+async fn admin_form(
+    auth: &Auth,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    c: &Chrome,
+    here: &str,
+    action: Option<Action>,
+) -> Result<Result<(Principal, String, HashMap<String, String>), Response>, PageError> {
+    let f = crate::web::form_or_error(form, c)?;
+    let Some((p, csrf)) = admin_of(auth) else {
+        return Ok(Err(need_login(here)));
+    };
+    if !same(field(&f, "csrf"), &csrf) {
+        return Err(PageError::new(IdentityError::Csrf, c.clone()));
+    }
+    if let Some(a) = action {
+        auth.check(a, &Resource::Node)
+            .await
+            .map_err(|e| PageError::new(e, c.clone()))?;
+    }
+    Ok(Ok((p, csrf, f)))
+}
+
 fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> &'a str {
     f.get(k).map(|s| s.trim()).unwrap_or("")
 }
@@ -176,13 +200,10 @@ async fn role_submit(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = crate::web::form_or_error(form, &c)?;
-    let Some((p, csrf)) = admin_of(&auth) else {
-        return Ok(need_login("/quan-tri/tai-khoan"));
+    let (p, csrf, f) = match admin_form(&auth, form, &c, "/quan-tri/tai-khoan", None).await? {
+        Ok(x) => x,
+        Err(r) => return Ok(r),
     };
-    if !same(field(&f, "csrf"), &csrf) {
-        return Err(PageError::new(IdentityError::Csrf, c));
-    }
     let login = field(&f, "login").to_string();
     let Some(role) = Role::parse(field(&f, "role")) else {
         let msg = c.pick("Hãy chọn vai trò", "Choose a role").to_string();
@@ -391,16 +412,18 @@ async fn client_state(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = crate::web::form_or_error(form, &c)?;
-    let Some((p, csrf)) = admin_of(&auth) else {
-        return Ok(need_login("/quan-tri/ung-dung"));
+    let (p, _, f) = match admin_form(
+        &auth,
+        form,
+        &c,
+        "/quan-tri/ung-dung",
+        Some(Action::ManageClients),
+    )
+    .await?
+    {
+        Ok(x) => x,
+        Err(r) => return Ok(r),
     };
-    if !same(field(&f, "csrf"), &csrf) {
-        return Err(PageError::new(IdentityError::Csrf, c));
-    }
-    auth.check(Action::ManageClients, &Resource::Node)
-        .await
-        .map_err(|e| PageError::new(e, c.clone()))?;
     id.set_client_disabled(
         field(&f, "client_id"),
         field(&f, "disabled") == "true",
@@ -448,16 +471,18 @@ async fn outbox_handed(
     c: Chrome,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = crate::web::form_or_error(form, &c)?;
-    let Some((p, csrf)) = admin_of(&auth) else {
-        return Ok(need_login("/quan-tri/thu-di"));
+    let (p, _, f) = match admin_form(
+        &auth,
+        form,
+        &c,
+        "/quan-tri/thu-di",
+        Some(Action::ReadOutbox),
+    )
+    .await?
+    {
+        Ok(x) => x,
+        Err(r) => return Ok(r),
     };
-    if !same(field(&f, "csrf"), &csrf) {
-        return Err(PageError::new(IdentityError::Csrf, c));
-    }
-    auth.check(Action::ReadOutbox, &Resource::Node)
-        .await
-        .map_err(|e| PageError::new(e, c.clone()))?;
     id.mark_delivered(field(&f, "id"), &format!("account/{}", p.id))
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
