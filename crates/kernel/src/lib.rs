@@ -6,6 +6,7 @@
 //! functions, and storage is a thin shell around them.
 
 pub mod audit;
+pub mod batch;
 pub mod blob;
 pub mod calendar;
 pub mod clock;

@@ -63,6 +63,8 @@ pub enum Error {
     NotFound(String),
     #[error("audit chain broken at entry {0}")]
     AuditChainBroken(i64),
+    #[error("a group of writes was not stored: {0}")]
+    Batch(String),
 }
 
 impl Problem for Error {
@@ -76,6 +78,7 @@ impl Problem for Error {
             Error::Invalid { .. } => "invalid_value",
             Error::NotFound(_) => "not_found",
             Error::AuditChainBroken(_) => "audit_chain_broken",
+            Error::Batch(_) => "database_error",
         }
     }
 

@@ -1,0 +1,404 @@
+//! Group commit: many writers, one transaction, one flush.
+//!
+//! An acknowledged write must survive a power loss, so every commit waits for the disk (SQLite
+//! with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`). A disk flushes a few
+//! hundred to a thousand times a second, so writers that each commit alone cannot go faster
+//! than that. Writers that go through a [`Committer`] share transactions instead:
+//!
+//! - [`Committer::begin`] waits its turn (one writer at a time), joins the open transaction or
+//!   begins one, and sets a savepoint;
+//! - the writer writes through [`Write::tx`];
+//! - [`Write::commit`] releases the savepoint. When other writers are waiting for their turn,
+//!   it leaves the transaction open for them and waits; the last writer of the group commits
+//!   once for everyone and wakes them. Nobody is answered before the commit that holds their
+//!   writes has reached the disk.
+//!
+//! A writer that gives up (an error, or its request cancelled) drops its [`Write`]: its writes
+//! are rolled back to its savepoint and the others' are kept. When a commit fails, every
+//! writer of that group gets the error, and nothing of the group is stored.
+//!
+//! Reads and checks that take no lock belong before [`Committer::begin`], so a turn holds only
+//! the writing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::audit::Tx;
+use crate::db::Db;
+use crate::problem::Error;
+
+/// Most writers one transaction takes before it is committed, waiting writers or not.
+const MAX_GROUP: usize = 512;
+
+type Outcome = Option<Result<(), String>>;
+
+/// The open transaction, and who is waiting for it.
+struct Open {
+    tx: Option<Tx<'static>>,
+    /// Writers whose writes it holds and who wait for its commit.
+    members: usize,
+    /// A writer gave up inside its savepoint: roll back to it before anything else.
+    dirty: bool,
+    done: watch::Sender<Outcome>,
+}
+
+impl Open {
+    fn new() -> Open {
+        Open {
+            tx: None,
+            members: 0,
+            dirty: false,
+            done: watch::channel(None).0,
+        }
+    }
+
+    /// Ends the group with `outcome`: wakes its writers and starts a fresh one.
+    fn finish(&mut self, outcome: Result<(), String>) {
+        let _ = self.done.send(Some(outcome));
+        *self = Open::new();
+    }
+
+    /// Rolls back a writer that gave up; on failure the whole group fails.
+    async fn clean(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let failed = match self.tx.as_mut() {
+            Some(tx) => exec(tx, "ROLLBACK TO SAVEPOINT motcua_write")
+                .await
+                .and(exec(tx, "RELEASE SAVEPOINT motcua_write").await)
+                .err(),
+            None => None,
+        };
+        if let Some(e) = failed {
+            self.fail(&e);
+        }
+    }
+
+    fn fail(&mut self, e: &Error) {
+        tracing::error!(error = %e, writes = self.members, "a group of writes was not stored");
+        // Dropping the transaction rolls it back.
+        self.tx = None;
+        self.finish(Err(e.to_string()));
+    }
+}
+
+/// The shared transactions of one database.
+#[derive(Clone)]
+pub struct Committer {
+    db: Db,
+    open: Arc<Mutex<Open>>,
+    waiting: Arc<AtomicUsize>,
+    commits: Arc<AtomicU64>,
+    writes: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (commits, writes) = self.counts();
+        f.debug_struct("Committer")
+            .field("commits", &commits)
+            .field("writes", &writes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts a writer waiting for its turn; one that stops waiting without a turn makes sure a
+/// group left open for it is still committed.
+struct Waiting {
+    c: Committer,
+    served: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.c.waiting.fetch_sub(1, Ordering::SeqCst);
+        if !self.served {
+            self.c.flush_later();
+        }
+    }
+}
+
+impl Committer {
+    pub fn new(db: Db) -> Committer {
+        Committer {
+            db,
+            open: Arc::new(Mutex::new(Open::new())),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            commits: Arc::new(AtomicU64::new(0)),
+            writes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Transactions committed, and the writes they held, since the start.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Waits for this writer's turn and opens its savepoint.
+    pub async fn begin(&self) -> Result<Write, Error> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut waiting = Waiting {
+            c: self.clone(),
+            served: false,
+        };
+        let mut open = self.open.clone().lock_owned().await;
+        waiting.served = true;
+        drop(waiting);
+        open.clean().await;
+        let mut tx = match open.tx.take() {
+            Some(tx) => tx,
+            None => match Tx::begin(&self.db).await {
+                Ok(tx) => tx,
+                Err(e) => {
+                    // Nobody waits on a group without a transaction.
+                    drop(open);
+                    return Err(e);
+                }
+            },
+        };
+        if let Err(e) = exec(&mut tx, "SAVEPOINT motcua_write").await {
+            open.tx = Some(tx);
+            open.fail(&e);
+            return Err(e);
+        }
+        Ok(Write {
+            tx: Some(tx),
+            open: Some(open),
+            c: self.clone(),
+        })
+    }
+
+    /// Returns once everything written before the call is committed.
+    pub async fn barrier(&self) -> Result<(), Error> {
+        self.begin().await?.commit().await
+    }
+
+    /// Commits a group left open when nobody is left to do it.
+    fn flush_later(&self) {
+        let c = self.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { c.flush().await });
+        }
+    }
+
+    async fn flush(&self) {
+        let mut open = self.open.clone().lock_owned().await;
+        open.clean().await;
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            // The next writer carries the group on.
+            return;
+        }
+        if open.members == 0 {
+            open.tx = None;
+            return;
+        }
+        self.commit_group(&mut open).await;
+    }
+
+    async fn commit_group(&self, open: &mut Open) -> Option<Error> {
+        let members = open.members;
+        let result = match open.tx.take() {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        };
+        match result {
+            Ok(()) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                self.writes.fetch_add(members as u64, Ordering::Relaxed);
+                open.finish(Ok(()));
+                None
+            }
+            Err(e) => {
+                open.fail(&e);
+                Some(e)
+            }
+        }
+    }
+}
+
+/// One writer's turn: its savepoint in the shared transaction.
+pub struct Write {
+    tx: Option<Tx<'static>>,
+    open: Option<OwnedMutexGuard<Open>>,
+    c: Committer,
+}
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Write")
+    }
+}
+
+fn finished() -> Error {
+    Error::Batch("the write has already ended".into())
+}
+
+impl Write {
+    /// The transaction to write in.
+    pub fn tx(&mut self) -> Result<&mut Tx<'static>, Error> {
+        self.tx.as_mut().ok_or_else(finished)
+    }
+
+    /// Keeps this writer's writes and returns once they are committed.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let (Some(mut tx), Some(mut open)) = (self.tx.take(), self.open.take()) else {
+            return Err(finished());
+        };
+        if let Err(e) = exec(&mut tx, "RELEASE SAVEPOINT motcua_write").await {
+            open.tx = Some(tx);
+            open.fail(&e);
+            return Err(e);
+        }
+        open.tx = Some(tx);
+        open.members += 1;
+        if open.members < MAX_GROUP && self.c.waiting.load(Ordering::SeqCst) > 0 {
+            // Someone is waiting for a turn: they carry the group on, and the last commits.
+            let mut done = open.done.subscribe();
+            drop(open);
+            let outcome = done
+                .wait_for(Option::is_some)
+                .await
+                .map(|v| v.clone())
+                .map_err(|_| Error::Batch("the group ended unanswered".into()))?;
+            return match outcome {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Error::Batch(e)),
+                None => Err(Error::Batch("the group ended unanswered".into())),
+            };
+        }
+        match self.c.commit_group(&mut open).await {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Write {
+    fn drop(&mut self) {
+        // Given up before `commit`: undo this writer's part, keep the rest.
+        if let (Some(tx), Some(mut open)) = (self.tx.take(), self.open.take()) {
+            open.tx = Some(tx);
+            open.dirty = true;
+            drop(open);
+            self.c.flush_later();
+        }
+    }
+}
+
+async fn exec(tx: &mut Tx<'static>, sql: &'static str) -> Result<(), Error> {
+    crate::on_tx!(tx, c => sqlx::query(sql).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> Result<(Db, tempfile::TempDir), Error> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let db = Db::connect(&url, 4).await?;
+        crate::on_db!(&db, p => sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)").execute(p).await.map(|_| ()))?;
+        Ok((db, dir))
+    }
+
+    async fn insert(c: &Committer, n: i64) -> Result<i64, Error> {
+        let mut w = c.begin().await?;
+        crate::on_tx!(w.tx()?, c => sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(|_| ()))?;
+        w.commit().await?;
+        Ok(n)
+    }
+
+    async fn rows(db: &Db) -> Result<Vec<i64>, Error> {
+        Ok(
+            crate::on_db!(db, p => sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(p).await)?,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_is_undone_and_the_rest_commit() -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        let c = Committer::new(db.clone());
+        // 1 and 2 twice: the repeats fail on the primary key, whichever group they land in.
+        let mut handles = Vec::new();
+        for n in [1i64, 2, 1, 3, 2, 4] {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move { insert(&c, n).await }));
+        }
+        let mut ok = 0;
+        let mut failed = 0;
+        for h in handles {
+            match h.await {
+                Ok(Ok(_)) => ok += 1,
+                Ok(Err(_)) => failed += 1,
+                Err(_) => return Err(Error::Batch("join".into())),
+            }
+        }
+        assert_eq!((ok, failed), (4, 2));
+        assert_eq!(rows(&db).await?, vec![1, 2, 3, 4]);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_gives_up_leaves_the_others_alone() -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        let c = Committer::new(db.clone());
+        let mut handles = Vec::new();
+        for n in 0..200i64 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move {
+                let mut w = c.begin().await?;
+                crate::on_tx!(w.tx()?, c => sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(|_| ()))?;
+                if n % 3 == 0 {
+                    // Dropped without commit: its row must not be stored.
+                    return Ok::<bool, Error>(false);
+                }
+                w.commit().await?;
+                Ok(true)
+            }));
+        }
+        let mut kept = Vec::new();
+        for (n, h) in handles.into_iter().enumerate() {
+            if h.await.map_err(|_| Error::Batch("join".into()))?? {
+                kept.push(n as i64);
+            }
+        }
+        // Let a last flush run.
+        for _ in 0..100 {
+            if rows(&db).await? == kept {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(rows(&db).await?, kept);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_writers_share_few_commits() -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        let c = Committer::new(db.clone());
+        let mut handles = Vec::new();
+        for n in 0..500i64 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move { insert(&c, n).await }));
+        }
+        for h in handles {
+            let n = h.await.map_err(|_| Error::Batch("join".into()))??;
+            assert!((0..500).contains(&n));
+        }
+        // Every acknowledged write is visible from another connection.
+        assert_eq!(rows(&db).await?.len(), 500);
+        let (commits, writes) = c.counts();
+        assert_eq!(writes, 500);
+        assert!(commits < 250, "{commits} commits for 500 writes");
+        Ok(())
+    }
+}
