@@ -3,6 +3,7 @@
 //! memory; `identity` measures password logins, bearer-token checks and OpenID Connect code exchanges. Each prints its results
 //! and writes them into its own section of `docs/BENCHMARKS.md`.
 
+mod dossier;
 mod identity;
 mod measure;
 mod postgres;
@@ -48,6 +49,26 @@ enum Command {
         /// The motcua binary (default: `motcua` next to this program).
         #[arg(long)]
         motcua_bin: Option<PathBuf>,
+    },
+    /// Dossiers: submissions and tracking over HTTP on SQLite and PostgreSQL against the
+    /// ceiling, and five-step lifecycles against SpiffWorkflow.
+    Dossier {
+        /// Length of each load phase, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// The Markdown file whose dossier section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+        /// A Python that has SpiffWorkflow (default: a virtual environment under `target/`,
+        /// made with `python3 -m venv` and SpiffWorkflow from PyPI on first use).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Leave SpiffWorkflow out.
+        #[arg(long)]
+        no_peer: bool,
     },
     /// Identity: Argon2id password checks per core, whole logins and bearer-token checks.
     Identity {
@@ -102,6 +123,38 @@ fn main() -> ExitCode {
                 command,
             };
             runtime.block_on(search::run(args))
+        }
+        Command::Dossier {
+            seconds,
+            clients,
+            out,
+            python,
+            no_peer,
+        } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- dossier --seconds {seconds} --clients {clients}"
+            );
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            let python = if no_peer {
+                Ok(None)
+            } else {
+                match python {
+                    Some(p) => Ok(Some(p)),
+                    None => dossier::spiff_python().map(Some),
+                }
+            };
+            match python {
+                Ok(python) => runtime.block_on(dossier::run(dossier::Args {
+                    seconds,
+                    clients,
+                    out,
+                    command,
+                    python,
+                })),
+                Err(e) => Err(e),
+            }
         }
         Command::Identity { seconds, out } => {
             let mut command =

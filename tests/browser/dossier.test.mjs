@@ -1,9 +1,15 @@
 // A dossier's whole path so far, in a real browser: a business files online (form, uploads,
 // submit), the desk receives it, the specialist and the department head pass it on, the leader
-// approves, the desk returns the result, the business sees it returned and rates the service.
+// approves (which signs the result), the desk returns it, the business sees it returned, prints
+// its receipt, downloads the signed result and its signature (checked with openssl), and rates
+// the service.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { launchBrowser, startServer, stopServer } from './harness.mjs';
 
 const PASSWORD = 'thu-nghiem-motcua-2026';
@@ -23,6 +29,29 @@ after(async () => {
     await stopServer(server);
   }
 });
+
+// Whether `openssl cms -verify` accepts the detached signature over the content.
+function opensslVerifies(dir, content, signature, certificate) {
+  const file = (name, bytes) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, bytes);
+    return p;
+  };
+  const r = spawnSync('openssl', [
+    'cms', '-verify', '-binary', '-inform', 'DER', '-purpose', 'any',
+    '-in', file('result.p7s', signature),
+    '-content', file('result.pdf', content),
+    '-CAfile', file('agency.pem', certificate),
+    '-out', path.join(dir, 'out'),
+  ], { encoding: 'utf8' });
+  assert.ok(!r.error, `openssl: ${r.error}`);
+  return r.status === 0;
+}
+
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return fs.readFileSync(await dl.path());
+}
 
 async function loggedIn(login) {
   const ctx = await browser.newContext({ baseURL: server.origin });
@@ -97,6 +126,30 @@ test('a business files online and the agency carries the dossier to its return',
   await Promise.all([page.waitForLoadState('load'), page.click('[data-action=rate]')]);
   assert.equal((await page.textContent('[data-testid=rating]')).trim(), 'satisfied');
   assert.equal(await page.locator('[data-action=rate]').count(), 0, 'rated once');
+
+  // The slips it has, printable; the signed result, its signature and the agency's certificate.
+  assert.deepEqual(
+    await page.$$eval('[data-slip]', (as) => as.map((a) => a.dataset.slip)),
+    ['receipt', 'control'],
+  );
+  const receipt = await page.request.get(await page.getAttribute('[data-slip=receipt]', 'href'));
+  assert.equal(receipt.headers()['content-type'], 'application/pdf');
+  assert.ok((await receipt.body()).subarray(0, 5).equals(Buffer.from('%PDF-')));
+  const pdf = await download(page, '[data-testid=result-pdf]');
+  const p7s = await download(page, '[data-testid=result-signature]');
+  assert.ok(pdf.subarray(0, 5).equals(Buffer.from('%PDF-')));
+  const cert = await page.request.get(await page.getAttribute('[data-testid=agency-certificate]', 'href'));
+  assert.equal(cert.status(), 200);
+  const pem = await cert.body();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'motcua-result-'));
+  try {
+    assert.ok(opensslVerifies(dir, pdf, p7s, pem), 'openssl cms -verify accepts the signed result');
+    const tampered = Buffer.from(pdf);
+    tampered[tampered.length >> 1] ^= 1;
+    assert.ok(!opensslVerifies(dir, tampered, p7s, pem), 'and refuses it after one byte changed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   // Public tracking shows the same, with the phone's last four digits.
   const anon = await browser.newContext({ baseURL: server.origin });
   const t = await anon.newPage();

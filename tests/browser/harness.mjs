@@ -54,9 +54,12 @@ export async function startServer() {
     output += chunk.toString();
     if (output.length > 20_000) output = output.slice(-20_000);
   };
+  // MOTCUA_BIN is the harness's own setting: passed on, the server would read it as a key of
+  // its configuration (every MOTCUA_* variable is one) and refuse to start.
+  const { MOTCUA_BIN: _bin, ...env } = process.env;
   const proc = spawn(BIN, ['--data', dataDir, 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin },
+    env: { ...env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin },
   });
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);

@@ -17,6 +17,8 @@ use identity::IdentityError;
 use identity::web::Auth;
 use kernel::ProblemDetail;
 
+use crate::signing::ResultFile;
+use crate::slips::SlipKind;
 use crate::{
     ActionInput, ActionKind, Document, Dossier, DossierError, DossierLine, Dossiers,
     MAX_DOCUMENT_BYTES, NewDossier, Status, Tracking, Workflow,
@@ -38,6 +40,145 @@ where
         .routes(routes!(workflow_get, workflow_put))
         .routes(routes!(tracking))
         .routes(routes!(due))
+        .routes(routes!(slip))
+        .routes(routes!(result_document))
+        .routes(routes!(result_signature))
+        .routes(routes!(agency_certificate))
+}
+
+/// A file to download: its bytes, type and name; `inline` lets a browser show it (a slip to
+/// print) rather than save it.
+pub(crate) fn file_response(bytes: Vec<u8>, media: &str, name: &str, inline: bool) -> Response {
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(media) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let how = if inline { "inline" } else { "attachment" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{how}; filename=\"{ascii}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    r
+}
+
+/// The kind of slip named in a path; an unknown one is not found.
+pub(crate) fn slip_kind(kind: &str) -> Result<SlipKind, DossierError> {
+    SlipKind::parse(kind).ok_or_else(|| DossierError::NotIssued {
+        vi: format!("Không có loại phiếu {kind}"),
+        en: format!("There is no slip of kind {kind}"),
+    })
+}
+
+/// A printable slip of a dossier: an A4 PDF in Vietnamese, for the applicant and the agency's
+/// officials. `receipt` (receipt and appointment slip, with a QR code to the tracking page) and
+/// `control` (process control slip: every hand-over, its due time and whether it was on time)
+/// exist once the dossier is received; `supplement`, `refusal`, `apology` and `stop` once such
+/// a request, refusal, apology or stop notice was issued. A slip the dossier does not have is
+/// 404, as is a dossier the caller may not read.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/slips/{kind}", tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code or id"),
+        ("kind" = String, Path, description = "receipt, supplement, refusal, apology, stop or control")),
+    responses(
+        (status = 200, description = "The slip", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such dossier for the caller, or no such slip", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn slip(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    params: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let p = who(&auth)?;
+    let (code, kind) = path(params)?;
+    let kind = slip_kind(&kind)?;
+    let (name, bytes) = d.slip(&code, &p, kind).await?;
+    Ok(file_response(bytes, "application/pdf", &name, true))
+}
+
+/// The signed result document (PDF), made when the deciding step approved. The agency's
+/// officials may download it once signed, the applicant once the result was returned (at the
+/// desk, by post or online); the applicant's download is recorded in the dossier's history.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/result", tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code or id")),
+    responses(
+        (status = 200, description = "The result document", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such dossier for the caller, or no result for them yet", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn result_document(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let p = who(&auth)?;
+    let code = path(code)?;
+    let (name, media, bytes) = d.result_file(&code, &p, ResultFile::Document).await?;
+    Ok(file_response(bytes, media, &name, false))
+}
+
+/// The detached CMS SignedData (DER) over the result document, signed with the agency's key,
+/// its certificate included. Check it with `openssl cms -verify -binary -inform DER -in
+/// result.p7s -content result.pdf -CAfile agency.pem -purpose any`. Same access as the result.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/result/signature", tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code or id")),
+    responses(
+        (status = 200, description = "The signature", content_type = "application/pkcs7-signature", body = Vec<u8>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn result_signature(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let p = who(&auth)?;
+    let code = path(code)?;
+    let (name, media, bytes) = d.result_file(&code, &p, ResultFile::Signature).await?;
+    Ok(file_response(bytes, media, &name, false))
+}
+
+/// An agency's signing certificate (PEM, self-signed), to check its signed results. Public;
+/// 404 until the agency has signed a first result.
+#[utoipa::path(get, path = "/api/v1/agencies/{code}/certificate", tag = "dossiers",
+    params(("code" = String, Path, description = "Agency code")),
+    responses(
+        (status = 200, description = "The certificate", content_type = "application/x-pem-file", body = String),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+async fn agency_certificate(
+    State(d): State<Arc<Dossiers>>,
+    code: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let code = path(code)?;
+    let pem = d.certificate_pem(&code).await?;
+    let mut r = file_response(
+        pem.into_bytes(),
+        "application/x-pem-file",
+        &format!("{code}.pem"),
+        true,
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(r)
 }
 
 fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {

@@ -10,6 +10,9 @@ pub enum DossierError {
     NotFound(String),
     #[error("not allowed")]
     Forbidden,
+    /// A slip or result the dossier does not have (yet, or for this caller).
+    #[error("{en}")]
+    NotIssued { vi: String, en: String },
     #[error("invalid: {0:?}")]
     Invalid(Vec<ProblemDetail>),
     #[error("{action} is not possible while the dossier is {status:?}")]
@@ -42,6 +45,7 @@ impl Problem for DossierError {
         match self {
             DossierError::NotFound(_) => "dossier_not_found",
             DossierError::Forbidden => "forbidden",
+            DossierError::NotIssued { .. } => "not_issued",
             DossierError::Invalid(_) => "invalid_input",
             DossierError::WrongState { .. } => "wrong_state",
             DossierError::Assurance { .. } => "assurance_too_low",
@@ -55,7 +59,7 @@ impl Problem for DossierError {
 
     fn status(&self) -> u16 {
         match self {
-            DossierError::NotFound(_) => 404,
+            DossierError::NotFound(_) | DossierError::NotIssued { .. } => 404,
             DossierError::Forbidden | DossierError::Assurance { .. } => 403,
             DossierError::Invalid(_) => 422,
             DossierError::WrongState { .. } | DossierError::Conflict => 409,
@@ -70,6 +74,7 @@ impl Problem for DossierError {
         match self {
             DossierError::NotFound(c) => format!("Không tìm thấy hồ sơ {c}"),
             DossierError::Forbidden => "Bạn không có quyền thực hiện việc này với hồ sơ".into(),
+            DossierError::NotIssued { vi, .. } => vi.clone(),
             DossierError::Invalid(l) => format!("Thông tin chưa hợp lệ ({} mục)", l.len()),
             DossierError::WrongState { status, .. } => format!(
                 "Không thể thực hiện khi hồ sơ đang ở trạng thái: {}",
@@ -93,6 +98,7 @@ impl Problem for DossierError {
         match self {
             DossierError::NotFound(c) => format!("No dossier {c}"),
             DossierError::Forbidden => "You may not do this to the dossier".into(),
+            DossierError::NotIssued { en, .. } => en.clone(),
             DossierError::Invalid(l) => format!("Some details are not valid ({} items)", l.len()),
             DossierError::WrongState { status, action } => format!(
                 "{action} is not possible while the dossier is: {}",

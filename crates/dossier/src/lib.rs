@@ -12,10 +12,13 @@
 //! as not found, so that a code alone tells nothing.
 
 pub mod api;
+mod bulk;
 pub mod demo;
 pub mod error;
 pub mod form;
 pub mod pages;
+pub mod signing;
+pub mod slips;
 pub mod workflow;
 
 use std::sync::{Arc, RwLock};
@@ -30,6 +33,7 @@ use catalog::Catalog;
 use identity::{AccountKind, Action, Principal, Resource, Role};
 use kernel::ProblemDetail;
 use kernel::audit::{self, Entry, Tx};
+use kernel::batch::Committer;
 use kernel::blob::BlobStore;
 use kernel::calendar::Calendar;
 use kernel::clock::{Clock, to_local};
@@ -271,6 +275,8 @@ pub struct Dossier {
     pub extended_from: Option<NaiveDate>,
     /// The applicant's rating, once given.
     pub rating: Option<String>,
+    /// The signed result, once the deciding step approved.
+    pub result: Option<signing::SignedResult>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub documents: Vec<Document>,
@@ -404,7 +410,8 @@ pub enum ActionKind {
     Forward,
     /// The current step's role: send back to a step before (`to`, when there are several).
     SendBack,
-    /// The deciding step: approve; the result goes to the returning step.
+    /// The deciding step: approve; the result document is made and signed with the agency's
+    /// key, and goes to the returning step.
     Approve,
     /// The deciding step: reject, with reasons.
     Reject,
@@ -541,6 +548,12 @@ pub struct Dossiers {
     calendar: Arc<RwLock<Calendar>>,
     blobs: BlobStore,
     cutoff: NaiveTime,
+    /// The group commit every write of a dossier goes through.
+    writer: Committer,
+    /// New dossiers without an idempotency key, stored in bulk.
+    submitter: bulk::Submitter,
+    /// Held while an agency's signing key is made.
+    key_lock: tokio::sync::Mutex<()>,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
     tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
 }
@@ -574,7 +587,11 @@ impl Dossiers {
         calendar: Arc<RwLock<Calendar>>,
         blobs: BlobStore,
     ) -> Dossiers {
+        let writer = Committer::new(db.clone());
         Dossiers {
+            submitter: bulk::Submitter::start(writer.clone()),
+            key_lock: tokio::sync::Mutex::new(()),
+            writer,
             db,
             clock,
             catalog,
@@ -585,6 +602,16 @@ impl Dossiers {
                 .unwrap_or(NaiveTime::MIN),
             tracking_strikes: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Transactions committed by the group commit, and the writes they held, since the start.
+    pub fn write_counts(&self) -> (u64, u64) {
+        self.writer.counts()
+    }
+
+    /// Groups of new dossiers stored together, and the dossiers they held, since the start.
+    pub fn submission_counts(&self) -> (u64, u64) {
+        self.submitter.counts()
     }
 
     /// Asks the rule book; a refusal is audited and answered as "not found".
@@ -770,65 +797,58 @@ impl Dossiers {
         }
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7().to_string();
-        let mut tx = Tx::begin(&self.db).await?;
         let status = if submit {
             Status::Submitted
         } else {
             Status::Draft
         };
-        let code = if submit {
-            Some(next_code(&mut tx, &agency, now).await?)
-        } else {
-            None
+        // The writing joins the next group commit.
+        let row = NewRow {
+            id: id.clone(),
+            procedure: spec.code.to_string(),
+            version: stored.version,
+            agency,
+            applicant_id,
+            name,
+            cccd,
+            phone,
+            email,
+            on_behalf_of,
+            channel: if desk { "desk" } else { "online" },
+            status,
+            form: Value::Object(form),
+            time_limit_days: i64::from(spec.time_limit_days),
+            actor: actor_of(p),
+            account: p.id.clone(),
+            key: idempotency_key.map(str::to_string),
+            issuer: self.identity.issuer().to_string(),
+            now,
         };
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO dossiers (id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, reasons, submitted_at, created_by, created_at, updated_at, applicant_fold) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)"
-        ).bind(&id).bind(&code).bind(&spec.code).bind(stored.version).bind(&agency).bind(&applicant_id)
-        .bind(&name).bind(&cccd).bind(&phone).bind(&email).bind(&on_behalf_of)
-        .bind(if desk { "desk" } else { "online" }).bind(status.as_str()).bind(Json(Value::Object(form)))
-        .bind(i64::from(spec.time_limit_days)).bind(Json(Vec::<String>::new()))
-        .bind(submit.then_some(now)).bind(actor_of(p)).bind(now)
-        .bind(kernel::text::fold(&name)).execute(c).await.map(|_| ()))?;
-        if let Some(k) = idempotency_key {
-            let inserted = on_tx!(&mut tx, c => sqlx::query(
-                "INSERT INTO dossier_idempotency (account_id, key, dossier_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, key) DO NOTHING"
-            ).bind(&p.id).bind(k).bind(&id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
-            if inserted == 0 {
-                // The same request won a race: drop this one, answer with the first.
-                drop(tx);
+        let stored = if row.key.is_none() {
+            // Without a key, the submission joins the next bulk write.
+            self.submitter.store(row).await
+        } else {
+            async {
+                let mut w = self.writer.begin().await?;
+                let n = row.store(w.tx()?).await?;
+                w.commit().await?;
+                Ok(n)
+            }
+            .await
+        };
+        let notified = match stored {
+            Ok(n) => n,
+            Err(DossierError::Conflict) if idempotency_key.is_some() => {
+                // The same request won a race: answer with the first, once it is stored.
+                self.writer.barrier().await?;
+                let k = idempotency_key.unwrap_or_default();
                 if let Some(first) = self.idempotent(&p.id, k).await? {
                     return Ok((self.load(&first, p, false).await?, false));
                 }
                 return Err(DossierError::Conflict);
             }
-        }
-        event(
-            &mut tx,
-            &id,
-            now,
-            &actor_of(p),
-            if submit { "submit" } else { "create" },
-            Status::Draft,
-            status,
-            "",
-            json!({ "code": code, "channel": if desk { "desk" } else { "online" } }),
-        )
-        .await?;
-        let notified = self
-            .notify(
-                &mut tx,
-                now,
-                (&name, email.as_deref(), applicant_id.as_deref()),
-                code.as_deref(),
-                News {
-                    to: status,
-                    reasons: &[],
-                    apology: false,
-                },
-            )
-            .await?;
-        tx.commit().await?;
+            Err(e) => return Err(e),
+        };
         if notified {
             self.identity.wake_mailer();
         }
@@ -868,9 +888,10 @@ impl Dossiers {
         let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
         if audit_read && !applicant {
             let now = self.clock.now();
-            let mut tx = Tx::begin(&self.db).await?;
+            let mut w = self.writer.begin().await?;
+            let tx = w.tx()?;
             audit::append(
-                &mut tx,
+                tx,
                 now,
                 &Entry {
                     actor: &actor_of(p),
@@ -880,7 +901,7 @@ impl Dossiers {
                 },
             )
             .await?;
-            tx.commit().await?;
+            w.commit().await?;
         }
         self.view(row).await
     }
@@ -900,6 +921,7 @@ impl Dossiers {
             .unwrap_or_default();
         let status = row.status();
         let step = row.current_step();
+        let result = self.signed_result(&row.id).await?;
         Ok(Dossier {
             applicant_account: row.applicant_id.clone(),
             workflow: row.workflow.as_ref().map(|w| w.0.clone()),
@@ -934,6 +956,7 @@ impl Dossiers {
             outcome: row.outcome,
             extended_from: row.extended_from,
             rating: row.rating.clone(),
+            result,
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents,
@@ -1161,13 +1184,14 @@ impl Dossiers {
             sha256: blob.as_str().to_string(),
             uploaded_at: self.clock.now(),
         };
-        let mut tx = Tx::begin(&self.db).await?;
+        let mut w = self.writer.begin().await?;
+        let mut tx = w.tx()?;
         on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO dossier_documents (id, dossier_id, name, filename, media_type, size, sha256, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ).bind(&doc.id).bind(&row.id).bind(&doc.name).bind(&doc.filename).bind(&doc.media_type).bind(doc.size)
         .bind(&doc.sha256).bind(actor_of(p)).bind(doc.uploaded_at).execute(c).await.map(|_| ()))?;
         audit::append(
-            &mut tx,
+            tx,
             doc.uploaded_at,
             &Entry {
                 actor: &actor_of(p),
@@ -1177,7 +1201,7 @@ impl Dossiers {
             },
         )
         .await?;
-        tx.commit().await?;
+        w.commit().await?;
         Ok(doc)
     }
 
@@ -1206,9 +1230,10 @@ impl Dossiers {
             .map_err(|e| DossierError::Storage(e.to_string()))?
             .map_err(|e| DossierError::Storage(e.to_string()))?;
         if !p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref()) {
-            let mut tx = Tx::begin(&self.db).await?;
+            let mut w = self.writer.begin().await?;
+            let tx = w.tx()?;
             audit::append(
-                &mut tx,
+                tx,
                 self.clock.now(),
                 &Entry {
                     actor: &actor_of(p),
@@ -1218,7 +1243,7 @@ impl Dossiers {
                 },
             )
             .await?;
-            tx.commit().await?;
+            w.commit().await?;
         }
         Ok((doc, bytes))
     }
@@ -1368,7 +1393,20 @@ impl Dossiers {
         } else {
             None
         };
-        let mut tx = Tx::begin(&self.db).await?;
+        // The leader's approval is the signature: the result document is made, signed with the
+        // agency's key and stored before the transaction that records it with the event.
+        let signed = if action == ActionKind::Approve {
+            let current = self
+                .row(&row.id)
+                .await?
+                .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
+            let current = self.view(current).await?;
+            Some(self.prepare_result(&current, p, &comment, now).await?)
+        } else {
+            None
+        };
+        let mut w = self.writer.begin().await?;
+        let mut tx = w.tx()?;
         let mut data = json!({});
         let cal = self
             .calendar
@@ -1381,7 +1419,7 @@ impl Dossiers {
         };
         match (action, to) {
             (ActionKind::Submit, _) if row.code.is_none() => {
-                let code = next_code(&mut tx, &row.agency_code, now).await?;
+                let code = next_code(tx, &row.agency_code, now).await?;
                 data = json!({ "code": code });
                 on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET code = $1, submitted_at = $2 WHERE id = $3")
                     .bind(&code).bind(now).bind(&row.id).execute(c).await.map(|_| ()))?;
@@ -1553,8 +1591,12 @@ impl Dossiers {
         if n != 1 {
             return Err(DossierError::Conflict);
         }
+        if let Some(s) = &signed {
+            s.record(tx, &row.id, &actor_of(p)).await?;
+            data["result"] = s.summary();
+        }
         event(
-            &mut tx,
+            tx,
             &row.id,
             now,
             &actor_of(p),
@@ -1579,7 +1621,7 @@ impl Dossiers {
         );
         let notified = self
             .notify(
-                &mut tx,
+                tx,
                 now,
                 applicant,
                 code.as_deref(),
@@ -1590,7 +1632,7 @@ impl Dossiers {
                 },
             )
             .await?;
-        tx.commit().await?;
+        w.commit().await?;
         if notified {
             self.identity.wake_mailer();
         }
@@ -1680,38 +1722,14 @@ impl Dossiers {
         code: Option<&str>,
         news: News<'_>,
     ) -> Result<bool> {
-        let News {
-            to,
-            reasons,
-            apology,
-        } = news;
         let (name, email, account) = applicant;
-        let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
-            return Ok(false);
-        };
-        if matches!(to, Status::Draft | Status::Processing) && !apology {
-            return Ok(false);
+        match compose(self.identity.issuer(), (name, email), code, news) {
+            Some(m) => {
+                m.enqueue(tx, now, account).await?;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        let link = format!("{}/tra-cuu-ho-so?ma={code}", self.identity.issuer());
-        let why = if reasons.is_empty() {
-            String::new()
-        } else {
-            format!("\n- {}\n", reasons.join("\n- "))
-        };
-        let (vi, en) = if apology {
-            (
-                "xin lỗi vì chậm trả kết quả; ngày hẹn mới ở liên kết dưới đây",
-                "we apologise for the delay; the new date is at the link below",
-            )
-        } else {
-            (to.label(true), to.label(false))
-        };
-        let subject = format!("Hồ sơ {code}: {vi} / Dossier {code}: {en}");
-        let body = format!(
-            "Xin chào {name},\n\nHồ sơ {code} của bạn: {vi}.{why}\nTra cứu (cần 4 số cuối điện thoại hoặc số định danh): {link}\n\n---\n\nHello {name},\n\nYour dossier {code}: {en}.{why}\nTrack it (with the last 4 digits of your phone or identification number): {link}\n",
-        );
-        identity::outbox::enqueue(tx, now, "email", email, account, &subject, &body).await?;
-        Ok(true)
     }
 
     /// Public tracking: a dossier's progress by its code and the last four digits of the
@@ -1901,13 +1919,14 @@ impl Dossiers {
             ));
         }
         let now = self.clock.now();
-        let mut tx = Tx::begin(&self.db).await?;
+        let mut turn = self.writer.begin().await?;
+        let mut tx = turn.tx()?;
         on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO dossier_workflows (agency_code, procedure_code, definition, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (agency_code, procedure_code) DO UPDATE SET definition = excluded.definition, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
         ).bind(agency).bind(procedure).bind(Json(w)).bind(actor_of(p)).bind(now).execute(c).await.map(|_| ()))?;
         audit::append(
-            &mut tx,
+            tx,
             now,
             &Entry {
                 actor: &actor_of(p),
@@ -1917,20 +1936,182 @@ impl Dossiers {
             },
         )
         .await?;
-        tx.commit().await?;
+        turn.commit().await?;
         Ok(())
     }
 }
 
 /// The next dossier code of an agency for the local day of `now`, in the caller's transaction.
-async fn next_code(tx: &mut Tx<'_>, agency: &str, now: DateTime<Utc>) -> Result<String> {
+/// A dossier to be stored, with everything its first transaction writes.
+struct NewRow {
+    id: String,
+    procedure: String,
+    version: i64,
+    agency: String,
+    applicant_id: Option<String>,
+    name: String,
+    cccd: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    on_behalf_of: Option<String>,
+    channel: &'static str,
+    status: Status,
+    form: Value,
+    time_limit_days: i64,
+    actor: String,
+    account: String,
+    key: Option<String>,
+    issuer: String,
+    now: DateTime<Utc>,
+}
+
+impl NewRow {
+    /// Writes the dossier, its code when submitted, the idempotency key, the event with its
+    /// audit entry and the notice. A key already used answers `Conflict` (and writes nothing).
+    /// Returns whether a notice was queued.
+    async fn store(self, tx: &mut Tx<'_>) -> Result<bool> {
+        let submit = self.status == Status::Submitted;
+        let now = self.now;
+        let code = if submit {
+            Some(next_code(tx, &self.agency, now).await?)
+        } else {
+            None
+        };
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO dossiers (id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, reasons, submitted_at, created_by, created_at, updated_at, applicant_fold) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)"
+        ).bind(&self.id).bind(&code).bind(&self.procedure).bind(self.version).bind(&self.agency).bind(&self.applicant_id)
+        .bind(&self.name).bind(&self.cccd).bind(&self.phone).bind(&self.email).bind(&self.on_behalf_of)
+        .bind(self.channel).bind(self.status.as_str()).bind(Json(&self.form))
+        .bind(self.time_limit_days).bind(Json(Vec::<String>::new()))
+        .bind(submit.then_some(now)).bind(&self.actor).bind(now)
+        .bind(kernel::text::fold(&self.name)).execute(c).await.map(|_| ()))?;
+        if let Some(k) = &self.key {
+            let inserted = on_tx!(tx, c => sqlx::query(
+                "INSERT INTO dossier_idempotency (account_id, key, dossier_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, key) DO NOTHING"
+            ).bind(&self.account).bind(k).bind(&self.id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+            if inserted == 0 {
+                return Err(DossierError::Conflict);
+            }
+        }
+        event(
+            tx,
+            &self.id,
+            now,
+            &self.actor,
+            if submit { "submit" } else { "create" },
+            Status::Draft,
+            self.status,
+            "",
+            json!({ "code": code, "channel": self.channel }),
+        )
+        .await?;
+        let mail = compose(
+            &self.issuer,
+            (&self.name, self.email.as_deref()),
+            code.as_deref(),
+            News {
+                to: self.status,
+                reasons: &[],
+                apology: false,
+            },
+        );
+        Ok(match mail {
+            Some(m) => {
+                m.enqueue(tx, now, self.applicant_id.as_deref()).await?;
+                true
+            }
+            None => false,
+        })
+    }
+}
+
+/// A notice to an applicant, ready to queue.
+struct Mail {
+    to: String,
+    subject: String,
+    body: String,
+}
+
+impl Mail {
+    async fn enqueue(
+        &self,
+        tx: &mut Tx<'_>,
+        now: DateTime<Utc>,
+        account: Option<&str>,
+    ) -> Result<()> {
+        identity::outbox::enqueue(
+            tx,
+            now,
+            "email",
+            &self.to,
+            account,
+            &self.subject,
+            &self.body,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The notice of a status change, when the applicant has an e-mail address and the change is
+/// one they are told of.
+fn compose(
+    issuer: &str,
+    applicant: (&str, Option<&str>),
+    code: Option<&str>,
+    news: News<'_>,
+) -> Option<Mail> {
+    let News {
+        to,
+        reasons,
+        apology,
+    } = news;
+    let (name, email) = applicant;
+    let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
+        return None;
+    };
+    if matches!(to, Status::Draft | Status::Processing) && !apology {
+        return None;
+    }
+    let link = format!("{issuer}/tra-cuu-ho-so?ma={code}");
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!("\n- {}\n", reasons.join("\n- "))
+    };
+    let (vi, en) = if apology {
+        (
+            "xin lỗi vì chậm trả kết quả; ngày hẹn mới ở liên kết dưới đây",
+            "we apologise for the delay; the new date is at the link below",
+        )
+    } else {
+        (to.label(true), to.label(false))
+    };
+    let subject = format!("Hồ sơ {code}: {vi} / Dossier {code}: {en}");
+    let body = format!(
+        "Xin chào {name},\n\nHồ sơ {code} của bạn: {vi}.{why}\nTra cứu (cần 4 số cuối điện thoại hoặc số định danh): {link}\n\n---\n\nHello {name},\n\nYour dossier {code}: {en}.{why}\nTrack it (with the last 4 digits of your phone or identification number): {link}\n",
+    );
+    Some(Mail {
+        to: email.to_string(),
+        subject,
+        body,
+    })
+}
+
+/// The `YYMMDD` of a dossier code: the day in Vietnam.
+fn code_day(now: DateTime<Utc>) -> String {
     let local = to_local(now);
-    let day = format!(
+    format!(
         "{:02}{:02}{:02}",
         local.year() % 100,
         local.month(),
         local.day()
-    );
+    )
+}
+
+async fn next_code(tx: &mut Tx<'_>, agency: &str, now: DateTime<Utc>) -> Result<String> {
+    let day = code_day(now);
     let n: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "INSERT INTO dossier_counters (agency_code, day, last) VALUES ($1, $2, 1) \
          ON CONFLICT (agency_code, day) DO UPDATE SET last = dossier_counters.last + 1 RETURNING last"

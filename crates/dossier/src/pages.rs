@@ -120,6 +120,91 @@ where
             )),
         )
         .route("/ho-so/{code}/thao-tac", axum::routing::post(action_submit))
+        .route("/ho-so/{code}/phieu/{kind}", get(slip_page))
+        .route("/ho-so/{code}/ket-qua", get(result_page))
+        .route("/ho-so/{code}/ket-qua.p7s", get(signature_page))
+}
+
+/// A slip of the dossier, as a PDF (the same as the API's, with the session).
+async fn slip_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    params: Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let Path((code, kind)) = params;
+    let Some((p, _)) = session_of(&auth) else {
+        return Ok(login_first(&format!("/ho-so/{code}/phieu/{kind}")));
+    };
+    let kind = crate::api::slip_kind(&kind).map_err(|e| PageError::new(e, c.clone()))?;
+    let (name, bytes) = d
+        .slip(&code, &p, kind)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    Ok(crate::api::file_response(
+        bytes,
+        "application/pdf",
+        &name,
+        true,
+    ))
+}
+
+async fn result_file_page(
+    d: &Dossiers,
+    auth: &Auth,
+    c: Chrome,
+    code: &str,
+    which: crate::signing::ResultFile,
+    here: &str,
+) -> Result<Response, PageError> {
+    let Some((p, _)) = session_of(auth) else {
+        return Ok(login_first(here));
+    };
+    let (name, media, bytes) = d
+        .result_file(code, &p, which)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    Ok(crate::api::file_response(bytes, media, &name, false))
+}
+
+/// The signed result document.
+async fn result_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let here = format!("/ho-so/{code}/ket-qua");
+    result_file_page(
+        &d,
+        &auth,
+        c,
+        &code,
+        crate::signing::ResultFile::Document,
+        &here,
+    )
+    .await
+}
+
+/// The detached signature over the result document.
+async fn signature_page(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    code: Path<String>,
+) -> Result<Response, PageError> {
+    let Path(code) = code;
+    let here = format!("/ho-so/{code}/ket-qua.p7s");
+    result_file_page(
+        &d,
+        &auth,
+        c,
+        &code,
+        crate::signing::ResultFile::Signature,
+        &here,
+    )
+    .await
 }
 
 fn login_first(path: &str) -> Response {
@@ -452,6 +537,12 @@ struct DossierPage {
     required: Vec<String>,
     error: Option<String>,
     form: Vec<(String, String)>,
+    /// How its links name it: the code, or the id of a draft.
+    reference: String,
+    /// The slips it has: kind and label.
+    slips: Vec<(&'static str, &'static str)>,
+    /// Whether the viewer may download the signed result now.
+    result_ready: bool,
 }
 
 impl DossierPage {
@@ -551,9 +642,16 @@ async fn dossier_view(
     } else {
         StatusCode::OK
     };
+    let slips = crate::slips::available(&dossier)
+        .into_iter()
+        .map(|k| (k.as_str(), if vi { k.title() } else { k.title_en() }))
+        .collect();
+    let result_ready =
+        dossier.result.is_some() && (!applicant || dossier.status == Status::Returned);
     Ok(render_status(
         status,
         &DossierPage {
+            reference: dossier.code.clone().unwrap_or_else(|| dossier.id.clone()),
             d: dossier,
             csrf,
             actions,
@@ -561,6 +659,8 @@ async fn dossier_view(
             required,
             error,
             form,
+            slips,
+            result_ready,
             c,
         },
     ))

@@ -101,6 +101,66 @@ pub async fn append(tx: &mut Tx<'_>, at: DateTime<Utc>, entry: &Entry<'_>) -> Re
     Ok(seq)
 }
 
+/// Appends `entries` in order inside `tx`, in three statements however many there are.
+pub async fn append_many(
+    tx: &mut Tx<'_>,
+    entries: &[(DateTime<Utc>, Entry<'_>)],
+) -> Result<(), Error> {
+    use chrono::SubsecRound;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    let (last, mut prev): (i64, String) = on_tx!(tx, c => sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
+    ).bind(n).fetch_one(c).await)?;
+    let mut seq = last - n;
+    let mut rows = Vec::with_capacity(entries.len());
+    for (at, e) in entries {
+        seq += 1;
+        let at = at.trunc_subsecs(6);
+        let data = e.data.to_string();
+        let hash = seal(&prev, seq, &at, e, &data);
+        rows.push(serde_json::json!({
+            "seq": seq,
+            // The text SQLite keeps for a timestamp bound one at a time.
+            "at": at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "data": data,
+            "prev": prev,
+            "hash": hash,
+        }));
+        prev = hash;
+    }
+    let rows = serde_json::Value::Array(rows).to_string();
+    on_tx!(tx, c => sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(c).await.map(|_| ()))?;
+    match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) \
+                 SELECT value->>'seq', value->>'at', value->>'actor', value->>'action', value->>'subject', value->>'data', value->>'prev', value->>'hash' \
+                 FROM json_each($1)",
+            )
+            .bind(&rows)
+            .execute(&mut **t)
+            .await?;
+        }
+        Tx::Postgres(t) => {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) \
+                 SELECT r.seq, r.at, r.actor, r.action, r.subject, r.data, r.prev, r.hash \
+                 FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, at timestamptz, actor text, action text, subject text, data text, prev text, hash text)",
+            )
+            .bind(&rows)
+            .execute(&mut **t)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     seq: i64,

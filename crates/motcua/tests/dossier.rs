@@ -558,6 +558,11 @@ async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=1000).collect::<Vec<u32>>(), "no gaps");
+    // Stored in groups, the audit chain still holds every submission, in order.
+    let entries = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(entries >= 1000, "{entries} audit entries");
     assert!(
         codes
             .iter()
@@ -1304,7 +1309,374 @@ async fn an_apology_moves_the_date_once_and_the_dossier_counts_late(b: Backend) 
     assert_eq!(st, 403);
 }
 
+/// GETs a file with a bearer token: the status, the content type and the bytes.
+async fn fetch(app: &TestApp, path: &str, bearer: &str) -> (u16, String, Vec<u8>) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, ct, r.bytes().await.unwrap_or_default().to_vec())
+}
+
+/// Whether `openssl cms -verify` accepts `sig` over `content` with `cert` as the trust anchor.
+fn openssl_verifies(dir: &std::path::Path, content: &[u8], sig: &[u8], cert: &[u8]) -> bool {
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{e}"));
+        p
+    };
+    let (c, s, a) = (
+        write("result.pdf", content),
+        write("result.p7s", sig),
+        write("agency.pem", cert),
+    );
+    let out = std::process::Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
+        ])
+        .arg("-in")
+        .arg(&s)
+        .arg("-content")
+        .arg(&c)
+        .arg("-CAfile")
+        .arg(&a)
+        .args(["-out", "/dev/null"])
+        .output()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    out.status.success()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn slips_print_and_the_leader_signs_the_result(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let an = token(&app, "001095012345").await;
+    let ha = citizen(&app, "079301000123", (2001, 3, 4), true).await;
+    let desk = official_as(&app, "tn.hk", AGENCY, Role::Reception).await;
+    let cv = official_as(&app, "cv.hk", AGENCY, Role::Specialist).await;
+    let tp = official_as(&app, "tp.hk", AGENCY, Role::DepartmentHead).await;
+    let ld = official_as(&app, "ld.hk", AGENCY, Role::AgencyLeader).await;
+    let elsewhere = official(&app, "tiepnhan.hp", OTHER_AGENCY).await;
+    let act = |who: &str, code: &str, action: &str, body: Value| {
+        let path = format!("/api/v1/dossiers/{code}/actions/{action}");
+        let who = who.to_string();
+        let app = &app;
+        async move { send(app, "POST", &path, &who, Some(body)).await }
+    };
+    let slip = |who: &str, code: &str, kind: &str| {
+        let path = format!("/api/v1/dossiers/{code}/slips/{kind}");
+        let who = who.to_string();
+        let app = &app;
+        async move { fetch(app, &path, &who).await }
+    };
+
+    // Filed online by the citizen, with its documents.
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &an,
+        Some(json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form()})),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    let id = d["id"].as_str().unwrap_or_default().to_string();
+    for name in DOCS {
+        assert_eq!(upload(&app, &id, &an, name, PDF.to_vec()).await.0, 201);
+    }
+    let (st, d) = act(&an, &id, "submit", json!({})).await;
+    assert_eq!(st, 200, "{d}");
+    let code = d["code"].as_str().unwrap_or_default().to_string();
+    // Not received yet: no receipt, and no slip of a kind that does not exist.
+    let (st, _, body) = slip(&an, &code, "receipt").await;
+    assert_eq!(st, 404);
+    let e: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(e["code"], "not_issued", "{e}");
+    assert!(
+        e["detail_vi"].as_str().unwrap_or("").contains("không có") && e["detail"].is_string(),
+        "bilingual: {e}"
+    );
+    assert_eq!(slip(&an, &code, "bogus").await.0, 404);
+
+    // The desk asks for a supplement: its slip lists what is missing.
+    let (st, _) = act(
+        &desk,
+        &code,
+        "request_supplement",
+        json!({"reasons": ["Giấy chứng sinh bản chụp không rõ"]}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, ct, pdf) = slip(&an, &code, "supplement").await;
+    assert_eq!((st, ct.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        contains(&pdf, code.as_bytes()),
+        "the code is in the PDF's metadata"
+    );
+    assert_eq!(act(&an, &code, "supplement", json!({})).await.0, 200);
+    let (st, d) = act(&desk, &code, "receive", json!({})).await;
+    assert_eq!(st, 200, "{d}");
+
+    // Received: the receipt and the control slip exist, for the applicant and the agency, and
+    // for nobody else.
+    for kind in ["receipt", "control", "supplement"] {
+        for who in [&an, &desk, &cv] {
+            let (st, ct, pdf) = slip(who, &code, kind).await;
+            assert_eq!((st, ct.as_str()), (200, "application/pdf"), "{kind}");
+            assert!(pdf.starts_with(b"%PDF-") && contains(&pdf, code.as_bytes()));
+        }
+        assert_eq!(slip(&ha, &code, kind).await.0, 404, "{kind}");
+        assert_eq!(slip(&elsewhere, &code, kind).await.0, 404, "{kind}");
+    }
+    for kind in ["refusal", "apology", "stop"] {
+        assert_eq!(slip(&an, &code, kind).await.0, 404, "{kind}");
+    }
+    // Not without logging in.
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/dossiers/{code}/slips/receipt")))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 401, "not without logging in");
+
+    // Nothing signed yet: no result, no certificate.
+    assert_eq!(
+        fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &desk)
+            .await
+            .0,
+        404
+    );
+    let cert_path = format!("/api/v1/agencies/{AGENCY}/certificate");
+    assert_eq!(
+        app.get(&cert_path)
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
+        404
+    );
+
+    // Through the workflow; the leader approves, which signs the result.
+    for (who, action) in [(&cv, "forward"), (&tp, "forward"), (&ld, "approve")] {
+        let (st, d) = act(who, &code, action, json!({"comment": "Đồng ý"})).await;
+        assert_eq!(st, 200, "{action}: {d}");
+    }
+    let (_, d) = send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &ld, None).await;
+    assert_eq!(d["status"], "approved");
+    assert!(d["result"]["pdf_sha256"].is_string(), "{d}");
+    let approve = d["events"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["action"] == "approve"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        approve["data"]["result"]["pdf_sha256"],
+        d["result"]["pdf_sha256"]
+    );
+    // The agency's officials have it at once; the applicant once it is returned.
+    let (st, ct, pdf) = fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &desk).await;
+    assert_eq!((st, ct.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-") && contains(&pdf, code.as_bytes()));
+    let (st, _, body) = fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &an).await;
+    assert_eq!(st, 404, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &ha)
+            .await
+            .0,
+        404
+    );
+    let (st, d) = act(&desk, &code, "return", json!({"method": "online"})).await;
+    assert_eq!((st, d["return_method"].as_str()), (200, Some("online")));
+    let (st, _, pdf) = fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &an).await;
+    assert_eq!(st, 200);
+    let (st, ct, sig) = fetch(
+        &app,
+        &format!("/api/v1/dossiers/{code}/result/signature"),
+        &an,
+    )
+    .await;
+    assert_eq!((st, ct.as_str()), (200, "application/pkcs7-signature"));
+    let cert = app
+        .get(&cert_path)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(cert.status(), 200, "public");
+    let cert = cert.bytes().await.unwrap_or_default().to_vec();
+    assert!(cert.starts_with(b"-----BEGIN CERTIFICATE-----"));
+
+    // The signature holds with openssl, and a changed byte breaks it.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        openssl_verifies(dir.path(), &pdf, &sig, &cert),
+        "openssl accepts it"
+    );
+    let mut tampered = pdf.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    assert!(
+        !openssl_verifies(dir.path(), &tampered, &sig, &cert),
+        "a changed byte fails"
+    );
+
+    // The applicant's downloads are in the history and the audit chain.
+    let (_, d) = send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &an, None).await;
+    let downloads = d["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["action"] == "download_result")
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(downloads, 2);
+    let audited: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('dossier.download_result', 'dossier.result.read', 'dossier.signing_key.create') \
+         AND subject IN ($1, $2)"
+    ).bind(format!("dossier/{id}")).bind(format!("agency/{AGENCY}")).fetch_one(p).await)
+    .unwrap_or(-1);
+    assert_eq!(audited, 4, "two downloads, the desk's reading, the key");
+
+    // At the desk: refused, then a refusal slip and nothing else.
+    let walk_in = |name: &str| {
+        json!({"procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
+               "applicant": {"name": name, "phone": "0987654321"}})
+    };
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &desk,
+        Some(walk_in("Trần Văn Bình")),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    let refused = d["code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        act(
+            &desk,
+            &refused,
+            "refuse",
+            json!({"reasons": ["Không thuộc thẩm quyền"]})
+        )
+        .await
+        .0,
+        200
+    );
+    let (st, _, pdf) = slip(&desk, &refused, "refusal").await;
+    assert!(st == 200 && contains(&pdf, refused.as_bytes()));
+    for kind in ["receipt", "control", "supplement", "apology", "stop"] {
+        assert_eq!(slip(&desk, &refused, kind).await.0, 404, "{kind}");
+    }
+
+    // Apologised for, then stopped: both slips. (Certificate of marital status at phường Cầu
+    // Giấy: three working days, so an apology is still possible on the day of receipt.)
+    let cg = "000.00.52.H26";
+    let desk_cg = official_as(&app, "tn.cg", cg, Role::Reception).await;
+    let cv_cg = official_as(&app, "cv.cg", cg, Role::Specialist).await;
+    let (st, d) = send(&app, "POST", "/api/v1/dossiers", &desk_cg, Some(json!({
+        "procedure": "1.004873", "agency": cg,
+        "form": {"ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                 "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"},
+        "applicant": {"name": "Lê Văn Nam", "phone": "0912345678"}
+    }))).await;
+    assert_eq!(st, 201, "{d}");
+    let slow = d["code"].as_str().unwrap_or_default().to_string();
+    assert_eq!(act(&desk_cg, &slow, "receive", json!({})).await.0, 200);
+    assert_eq!(slip(&cv_cg, &slow, "apology").await.0, 404);
+    let (st, e) = act(
+        &cv_cg,
+        &slow,
+        "apologize",
+        json!({"reasons": ["Chờ kết quả xác minh"], "new_date": "2026-03-09"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{e}");
+    let (st, _, pdf) = slip(&cv_cg, &slow, "apology").await;
+    assert!(st == 200 && contains(&pdf, slow.as_bytes()));
+    assert_eq!(
+        slip(&desk, &slow, "apology").await.0,
+        404,
+        "another agency's official"
+    );
+    assert_eq!(slip(&cv_cg, &slow, "stop").await.0, 404);
+    assert_eq!(
+        act(
+            &cv_cg,
+            &slow,
+            "stop",
+            json!({"reasons": ["Người nộp đề nghị dừng"]})
+        )
+        .await
+        .0,
+        200
+    );
+    for kind in ["stop", "control", "receipt", "apology"] {
+        let (st, _, pdf) = slip(&desk_cg, &slow, kind).await;
+        assert!(st == 200 && contains(&pdf, slow.as_bytes()), "{kind}");
+    }
+
+    // Pages: the dossier page links the slips and the result; the page routes serve them with
+    // the session.
+    let cookie = app
+        .session("001095012345", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let page = app
+        .get_with(&format!("/ho-so/{code}"), &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    for link in [
+        format!("/ho-so/{code}/phieu/receipt"),
+        format!("/ho-so/{code}/phieu/control"),
+        format!("/ho-so/{code}/ket-qua"),
+        format!("/ho-so/{code}/ket-qua.p7s"),
+    ] {
+        assert!(page.contains(&link), "{link}");
+        let r = app
+            .get_with(&link, &cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(r.status(), 200, "{link}");
+    }
+    assert!(!page.contains("/phieu/refusal"));
+    let r = app
+        .get_with(&format!("/ho-so/{code}/phieu/refusal"), &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 404);
+    let r = app
+        .get(&format!("/ho-so/{code}/ket-qua"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303, "log in first");
+
+    let n = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("audit chain: {e}"));
+    assert!(n > 20);
+}
+
 both!(
+    slips_print_and_the_leader_signs_the_result,
     an_apology_moves_the_date_once_and_the_dossier_counts_late,
     the_demo_has_dossiers_in_every_state,
     a_citizen_files_through_the_pages_and_the_desk_receives_it,

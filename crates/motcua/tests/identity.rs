@@ -466,6 +466,25 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/api/v1/due-dossiers",
         [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
+    // The demo's first dossier (a walk-in applicant's, received) and its second (approved,
+    // signed and returned): the agency's officials only.
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0001/slips/receipt",
+        [401, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404],
+    ),
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0001/slips/refusal",
+        [401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ),
+    (
+        "/ho-so/000.00.02.H26-260218-0001/phieu/control",
+        [303, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404],
+    ),
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0002/result",
+        [401, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404],
+    ),
+    ("/api/v1/agencies/000.00.02.H26/certificate", [200; 11]),
     (
         "/ho-so",
         [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
@@ -537,8 +556,9 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     // Workflows one may not see answer 404 like dossiers, and are refusals too: 5 callers
     // without a role in the demo agency for the first workflow row, and all 10 logged-in
     // callers for the second. (The dossier row names a dossier that does not exist: no
-    // refusal there.)
-    let hidden = 5 + 10;
+    // refusal there.) The four rows of the demo's dossiers are refused to the 5 callers who
+    // hold no role in its agency.
+    let hidden = 5 + 10 + 4 * 5;
     assert_eq!(usize::try_from(denials).unwrap_or(0), refused + hidden);
 }
 

@@ -165,6 +165,26 @@ const ROUTES: &[(&str, &str, u16)] = &[
         "/api/v1/dossiers/000.00.51.H26-260302-0001/documents/x",
         401,
     ),
+    (
+        "GET",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/slips/receipt",
+        401,
+    ),
+    (
+        "GET",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/result",
+        401,
+    ),
+    (
+        "GET",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/result/signature",
+        401,
+    ),
+    ("GET", "/api/v1/agencies/000.00.02.H26/certificate", 200),
+    ("GET", "/api/v1/agencies/000.00.00.H26/certificate", 404),
+    ("GET", "/ho-so/000.00.51.H26-260302-0001/phieu/receipt", 303),
+    ("GET", "/ho-so/000.00.51.H26-260302-0001/ket-qua", 303),
+    ("GET", "/ho-so/000.00.51.H26-260302-0001/ket-qua.p7s", 303),
     ("GET", "/.well-known/openid-configuration", 200),
     ("GET", "/oidc/jwks", 200),
     ("GET", "/oidc/authorize?client_id=nobody", 400),
@@ -282,6 +302,19 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             }
             "/api/v1/dossiers/000.00.51.H26-260302-0001/documents/x" => {
                 "/api/v1/dossiers/{code}/documents/{id}".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/slips/receipt" => {
+                "/api/v1/dossiers/{code}/slips/{kind}".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/result" => {
+                "/api/v1/dossiers/{code}/result".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/result/signature" => {
+                "/api/v1/dossiers/{code}/result/signature".to_string()
+            }
+            "/api/v1/agencies/000.00.02.H26/certificate"
+            | "/api/v1/agencies/000.00.00.H26/certificate" => {
+                "/api/v1/agencies/{code}/certificate".to_string()
             }
             _ => p,
         })

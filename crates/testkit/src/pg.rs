@@ -197,3 +197,89 @@ pub async fn fresh_database() -> anyhow::Result<String> {
         .context("DATABASE_URL has no database name")?;
     Ok(format!("{base}/{name}"))
 }
+
+/// A PostgreSQL cluster of its own, with the durability a production server keeps (`fsync`,
+/// `synchronous_commit` and `full_page_writes` on, the defaults), for measuring writes. It is
+/// stopped and deleted when dropped. `DATABASE_URL` is not used for it.
+pub struct DurableCluster {
+    dir: tempfile::TempDir,
+    /// The administrative URL (database `postgres`).
+    pub url: String,
+}
+
+impl DurableCluster {
+    pub fn start() -> anyhow::Result<DurableCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("motcua-durable-pg")
+            .tempdir()?;
+        let data = dir.path().join("data");
+        if is_root() {
+            let _ = Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(dir.path())
+                .status();
+        }
+        let out = run(
+            &tool("initdb")?,
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+        )?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = free_port()?;
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=300 -c shared_buffers=256MB",
+            dir.path().to_string_lossy()
+        );
+        let log = dir.path().join("log");
+        let out = run(
+            &tool("pg_ctl")?,
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-o",
+                &opts,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )?;
+        if !out.status.success() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            bail!(
+                "pg_ctl start failed: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                tail
+            );
+        }
+        Ok(DurableCluster {
+            dir,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        })
+    }
+}
+
+impl Drop for DurableCluster {
+    fn drop(&mut self) {
+        if let Ok(pg_ctl) = tool("pg_ctl") {
+            let data = self.dir.path().join("data");
+            let _ = run(
+                &pg_ctl,
+                &["-D", &data.to_string_lossy(), "-m", "fast", "stop"],
+            );
+        }
+    }
+}

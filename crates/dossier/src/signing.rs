@@ -1,0 +1,582 @@
+//! The signed result: when the deciding step approves, the leader's approval is also the
+//! signature. The result document (a PDF, "Kết quả giải quyết thủ tục hành chính") is made and
+//! signed with the agency's key as a detached CMS SignedData (RFC 5652, DER, a `.p7s`): SHA-256
+//! with RSA PKCS #1 v1.5, the agency's certificate included, and the signed attributes
+//! content-type, message-digest and signing-time. Anyone can check it with the agency's
+//! certificate, e.g. `openssl cms -verify -binary -inform DER -in result.p7s -content result.pdf
+//! -CAfile agency.pem -purpose any`.
+//!
+//! Each agency gets an RSA-2048 key and a self-signed certificate (CN the agency's code, O its
+//! name, C=VN, ten years) the first time it signs; both are kept in `agency_signing_keys`, as
+//! the OpenID Connect keys are. A certificate issued by the Government's specialised CA, with
+//! the key in a hardware module, is where this is meant to go.
+//!
+//! The PDF and the signature go to the blob store before the approving transaction; the
+//! `dossier_results` row that names them is written in that transaction, with the event and its
+//! audit entry. The agency's officials may download both once signed; the applicant once the
+//! result was returned (at the desk, by post or online), and each such download is an event and
+//! an audit entry.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
+use cms::cert::x509::Certificate;
+use cms::cert::x509::attr::{Attribute, AttributeTypeAndValue};
+use cms::cert::x509::der::asn1::{Any, SetOfVec, UtcTime, Utf8StringRef};
+use cms::cert::x509::der::oid::ObjectIdentifier;
+use cms::cert::x509::der::pem::LineEnding;
+use cms::cert::x509::der::{Decode, Encode, EncodePem, Tag};
+use cms::cert::x509::name::{Name, RdnSequence, RelativeDistinguishedName};
+use cms::cert::x509::serial_number::SerialNumber;
+use cms::cert::x509::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use cms::cert::x509::time::{Time, Validity};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
+use rsa::RsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rsa::rand_core::{OsRng, RngCore};
+use rsa::sha2::{Digest, Sha256};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+
+use identity::{Action, Principal};
+use kernel::audit::{self, Entry, Tx};
+use kernel::blob::BlobId;
+use kernel::{on_db, on_tx};
+
+use crate::slips::{Block, Context, day, file_stem, render, when};
+use crate::{Dossier, DossierError, Dossiers, Status, actor_of, event};
+
+type Result<T, E = DossierError> = std::result::Result<T, E>;
+
+const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+const OID_C: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
+const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
+const OID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
+const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+
+/// How long an agency's certificate is valid.
+const CERTIFICATE_YEARS: u64 = 10;
+
+/// A dossier's signed result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct SignedResult {
+    /// The agency whose key signed it.
+    pub agency_code: String,
+    /// SHA-256 of the PDF (as downloaded from `/result`).
+    pub pdf_sha256: String,
+    /// SHA-256 of the detached CMS signature (as downloaded from `/result/signature`).
+    pub signature_sha256: String,
+    /// Serial number of the agency certificate that signed, in hex.
+    pub certificate_serial: String,
+    /// Who approved and signed.
+    pub signer_name: String,
+    pub signed_at: DateTime<Utc>,
+}
+
+/// Which file of the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultFile {
+    /// The PDF.
+    Document,
+    /// The detached CMS signature over it (`.p7s`).
+    Signature,
+}
+
+/// An agency's signing key and certificate.
+struct AgencyKey {
+    key: RsaPrivateKey,
+    certificate: Certificate,
+    serial: String,
+}
+
+fn storage(what: &str) -> impl Fn(String) -> DossierError + '_ {
+    move |e| DossierError::Storage(format!("{what}: {e}"))
+}
+
+fn rdn(oid: ObjectIdentifier, value: &str, printable: bool) -> Result<RelativeDistinguishedName> {
+    let err = |e: cms::cert::x509::der::Error| DossierError::Storage(format!("name: {e}"));
+    let value = if printable {
+        Any::new(Tag::PrintableString, value.as_bytes()).map_err(err)?
+    } else {
+        Any::from(Utf8StringRef::new(value).map_err(err)?)
+    };
+    let set = SetOfVec::try_from(vec![AttributeTypeAndValue { oid, value }]).map_err(err)?;
+    Ok(RelativeDistinguishedName(set))
+}
+
+/// The first `n` characters of `s`.
+fn cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// A new key and self-signed certificate for an agency: the key as PKCS #8 PEM, the
+/// certificate as PEM, its serial in hex.
+fn new_key(agency: &str, name: &str, now: DateTime<Utc>) -> Result<(String, String, String)> {
+    let key = RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| storage("key")(e.to_string()))?;
+    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
+    let spki = SubjectPublicKeyInfoOwned::from_key(key.to_public_key())
+        .map_err(|e| storage("public key")(e.to_string()))?;
+    let mut serial = [0u8; 16];
+    OsRng.fill_bytes(&mut serial);
+    serial[0] = (serial[0] & 0x7f) | 0x40;
+    let serial_hex = hex_of(&serial);
+    let serial = SerialNumber::new(&serial).map_err(|e| storage("serial")(e.to_string()))?;
+    let start = SystemTime::from(now) - Duration::from_secs(3600);
+    let end = start + Duration::from_secs(CERTIFICATE_YEARS * 365 * 24 * 3600);
+    let validity = Validity {
+        not_before: Time::try_from(start).map_err(|e| storage("validity")(e.to_string()))?,
+        not_after: Time::try_from(end).map_err(|e| storage("validity")(e.to_string()))?,
+    };
+    let subject: Name = RdnSequence(vec![
+        rdn(OID_C, "VN", true)?,
+        rdn(OID_O, &cut(name, 64), false)?,
+        rdn(OID_CN, &cut(agency, 64), false)?,
+    ]);
+    let builder = CertificateBuilder::new(
+        Profile::Leaf {
+            issuer: subject.clone(),
+            enable_key_agreement: false,
+            enable_key_encipherment: false,
+        },
+        serial,
+        validity,
+        subject,
+        spki,
+        &signer,
+    )
+    .map_err(|e| storage("certificate")(e.to_string()))?;
+    let cert = builder
+        .build::<rsa::pkcs1v15::Signature>()
+        .map_err(|e| storage("certificate")(e.to_string()))?;
+    let cert_pem = cert
+        .to_pem(LineEnding::LF)
+        .map_err(|e| storage("certificate")(e.to_string()))?;
+    let key_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| storage("key")(e.to_string()))?;
+    Ok((key_pem.to_string(), cert_pem, serial_hex))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A detached CMS SignedData over `content`, signed by `k` at `at`, as DER.
+fn sign_detached(k: &AgencyKey, content: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>> {
+    let err = |e: cms::builder::Error| DossierError::Storage(format!("signature: {e:?}"));
+    let der_err = |e: cms::cert::x509::der::Error| DossierError::Storage(format!("signature: {e}"));
+    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(k.key.clone());
+    let digest = Sha256::digest(content);
+    let content_info = EncapsulatedContentInfo {
+        econtent_type: OID_DATA,
+        econtent: None,
+    };
+    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+        issuer: k.certificate.tbs_certificate.issuer.clone(),
+        serial_number: k.certificate.tbs_certificate.serial_number.clone(),
+    });
+    let sha256 = AlgorithmIdentifierOwned {
+        oid: OID_SHA256,
+        parameters: None,
+    };
+    let secs = u64::try_from(at.timestamp()).unwrap_or(0);
+    let time = UtcTime::from_unix_duration(Duration::from_secs(secs)).map_err(der_err)?;
+    let signing_time = Attribute {
+        oid: OID_SIGNING_TIME,
+        values: SetOfVec::try_from(vec![
+            Any::from_der(&time.to_der().map_err(der_err)?).map_err(der_err)?,
+        ])
+        .map_err(der_err)?,
+    };
+    let mut info =
+        SignerInfoBuilder::new(&signer, sid, sha256.clone(), &content_info, Some(&digest))
+            .map_err(err)?;
+    info.add_signed_attribute(signing_time).map_err(err)?;
+    let mut data = SignedDataBuilder::new(&content_info);
+    data.add_digest_algorithm(sha256)
+        .map_err(err)?
+        .add_certificate(CertificateChoices::Certificate(k.certificate.clone()))
+        .map_err(err)?
+        .add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
+        .map_err(err)?;
+    data.build().map_err(err)?.to_der().map_err(der_err)
+}
+
+/// A form value as printed.
+fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(true) => "Có".into(),
+        serde_json::Value::Bool(false) => "Không".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The result document's sheet; `form` is the declared values under their labels.
+fn result_sheet(
+    cx: &Context<'_>,
+    form: &[(String, String)],
+    signer: &str,
+    comment: &str,
+    serial: &str,
+) -> crate::slips::Sheet {
+    let d = cx.d;
+    let mut blocks = vec![
+        Block::Field(
+            "Thủ tục hành chính".into(),
+            format!("{} (mã {})", d.procedure_name, d.procedure_code),
+        ),
+        Block::Field(
+            "Người nộp hồ sơ".into(),
+            match &d.on_behalf_of {
+                Some(t) => format!("{} (cho doanh nghiệp mã số thuế {t})", d.applicant_name),
+                None => d.applicant_name.clone(),
+            },
+        ),
+    ];
+    if let Some(c) = &d.applicant_cccd {
+        blocks.push(Block::Field("Số định danh cá nhân".into(), c.clone()));
+    }
+    if let Some(t) = d.received_at {
+        blocks.push(Block::Field("Ngày tiếp nhận".into(), when(t)));
+    }
+    if let Some(a) = d.appointment_date {
+        blocks.push(Block::Field("Ngày hẹn trả kết quả".into(), day(a)));
+    }
+    if !form.is_empty() {
+        blocks.push(Block::Heading("Thông tin đã khai:".into()));
+        for (label, value) in form {
+            blocks.push(Block::Field(label.clone(), value.clone()));
+        }
+    }
+    blocks.push(Block::Heading("Quyết định:".into()));
+    blocks.push(Block::Para(format!(
+        "{} chấp thuận (phê duyệt) yêu cầu giải quyết thủ tục hành chính nêu trên của Ông/Bà {}.",
+        cx.agency, d.applicant_name
+    )));
+    if !comment.is_empty() {
+        blocks.push(Block::Field(
+            "Ý kiến của người ký".into(),
+            comment.to_string(),
+        ));
+    }
+    blocks.push(Block::Field("Ngày quyết định".into(), when(cx.now)));
+    blocks.push(Block::Field(
+        "Cơ quan ký".into(),
+        format!("{} (mã định danh {})", cx.agency, d.agency_code),
+    ));
+    blocks.push(Block::Gap);
+    blocks.push(Block::Para(format!(
+        "Văn bản điện tử này được ký số bởi {}; chữ ký số tách rời (CMS, tệp .p7s) đi kèm. Chứng thư số của cơ quan (số sê-ri {serial}): {}/api/v1/agencies/{}/certificate",
+        cx.agency, cx.public_url, d.agency_code
+    )));
+    let mut sheet = cx.sheet("Kết quả giải quyết thủ tục hành chính", blocks);
+    sheet.signatures = vec![(
+        "THỦ TRƯỞNG CƠ QUAN".into(),
+        "(Đã ký số)".into(),
+        signer.to_string(),
+    )];
+    sheet
+}
+
+/// A result made and stored, waiting for the approving transaction to record it.
+pub(crate) struct Prepared {
+    result: SignedResult,
+}
+
+impl Prepared {
+    pub(crate) fn summary(&self) -> serde_json::Value {
+        json!({
+            "pdf_sha256": self.result.pdf_sha256,
+            "signature_sha256": self.result.signature_sha256,
+            "certificate_serial": self.result.certificate_serial,
+        })
+    }
+
+    /// Records the result on its dossier, in the approving transaction.
+    pub(crate) async fn record(&self, tx: &mut Tx<'_>, dossier: &str, actor: &str) -> Result<()> {
+        let r = &self.result;
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO dossier_results (dossier_id, agency_code, pdf_sha256, signature_sha256, certificate_serial, signed_by, signer_name, signed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ).bind(dossier).bind(&r.agency_code).bind(&r.pdf_sha256).bind(&r.signature_sha256)
+        .bind(&r.certificate_serial).bind(actor).bind(&r.signer_name).bind(r.signed_at)
+        .execute(c).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
+impl Dossiers {
+    async fn stored_key(&self, agency: &str) -> Result<Option<AgencyKey>> {
+        let row: Option<(String, String, String)> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT private_key_pem, certificate_pem, serial FROM agency_signing_keys WHERE agency_code = $1"
+        ).bind(agency).fetch_optional(c).await)?;
+        let Some((key_pem, cert_pem, serial)) = row else {
+            return Ok(None);
+        };
+        let key =
+            RsaPrivateKey::from_pkcs8_pem(&key_pem).map_err(|e| storage("key")(e.to_string()))?;
+        let certificate = <Certificate as cms::cert::x509::der::DecodePem>::from_pem(&cert_pem)
+            .map_err(|e| storage("certificate")(e.to_string()))?;
+        Ok(Some(AgencyKey {
+            key,
+            certificate,
+            serial,
+        }))
+    }
+
+    /// The agency's key, made (and audited) the first time it is needed. Two made at once
+    /// settle on the first stored.
+    async fn agency_key(&self, agency: &str, actor: &str) -> Result<AgencyKey> {
+        if let Some(k) = self.stored_key(agency).await? {
+            return Ok(k);
+        }
+        // One key is made at a time: approvals waiting here use the one just made.
+        let _making = self.key_lock.lock().await;
+        if let Some(k) = self.stored_key(agency).await? {
+            return Ok(k);
+        }
+        let now = self.clock.now();
+        let (name, _, _) = self.agency_names(agency);
+        let code = agency.to_string();
+        let (key_pem, cert_pem, serial) =
+            tokio::task::spawn_blocking(move || new_key(&code, &name, now))
+                .await
+                .map_err(|e| DossierError::Storage(e.to_string()))??;
+        let mut turn = self.writer.begin().await?;
+        let tx = turn.tx()?;
+        let n = on_tx!(tx, c => sqlx::query(
+            "INSERT INTO agency_signing_keys (agency_code, private_key_pem, certificate_pem, serial, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (agency_code) DO NOTHING"
+        ).bind(agency).bind(&key_pem).bind(&cert_pem).bind(&serial).bind(now)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+        if n == 1 {
+            audit::append(
+                tx,
+                now,
+                &Entry {
+                    actor,
+                    action: "dossier.signing_key.create",
+                    subject: &format!("agency/{agency}"),
+                    data: json!({ "serial": serial, "algorithm": "RSA-2048", "years": CERTIFICATE_YEARS }),
+                },
+            )
+            .await?;
+        }
+        turn.commit().await?;
+        self.stored_key(agency)
+            .await?
+            .ok_or_else(|| DossierError::Storage("the signing key was not stored".into()))
+    }
+
+    /// Makes the result of dossier `d`, approved by `p` at `now`, signs it and stores both
+    /// files. The caller records it in its transaction.
+    pub(crate) async fn prepare_result(
+        &self,
+        d: &Dossier,
+        p: &Principal,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared> {
+        let key = self.agency_key(&d.agency_code, &actor_of(p)).await?;
+        let mut cx = self.context(d).await?;
+        cx.now = now;
+        // The declared values under the labels of the procedure version filed.
+        let form: Vec<(String, String)> = match self
+            .catalog
+            .procedure(&d.procedure_code, Some(d.procedure_version))
+            .await
+        {
+            Ok(stored) => stored
+                .spec
+                .form
+                .iter()
+                .filter_map(|f| Some((f.label.clone(), shown(d.form.get(&f.name)?))))
+                .collect(),
+            Err(_) => d
+                .form
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), shown(v))).collect())
+                .unwrap_or_default(),
+        };
+        let sheet = result_sheet(&cx, &form, &p.full_name, comment, &key.serial);
+        let serial = key.serial.clone();
+        let blobs = self.blobs.clone();
+        let (pdf, sig) = tokio::task::spawn_blocking(move || -> Result<(BlobId, BlobId)> {
+            let pdf = render(&sheet)?;
+            let sig = sign_detached(&key, &pdf, now)?;
+            let put = |b: &[u8]| {
+                blobs
+                    .put(b)
+                    .map_err(|e| DossierError::Storage(e.to_string()))
+            };
+            Ok((put(&pdf)?, put(&sig)?))
+        })
+        .await
+        .map_err(|e| DossierError::Storage(e.to_string()))??;
+        Ok(Prepared {
+            result: SignedResult {
+                agency_code: d.agency_code.clone(),
+                pdf_sha256: pdf.to_string(),
+                signature_sha256: sig.to_string(),
+                certificate_serial: serial,
+                signer_name: p.full_name.clone(),
+                signed_at: now,
+            },
+        })
+    }
+
+    /// The signed result of a dossier, if it has one.
+    pub(crate) async fn signed_result(&self, dossier_id: &str) -> Result<Option<SignedResult>> {
+        Ok(on_db!(&self.db, c => sqlx::query_as(
+            "SELECT agency_code, pdf_sha256, signature_sha256, certificate_serial, signer_name, signed_at FROM dossier_results WHERE dossier_id = $1"
+        ).bind(dossier_id).fetch_optional(c).await)?)
+    }
+
+    /// A file of a dossier's signed result: its name, media type and bytes. The agency's
+    /// officials may have it once signed, the applicant once the result was returned; the
+    /// applicant's download is an event of the dossier, an official's an audit entry.
+    pub async fn result_file(
+        &self,
+        reference: &str,
+        p: &Principal,
+        which: ResultFile,
+    ) -> Result<(String, &'static str, Vec<u8>)> {
+        let row = self
+            .row(reference)
+            .await?
+            .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
+        self.allow(p, Action::ReadDossier, &row.resource(), reference)
+            .await?;
+        let code = row.code.clone().unwrap_or_else(|| row.id.clone());
+        let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
+        let status = row.status();
+        let result = self.signed_result(&row.id).await?;
+        let result = match result {
+            Some(r) if !applicant || status == Status::Returned => r,
+            Some(_) => {
+                return Err(DossierError::NotIssued {
+                    vi: format!("Kết quả của hồ sơ {code} tải được sau khi cơ quan trả kết quả"),
+                    en: format!(
+                        "The result of dossier {code} can be downloaded once the agency has returned it"
+                    ),
+                });
+            }
+            None => {
+                return Err(DossierError::NotIssued {
+                    vi: format!("Hồ sơ {code} không có kết quả điện tử được ký số"),
+                    en: format!("Dossier {code} has no digitally signed result"),
+                });
+            }
+        };
+        let (sha, name, media, kind) = match which {
+            ResultFile::Document => (
+                &result.pdf_sha256,
+                format!("{}-ket-qua.pdf", file_stem(&code)),
+                "application/pdf",
+                "pdf",
+            ),
+            ResultFile::Signature => (
+                &result.signature_sha256,
+                format!("{}-ket-qua.p7s", file_stem(&code)),
+                "application/pkcs7-signature",
+                "signature",
+            ),
+        };
+        let id = BlobId::parse(sha).map_err(|e| DossierError::Storage(e.to_string()))?;
+        let blobs = self.blobs.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&id))
+            .await
+            .map_err(|e| DossierError::Storage(e.to_string()))?
+            .map_err(|e| DossierError::Storage(e.to_string()))?;
+        let now = self.clock.now();
+        let mut turn = self.writer.begin().await?;
+        let tx = turn.tx()?;
+        if applicant {
+            event(
+                tx,
+                &row.id,
+                now,
+                &actor_of(p),
+                "download_result",
+                status,
+                status,
+                "",
+                json!({ "file": kind, "sha256": sha }),
+            )
+            .await?;
+        } else {
+            audit::append(
+                tx,
+                now,
+                &Entry {
+                    actor: &actor_of(p),
+                    action: "dossier.result.read",
+                    subject: &format!("dossier/{}", row.id),
+                    data: json!({ "file": kind, "sha256": sha }),
+                },
+            )
+            .await?;
+        }
+        turn.commit().await?;
+        Ok((name, media, bytes))
+    }
+
+    /// An agency's signing certificate, as PEM (public: it is how a result is checked).
+    pub async fn certificate_pem(&self, agency: &str) -> Result<String> {
+        let pem: Option<String> = on_db!(&self.db, c => sqlx::query_scalar(
+            "SELECT certificate_pem FROM agency_signing_keys WHERE agency_code = $1"
+        ).bind(agency).fetch_optional(c).await)?;
+        pem.ok_or_else(|| DossierError::NotIssued {
+            vi: format!("Cơ quan {agency} chưa có chứng thư số"),
+            en: format!("Agency {agency} has no signing certificate yet"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_covers_the_content_and_carries_the_certificate() {
+        let now = Utc::now();
+        let Ok((key_pem, cert_pem, serial)) =
+            new_key("000.00.02.H26", "Trung tâm Phục vụ hành chính công", now)
+        else {
+            panic!("key")
+        };
+        let k = AgencyKey {
+            key: RsaPrivateKey::from_pkcs8_pem(&key_pem).unwrap_or_else(|e| panic!("{e}")),
+            certificate: <Certificate as cms::cert::x509::der::DecodePem>::from_pem(&cert_pem)
+                .unwrap_or_else(|e| panic!("{e}")),
+            serial,
+        };
+        let sig = sign_detached(&k, b"%PDF-1.7 ...", now).unwrap_or_else(|e| panic!("{e}"));
+        let ci = cms::content_info::ContentInfo::from_der(&sig).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ci.content_type.to_string(), "1.2.840.113549.1.7.2");
+        let sd: cms::signed_data::SignedData =
+            ci.content.decode_as().unwrap_or_else(|e| panic!("{e}"));
+        assert!(sd.encap_content_info.econtent.is_none(), "detached");
+        assert_eq!(sd.certificates.map(|c| c.0.len()), Some(1));
+        let attrs: Vec<String> = sd
+            .signer_infos
+            .0
+            .iter()
+            .flat_map(|s| s.signed_attrs.iter().flat_map(|a| a.iter()))
+            .map(|a| a.oid.to_string())
+            .collect();
+        for oid in [
+            "1.2.840.113549.1.9.3",
+            "1.2.840.113549.1.9.4",
+            "1.2.840.113549.1.9.5",
+        ] {
+            assert!(attrs.iter().any(|a| a == oid), "{oid} in {attrs:?}");
+        }
+    }
+}
