@@ -286,15 +286,10 @@ async fn run_backend(
     step(&format!(
         "{name}: the ceiling, GET /healthz, {clients} clients, {secs} s"
     ));
-    let ceiling_secs = if std::env::var_os("BENCH_SKIP_CEILING").is_some() {
-        1
-    } else {
-        secs
-    };
     let ceiling = {
         let http = http.clone();
         let url = format!("{base}/healthz");
-        phase(clients, ceiling_secs, move |_, _| {
+        phase(clients, secs, move |_, _| {
             let http = http.clone();
             let url = url.clone();
             async move {
@@ -346,9 +341,6 @@ async fn run_backend(
         })
         .await?
     };
-    if std::env::var_os("BENCH_STOP_AFTER_SUBMISSIONS").is_some() {
-        std::process::exit(0);
-    }
     let after = state.dossiers.submission_counts();
     let groups = (after.0 - before.0, after.1 - before.1);
     let codes: Vec<String> = codes.lock().map(|c| c.clone()).unwrap_or_default();
@@ -426,13 +418,9 @@ async fn run_backend(
                     (ld, ActionKind::Approve, &plain),
                     (desk, ActionKind::Return, &back),
                 ] {
-                    let t = Instant::now();
                     d.act(&code, who, action, input)
                         .await
                         .map_err(|e| anyhow::anyhow!("{}: {e}", action.as_str()))?;
-                    if std::env::var_os("BENCH_TRACE").is_some() {
-                        eprintln!("{} {:?}", action.as_str(), t.elapsed());
-                    }
                 }
                 done.fetch_add(1, Ordering::Relaxed);
                 Ok(())

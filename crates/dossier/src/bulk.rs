@@ -33,7 +33,7 @@ const MAX_GROUP: usize = 512;
 
 struct Pending {
     row: NewRow,
-    reply: oneshot::Sender<Result<bool>>,
+    reply: oneshot::Sender<Result<(bool, Option<String>)>>,
 }
 
 /// The queue of new dossiers, and the task that stores them in groups.
@@ -66,8 +66,9 @@ impl Submitter {
         )
     }
 
-    /// Stores `row`; answers once it is committed, with whether a notice was queued.
-    pub(crate) async fn store(&self, row: NewRow) -> Result<bool> {
+    /// Stores `row`; answers once it is committed, with whether a notice was queued and the
+    /// dossier's code.
+    pub(crate) async fn store(&self, row: NewRow) -> Result<(bool, Option<String>)> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending { row, reply })
@@ -99,9 +100,9 @@ async fn run(
             pending.into_iter().map(|p| (p.row, p.reply)).unzip();
         let together = async {
             let mut w = writer.begin().await?;
-            let notified = store_all(w.tx()?, &rows).await?;
+            let stored = store_all(w.tx()?, &rows).await?;
             w.commit().await?;
-            Ok::<_, DossierError>(notified)
+            Ok::<_, DossierError>(stored)
         }
         .await;
         match together {
@@ -134,8 +135,8 @@ fn ts(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
-/// Writes every row of the group; returns, for each, whether a notice was queued.
-async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<bool>> {
+/// Writes every row of the group; returns, for each, whether a notice was queued, and its code.
+async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, Option<String>)>> {
     // Codes: one counter statement per agency and day, handing out a run of numbers in order.
     let mut runs: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -294,5 +295,5 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<bool>> {
             }
         }
     }
-    Ok(notified)
+    Ok(notified.into_iter().zip(codes).collect())
 }

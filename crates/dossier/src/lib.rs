@@ -795,7 +795,8 @@ impl Dossiers {
                 "The procedure needs documents: save a draft, upload them, then submit",
             ));
         }
-        let now = self.clock.now();
+        // Microseconds: what both databases keep.
+        let now = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
         let id = uuid::Uuid::now_v7().to_string();
         let status = if submit {
             Status::Submitted
@@ -824,6 +825,9 @@ impl Dossiers {
             issuer: self.identity.issuer().to_string(),
             now,
         };
+        let procedure_name = spec.name.to_string();
+        let shown = row.dossier(None, procedure_name);
+        let channel = row.channel;
         let stored = if row.key.is_none() {
             // Without a key, the submission joins the next bulk write.
             self.submitter.store(row).await
@@ -836,7 +840,7 @@ impl Dossiers {
             }
             .await
         };
-        let notified = match stored {
+        let (notified, code) = match stored {
             Ok(n) => n,
             Err(DossierError::Conflict) if idempotency_key.is_some() => {
                 // The same request won a race: answer with the first, once it is stored.
@@ -852,7 +856,13 @@ impl Dossiers {
         if notified {
             self.identity.wake_mailer();
         }
-        Ok((self.load(&id, p, false).await?, true))
+        // What was just stored, without reading it back.
+        let mut d = shown;
+        if let Some(e) = d.events.first_mut() {
+            e.data = Json(json!({ "code": code, "channel": channel }));
+        }
+        d.code = code;
+        Ok((d, true))
     }
 
     async fn idempotent(&self, account: &str, key: &str) -> Result<Option<String>> {
@@ -1968,8 +1978,8 @@ struct NewRow {
 impl NewRow {
     /// Writes the dossier, its code when submitted, the idempotency key, the event with its
     /// audit entry and the notice. A key already used answers `Conflict` (and writes nothing).
-    /// Returns whether a notice was queued.
-    async fn store(self, tx: &mut Tx<'_>) -> Result<bool> {
+    /// Returns whether a notice was queued, and the code.
+    async fn store(&self, tx: &mut Tx<'_>) -> Result<(bool, Option<String>)> {
         let submit = self.status == Status::Submitted;
         let now = self.now;
         let code = if submit {
@@ -2016,13 +2026,67 @@ impl NewRow {
                 apology: false,
             },
         );
-        Ok(match mail {
+        let notified = match mail {
             Some(m) => {
                 m.enqueue(tx, now, self.applicant_id.as_deref()).await?;
                 true
             }
             None => false,
-        })
+        };
+        Ok((notified, code))
+    }
+
+    /// The dossier as it reads once stored with `code`: what a fresh load would show.
+    fn dossier(&self, code: Option<String>, procedure_name: String) -> Dossier {
+        let submitted = self.status == Status::Submitted;
+        Dossier {
+            id: self.id.clone(),
+            applicant_account: self.applicant_id.clone(),
+            workflow: None,
+            code: code.clone(),
+            procedure_code: self.procedure.clone(),
+            procedure_version: self.version,
+            procedure_name,
+            agency_code: self.agency.clone(),
+            applicant_name: self.name.clone(),
+            applicant_cccd: self.cccd.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+            channel: if self.channel == "desk" {
+                Channel::Desk
+            } else {
+                Channel::Online
+            },
+            status: self.status,
+            national_status: self.status.national_code(),
+            form: self.form.clone(),
+            time_limit_days: self.time_limit_days,
+            supplement_count: 0,
+            reasons: Vec::new(),
+            submitted_at: submitted.then_some(self.now),
+            received_at: None,
+            appointment_date: None,
+            step: None,
+            step_due_at: None,
+            paused_at: None,
+            returned_at: None,
+            return_method: None,
+            outcome: None,
+            extended_from: None,
+            rating: None,
+            result: None,
+            created_at: self.now,
+            updated_at: self.now,
+            documents: Vec::new(),
+            events: vec![Event {
+                at: self.now,
+                actor: self.actor.clone(),
+                action: if submitted { "submit" } else { "create" }.to_string(),
+                from_status: Status::Draft.as_str().to_string(),
+                to_status: self.status.as_str().to_string(),
+                comment: String::new(),
+                data: Json(json!({ "code": code, "channel": self.channel })),
+            }],
+        }
     }
 }
 

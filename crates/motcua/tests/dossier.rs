@@ -558,6 +558,18 @@ async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=1000).collect::<Vec<u32>>(), "no gaps");
+    // The answer to a submission is what reading the dossier back shows.
+    let body = json!({
+        "procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
+        "applicant": {"name": "Người nộp cuối", "phone": "0912345678", "email": "cuoi@example.vn"}
+    });
+    let (st, made) = send(&app, "POST", "/api/v1/dossiers", &desk, Some(body)).await;
+    assert_eq!(st, 201, "{made}");
+    let code = made["code"].as_str().unwrap_or_default();
+    assert!(code.ends_with("-1001"), "{code}");
+    let (st, read) = send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &desk, None).await;
+    assert_eq!(st, 200, "{read}");
+    assert_eq!(made, read);
     // Stored in groups, the audit chain still holds every submission, in order.
     let entries = kernel::audit::verify(&app.state.db)
         .await
