@@ -554,6 +554,8 @@ pub struct Dossiers {
     submitter: bulk::Submitter,
     /// Held while an agency's signing key is made.
     key_lock: tokio::sync::Mutex<()>,
+    /// Names of procedure versions (a published version never changes).
+    names: std::sync::RwLock<std::collections::HashMap<(String, i64), String>>,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
     tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
 }
@@ -591,6 +593,7 @@ impl Dossiers {
         Dossiers {
             submitter: bulk::Submitter::start(writer.clone()),
             key_lock: tokio::sync::Mutex::new(()),
+            names: std::sync::RwLock::new(std::collections::HashMap::new()),
             writer,
             db,
             clock,
@@ -601,6 +604,26 @@ impl Dossiers {
             cutoff: NaiveTime::from_hms_opt(DEFAULT_CUTOFF.0, DEFAULT_CUTOFF.1, 0)
                 .unwrap_or(NaiveTime::MIN),
             tracking_strikes: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// The name of a procedure version, from memory after the first look-up.
+    async fn procedure_name(&self, code: &str, version: i64) -> String {
+        let key = (code.to_string(), version);
+        if let Ok(names) = self.names.read()
+            && let Some(n) = names.get(&key)
+        {
+            return n.clone();
+        }
+        match self.catalog.procedure(code, Some(version)).await {
+            Ok(s) => {
+                let name = s.spec.name.to_string();
+                if let Ok(mut names) = self.names.write() {
+                    names.insert(key, name.clone());
+                }
+                name
+            }
+            Err(_) => String::new(),
         }
     }
 
@@ -924,11 +947,8 @@ impl Dossiers {
             "SELECT at, actor, action, from_status, to_status, comment, data FROM dossier_events WHERE dossier_id = $1 ORDER BY at, id"
         ).bind(&row.id).fetch_all(c).await)?;
         let name = self
-            .catalog
-            .procedure(&row.procedure_code, Some(row.procedure_version))
-            .await
-            .map(|s| s.spec.name)
-            .unwrap_or_default();
+            .procedure_name(&row.procedure_code, row.procedure_version)
+            .await;
         let status = row.status();
         let step = row.current_step();
         let result = self.signed_result(&row.id).await?;
@@ -1794,11 +1814,8 @@ impl Dossiers {
         let status = row.status();
         let step = row.current_step();
         let name = self
-            .catalog
-            .procedure(&row.procedure_code, Some(row.procedure_version))
-            .await
-            .map(|s| s.spec.name)
-            .unwrap_or_default();
+            .procedure_name(&row.procedure_code, row.procedure_version)
+            .await;
         Ok(Tracking {
             code: code.to_string(),
             procedure_name: name,

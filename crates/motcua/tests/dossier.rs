@@ -567,7 +567,14 @@ async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
     assert_eq!(st, 201, "{made}");
     let code = made["code"].as_str().unwrap_or_default();
     assert!(code.ends_with("-1001"), "{code}");
-    let (st, read) = send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &desk, None).await;
+    let (st, read) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{code}"),
+        &desk,
+        None,
+    )
+    .await;
     assert_eq!(st, 200, "{read}");
     assert_eq!(made, read);
     // Stored in groups, the audit chain still holds every submission, in order.
