@@ -120,10 +120,12 @@ async fn acknowledged_dossiers_survive_kill_9(b: Backend) {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
             assert_eq!(
-                r.status(),
+                status,
                 200,
-                "round {round}: acknowledged {code} is missing"
+                "round {round}: acknowledged {code} is missing: {body}"
             );
         }
         // File from eight clients until the server dies.
