@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod form;
 pub mod pages;
+pub mod rules;
 pub mod signing;
 pub mod slips;
 pub mod workflow;
@@ -275,6 +276,8 @@ pub struct Dossier {
     pub extended_from: Option<NaiveDate>,
     /// The applicant's rating, once given.
     pub rating: Option<String>,
+    /// The version of the one-stop rules it was received under (`rules::RuleSet::id`).
+    pub rules: Option<String>,
     /// The signed result, once the deciding step approved.
     pub result: Option<signing::SignedResult>,
     pub created_at: DateTime<Utc>,
@@ -353,15 +356,25 @@ struct Row {
     revision: i64,
     extended_from: Option<NaiveDate>,
     rating: Option<String>,
+    rule_set: Option<String>,
 }
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set"
     };
 }
 
 impl Row {
+    /// The rules it is judged by: those it was received under, or, before receipt, those in
+    /// force at `now`.
+    fn rules(&self, now: DateTime<Utc>) -> &'static rules::RuleSet {
+        self.rule_set
+            .as_deref()
+            .and_then(rules::by_id)
+            .unwrap_or_else(|| rules::in_force(to_local(self.received_at.unwrap_or(now)).date()))
+    }
+
     fn status(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Draft)
     }
@@ -986,6 +999,7 @@ impl Dossiers {
             outcome: row.outcome,
             extended_from: row.extended_from,
             rating: row.rating.clone(),
+            rules: row.rule_set.clone(),
             result,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -1327,11 +1341,12 @@ impl Dossiers {
             }
             (ActionKind::Receive, Status::Submitted) => Status::Received,
             (ActionKind::RequestSupplement, Status::Submitted) => {
-                if row.supplement_count >= 1 {
+                let allowed = row.rules(self.clock.now()).supplement_requests;
+                if row.supplement_count >= allowed {
                     return Err(invalid(
                         "action",
-                        "Chỉ được yêu cầu bổ sung một lần",
-                        "A supplement may be requested only once",
+                        format!("Chỉ được yêu cầu bổ sung {allowed} lần"),
+                        format!("A supplement may be requested only {allowed} time(s)"),
                     ));
                 }
                 Status::SupplementRequested
@@ -1346,7 +1361,23 @@ impl Dossiers {
                 Status::Rejected
             }
             (ActionKind::Apologize, _) if in_workflow => from,
-            (ActionKind::Stop, _) if in_workflow => Status::Stopped,
+            (ActionKind::Stop, _) if in_workflow => {
+                let r = row.rules(self.clock.now());
+                if !r.stop_notice {
+                    return Err(invalid(
+                        "action",
+                        format!(
+                            "Hồ sơ tiếp nhận theo {} không có thông báo dừng giải quyết",
+                            r.name
+                        ),
+                        format!(
+                            "A dossier received under {} cannot be stopped by a notice",
+                            r.name_en
+                        ),
+                    ));
+                }
+                Status::Stopped
+            }
             (ActionKind::Rate, Status::Returned) => Status::Returned,
             (ActionKind::Return, Status::Approved | Status::Rejected)
                 if step.as_ref().is_some_and(|s| s.returns) =>
@@ -1465,10 +1496,11 @@ impl Dossiers {
                     .cloned()
                     .ok_or_else(|| DossierError::Storage("empty workflow".into()))?;
                 let due = due_of(&first);
-                data = json!({ "appointment_date": date, "step": first.id, "step_due_at": due });
+                let in_force = rules::in_force(local.date());
+                data = json!({ "appointment_date": date, "step": first.id, "step_due_at": due, "rules": in_force.id });
                 on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5 WHERE id = $6"
-                ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+                    "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5, rule_set = $7 WHERE id = $6"
+                ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).bind(&in_force.id).execute(c).await.map(|_| ()))?;
             }
             (ActionKind::Rate, _) => {
                 let rating = input.rating.as_deref().unwrap_or("");
@@ -1569,11 +1601,19 @@ impl Dossiers {
                         "The appointment may be moved only once",
                     ));
                 }
-                if cal.working_days_between(local.date(), due) < 1 {
+                let r = row.rules(now);
+                let lead = r.apology_lead_working_days;
+                if cal.working_days_between(local.date(), due) < lead {
                     return Err(invalid(
                         "new_date",
-                        "Văn bản xin lỗi và gia hạn phải gửi trước ngày hẹn ít nhất một ngày làm việc",
-                        "The apology must come at least one working day before the appointment",
+                        format!(
+                            "Văn bản xin lỗi phải gửi trước ngày hẹn ít nhất {lead} ngày làm việc ({})",
+                            r.name
+                        ),
+                        format!(
+                            "The apology must come at least {lead} working day(s) before the appointment ({})",
+                            r.name_en
+                        ),
                     ));
                 }
                 if new_date <= due || !cal.is_working_day(new_date) {
@@ -1590,7 +1630,7 @@ impl Dossiers {
                         "Give the reason for the delay",
                     ));
                 }
-                data = json!({ "from": due, "to": new_date, "reasons": reasons });
+                data = json!({ "from": due, "to": new_date, "reasons": reasons, "extension_requested": r.extension_request, "rules": r.id });
                 on_tx!(&mut tx, c => sqlx::query(
                     "UPDATE dossiers SET appointment_date = $1, extended_from = $2, reasons = $3 WHERE id = $4"
                 ).bind(new_date).bind(due).bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
@@ -1724,7 +1764,14 @@ impl Dossiers {
                     if d.extended_from.is_none() && d.appointment_date.is_some() {
                         out.push(ActionKind::Apologize);
                     }
-                    out.push(ActionKind::Stop);
+                    // Only rules that have a stop notice allow stopping.
+                    if d.rules
+                        .as_deref()
+                        .and_then(rules::by_id)
+                        .is_none_or(|r| r.stop_notice)
+                    {
+                        out.push(ActionKind::Stop);
+                    }
                     if s.decides {
                         out.push(ActionKind::Approve);
                         out.push(ActionKind::Reject);
@@ -2090,6 +2137,7 @@ impl NewRow {
             outcome: None,
             extended_from: None,
             rating: None,
+            rules: None,
             result: None,
             created_at: self.now,
             updated_at: self.now,

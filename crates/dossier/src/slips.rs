@@ -1003,6 +1003,19 @@ impl Context<'_> {
         }
         let mut sheet = self.sheet(kind.title(), blocks);
         sheet.signatures = signatures;
+        // The form of the rules the dossier was received under (or, before receipt, of those
+        // in force when the slip was issued).
+        let rules = d
+            .rules
+            .as_deref()
+            .and_then(crate::rules::by_id)
+            .unwrap_or_else(|| {
+                crate::rules::in_force(to_local(d.received_at.unwrap_or(e.at)).date())
+            });
+        if let Some(form) = rules.form_label(kind.as_str()) {
+            sheet.footer = format!("{} · {form}", sheet.footer);
+        }
+        sheet.keywords.push(rules.id.clone());
         Some(sheet)
     }
 

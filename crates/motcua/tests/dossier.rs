@@ -1694,7 +1694,117 @@ async fn slips_print_and_the_leader_signs_the_result(b: Backend) {
     assert!(n > 20);
 }
 
+async fn each_dossier_keeps_the_rules_it_was_received_under(b: Backend) {
+    use chrono::TimeZone;
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let agency = "000.00.52.H26";
+    let desk = official_as(&app, "tn.qd", agency, Role::Reception).await;
+    let cv = official_as(&app, "cv.qd", agency, Role::Specialist).await;
+    let file = |n: u32| {
+        let app = &app;
+        let desk = desk.clone();
+        async move {
+            let form = json!({
+                "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+            });
+            let (st, d) = send(
+                app,
+                "POST",
+                "/api/v1/dossiers",
+                &desk,
+                Some(json!({
+                    "procedure": "1.004873", "agency": agency, "form": form,
+                    "applicant": {"name": format!("Lê Văn Nam {n}"), "phone": "0912345678"}
+                })),
+            )
+            .await;
+            assert_eq!(st, 201, "{d}");
+            let code = d["code"].as_str().unwrap_or_default().to_string();
+            let (st, d) = send(
+                app,
+                "POST",
+                &format!("/api/v1/dossiers/{code}/actions/receive"),
+                &desk,
+                Some(json!({})),
+            )
+            .await;
+            assert_eq!(st, 200, "{d}");
+            (code, d)
+        }
+    };
+    let stop = |code: String| {
+        let app = &app;
+        let cv = cv.clone();
+        async move {
+            send(
+                app,
+                "POST",
+                &format!("/api/v1/dossiers/{code}/actions/stop"),
+                &cv,
+                Some(json!({"reasons": ["Người nộp đề nghị dừng"]})),
+            )
+            .await
+        }
+    };
+    // Monday 30 June 2025, 09:00 in Hà Nội: the last day of Decree 61/2018.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2025, 6, 30, 2, 0, 0)
+            .single()
+            .unwrap_or_default(),
+    );
+    let (old, d) = file(1).await;
+    assert_eq!(d["rules"], "nd61-2018", "{d}");
+    let (st, _, pdf) = fetch(
+        &app,
+        &format!("/api/v1/dossiers/{old}/slips/receipt"),
+        &desk,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(contains(&pdf, b"nd61-2018"), "the receipt is the 2018 form");
+    // Tuesday 1 July 2025: Decree 118/2025 and the forms of Circular 03/2025.
+    app.clock.set(
+        Utc.with_ymd_and_hms(2025, 7, 1, 2, 0, 0)
+            .single()
+            .unwrap_or_default(),
+    );
+    let (new, d) = file(2).await;
+    assert_eq!(d["rules"], "nd118-2025", "{d}");
+    let (st, _, pdf) = fetch(
+        &app,
+        &format!("/api/v1/dossiers/{new}/slips/receipt"),
+        &desk,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(contains(&pdf, b"nd118-2025") && !contains(&pdf, b"nd61-2018"));
+    // The old dossier is still judged by the old rules: they have no stop notice.
+    let (st, e) = stop(old.clone()).await;
+    assert_eq!(st, 400, "{e}");
+    assert!(
+        e["errors"].to_string().contains("61/2018") || e.to_string().contains("61/2018"),
+        "names the rules: {e}"
+    );
+    let (_, d) = send(&app, "GET", &format!("/api/v1/dossiers/{old}"), &desk, None).await;
+    assert_eq!(
+        (d["status"].as_str(), d["rules"].as_str()),
+        (Some("received"), Some("nd61-2018"))
+    );
+    // The new one may be stopped, and its notice is form 05 of 2025.
+    let (st, d) = stop(new.clone()).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "stopped");
+    let (st, _, pdf) = fetch(&app, &format!("/api/v1/dossiers/{new}/slips/stop"), &desk).await;
+    assert_eq!(st, 200);
+    assert!(contains(&pdf, b"nd118-2025"));
+}
+
 both!(
+    each_dossier_keeps_the_rules_it_was_received_under,
     slips_print_and_the_leader_signs_the_result,
     an_apology_moves_the_date_once_and_the_dossier_counts_late,
     the_demo_has_dossiers_in_every_state,
