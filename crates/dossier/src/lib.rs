@@ -1604,14 +1604,25 @@ impl Dossiers {
                 let r = row.rules(now);
                 let lead = r.apology_lead_working_days;
                 if cal.working_days_between(local.date(), due) < lead {
+                    let (vi_n, en_n) = if lead == 1 {
+                        (
+                            "một ngày làm việc".to_string(),
+                            "one working day".to_string(),
+                        )
+                    } else {
+                        (
+                            format!("{lead} ngày làm việc"),
+                            format!("{lead} working days"),
+                        )
+                    };
                     return Err(invalid(
                         "new_date",
                         format!(
-                            "Văn bản xin lỗi phải gửi trước ngày hẹn ít nhất {lead} ngày làm việc ({})",
+                            "Văn bản xin lỗi phải gửi trước ngày hẹn ít nhất {vi_n} ({})",
                             r.name
                         ),
                         format!(
-                            "The apology must come at least {lead} working day(s) before the appointment ({})",
+                            "The apology must come at least {en_n} before the appointment ({})",
                             r.name_en
                         ),
                     ));

@@ -123,8 +123,7 @@ async fn acknowledged_dossiers_survive_kill_9(b: Backend) {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
             assert_eq!(
-                status,
-                200,
+                status, 200,
                 "round {round}: acknowledged {code} is missing: {body}"
             );
         }

@@ -1695,7 +1695,7 @@ async fn slips_print_and_the_leader_signs_the_result(b: Backend) {
 }
 
 async fn each_dossier_keeps_the_rules_it_was_received_under(b: Backend) {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use identity::Role;
     let app = spawn_app(b, Spawn::default())
         .await
@@ -1784,7 +1784,7 @@ async fn each_dossier_keeps_the_rules_it_was_received_under(b: Backend) {
     assert!(contains(&pdf, b"nd118-2025") && !contains(&pdf, b"nd61-2018"));
     // The old dossier is still judged by the old rules: they have no stop notice.
     let (st, e) = stop(old.clone()).await;
-    assert_eq!(st, 400, "{e}");
+    assert_eq!(st, 422, "{e}");
     assert!(
         e["errors"].to_string().contains("61/2018") || e.to_string().contains("61/2018"),
         "names the rules: {e}"
