@@ -187,7 +187,7 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         ));
         let mail = compose(
             &r.issuer,
-            (&r.name, r.email.as_deref()),
+            (&r.name, r.email.as_deref(), r.phone.as_deref()),
             code.as_deref(),
             News {
                 to: r.status,
@@ -198,7 +198,7 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         notified.push(mail.is_some());
         if let Some(m) = mail {
             mails.push(json!({
-                "id": uuid::Uuid::now_v7().to_string(), "recipient": m.to,
+                "id": uuid::Uuid::now_v7().to_string(), "channel": m.channel, "recipient": m.to,
                 "account": r.applicant_id, "subject": m.subject, "body": m.body, "at": ts(&r.now),
             }));
         }
@@ -276,7 +276,7 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
             Tx::Sqlite(t) => {
                 sqlx::query(
                     "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
-                     SELECT value->>'id', 'email', value->>'recipient', value->>'account', value->>'subject', value->>'body', value->>'at' \
+                     SELECT value->>'id', value->>'channel', value->>'recipient', value->>'account', value->>'subject', value->>'body', value->>'at' \
                      FROM json_each($1)",
                 )
                 .bind(&mails)
@@ -286,8 +286,8 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
             Tx::Postgres(t) => {
                 sqlx::query(
                     "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
-                     SELECT r.id, 'email', r.recipient, r.account, r.subject, r.body, r.at \
-                     FROM jsonb_to_recordset($1::jsonb) AS r(id text, recipient text, account text, subject text, body text, at timestamptz)",
+                     SELECT r.id, r.channel, r.recipient, r.account, r.subject, r.body, r.at \
+                     FROM jsonb_to_recordset($1::jsonb) AS r(id text, channel text, recipient text, account text, subject text, body text, at timestamptz)",
                 )
                 .bind(&mails)
                 .execute(&mut **t)

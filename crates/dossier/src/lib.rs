@@ -1698,6 +1698,7 @@ impl Dossiers {
         let applicant = (
             row.applicant_name.as_str(),
             row.applicant_email.as_deref(),
+            row.applicant_phone.as_deref(),
             row.applicant_id.as_deref(),
         );
         let notified = self
@@ -1806,12 +1807,12 @@ impl Dossiers {
         &self,
         tx: &mut Tx<'_>,
         now: DateTime<Utc>,
-        applicant: (&str, Option<&str>, Option<&str>),
+        applicant: (&str, Option<&str>, Option<&str>, Option<&str>),
         code: Option<&str>,
         news: News<'_>,
     ) -> Result<bool> {
-        let (name, email, account) = applicant;
-        match compose(self.identity.issuer(), (name, email), code, news) {
+        let (name, email, phone, account) = applicant;
+        match compose(self.identity.issuer(), (name, email, phone), code, news) {
             Some(m) => {
                 m.enqueue(tx, now, account).await?;
                 Ok(true)
@@ -2093,7 +2094,7 @@ impl NewRow {
         .await?;
         let mail = compose(
             &self.issuer,
-            (&self.name, self.email.as_deref()),
+            (&self.name, self.email.as_deref(), self.phone.as_deref()),
             code.as_deref(),
             News {
                 to: self.status,
@@ -2166,8 +2167,9 @@ impl NewRow {
     }
 }
 
-/// A notice to an applicant, ready to queue.
+/// A notice to an applicant, ready to queue: an e-mail, or a text message to their phone.
 struct Mail {
+    channel: &'static str,
     to: String,
     subject: String,
     body: String,
@@ -2183,7 +2185,7 @@ impl Mail {
         identity::outbox::enqueue(
             tx,
             now,
-            "email",
+            self.channel,
             &self.to,
             account,
             &self.subject,
@@ -2194,11 +2196,11 @@ impl Mail {
     }
 }
 
-/// The notice of a status change, when the applicant has an e-mail address and the change is
-/// one they are told of.
+/// The notice of a status change, when the change is one the applicant is told of: by e-mail,
+/// or, without an address, by a text message to their phone.
 fn compose(
     issuer: &str,
-    applicant: (&str, Option<&str>),
+    applicant: (&str, Option<&str>, Option<&str>),
     code: Option<&str>,
     news: News<'_>,
 ) -> Option<Mail> {
@@ -2207,14 +2209,27 @@ fn compose(
         reasons,
         apology,
     } = news;
-    let (name, email) = applicant;
-    let (Some(email), Some(code)) = (email.filter(|e| !e.is_empty()), code) else {
-        return None;
-    };
+    let (name, email, phone) = applicant;
+    let code = code?;
     if matches!(to, Status::Draft | Status::Processing) && !apology {
         return None;
     }
     let link = format!("{issuer}/tra-cuu-ho-so?ma={code}");
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        // A text message: short, and without diacritics so that every handset shows it.
+        let phone = phone.filter(|p| p.chars().filter(char::is_ascii_digit).count() >= 9)?;
+        let what = if apology {
+            "co ngay hen moi".to_string()
+        } else {
+            kernel::text::fold(to.label(true))
+        };
+        return Some(Mail {
+            channel: "sms",
+            to: phone.to_string(),
+            subject: String::new(),
+            body: format!("Ho so {code}: {what}. Tra cuu: {link}"),
+        });
+    };
     let why = if reasons.is_empty() {
         String::new()
     } else {
@@ -2233,6 +2248,7 @@ fn compose(
         "Xin chào {name},\n\nHồ sơ {code} của bạn: {vi}.{why}\nTra cứu (cần 4 số cuối điện thoại hoặc số định danh): {link}\n\n---\n\nHello {name},\n\nYour dossier {code}: {en}.{why}\nTrack it (with the last 4 digits of your phone or identification number): {link}\n",
     );
     Some(Mail {
+        channel: "email",
         to: email.to_string(),
         subject,
         body,

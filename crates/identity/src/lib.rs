@@ -332,6 +332,7 @@ pub struct Identity {
     signing: oidc::KeyCache,
     /// Wakes the mailer when a message is written (e-mail on).
     mail_wakeup: Option<Arc<tokio::sync::Notify>>,
+    sms_wakeup: Option<Arc<tokio::sync::Notify>>,
     agencies: Option<Arc<dyn Agencies>>,
 }
 
@@ -445,6 +446,7 @@ impl Identity {
             issuer: "http://127.0.0.1:8080".into(),
             signing: oidc::KeyCache::default(),
             mail_wakeup: None,
+            sms_wakeup: None,
             agencies: None,
         }
     }
@@ -452,6 +454,12 @@ impl Identity {
     /// Turns e-mail delivery on: the mailer is woken when a message is written.
     pub fn with_mail(mut self) -> Identity {
         self.mail_wakeup = Some(Arc::new(tokio::sync::Notify::new()));
+        self
+    }
+
+    /// Turns text-message delivery on: the sender is woken when a message is written.
+    pub fn with_sms(mut self) -> Identity {
+        self.sms_wakeup = Some(Arc::new(tokio::sync::Notify::new()));
         self
     }
 

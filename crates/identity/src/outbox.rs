@@ -64,9 +64,13 @@ pub async fn enqueue(
 }
 
 impl Identity {
-    /// Tells the mailer there is new mail (no-op when e-mail is off).
+    /// Tells the mailer and the text-message sender there is something new (no-op for what
+    /// is off).
     pub fn wake_mailer(&self) {
         if let Some(n) = &self.mail_wakeup {
+            n.notify_one();
+        }
+        if let Some(n) = &self.sms_wakeup {
             n.notify_one();
         }
     }
@@ -235,13 +239,13 @@ impl Identity {
         Ok(n > 0)
     }
 
-    /// E-mail waiting to go, oldest first, not tried too often or too recently.
-    async fn due_mail(&self) -> Result<Vec<Message>> {
+    /// Messages of a channel waiting to go, oldest first, not tried too often or too recently.
+    async fn due(&self, channel: &str) -> Result<Vec<Message>> {
         let now = self.clock.now();
         let rows: Vec<Message> = on_db!(&self.db, p => sqlx::query_as(
             "SELECT id, channel, recipient, subject, body, created_at, sent_at, attempts, last_error FROM outbox \
-             WHERE channel = 'email' AND sent_at IS NULL AND attempts < $1 ORDER BY created_at LIMIT 50"
-        ).bind(MAX_ATTEMPTS).fetch_all(p).await)?;
+             WHERE channel = $2 AND sent_at IS NULL AND attempts < $1 ORDER BY created_at LIMIT 50"
+        ).bind(MAX_ATTEMPTS).bind(channel).fetch_all(p).await)?;
         // Attempt n waits 2^n × 10 s after the message was written.
         Ok(rows
             .into_iter()
@@ -317,12 +321,82 @@ impl Mailer {
             return;
         };
         loop {
-            match id.due_mail().await {
+            match id.due("email").await {
                 Ok(due) => {
                     for m in due {
                         let result = self.send(&m).await;
                         if let Err(e) = &result {
                             tracing::warn!(message = %m.id, error = %e, "e-mail not delivered");
+                        }
+                        if let Err(e) = id.record_attempt(&m.id, result.err().as_deref()).await {
+                            tracing::error!(error = %e, "cannot record a delivery attempt");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox"),
+            }
+            let _ = tokio::time::timeout(StdDuration::from_secs(60), wakeup.notified()).await;
+        }
+    }
+}
+
+/// Delivers the outbox's text messages through an HTTP gateway (`sms.url`).
+pub struct SmsSender {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl SmsSender {
+    /// A sender for the configuration, or `None` when text messages are off.
+    pub fn new(cfg: &kernel::config::SmsConfig) -> Result<Option<SmsSender>, String> {
+        let url = cfg.url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let parsed = url::Url::parse(url).map_err(|e| format!("sms.url: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("sms.url: an http:// or https:// address is needed".into());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(StdDuration::from_secs(20))
+            .build()
+            .map_err(|e| format!("sms: {e}"))?;
+        Ok(Some(SmsSender {
+            client,
+            url: url.to_string(),
+            token: cfg.token.clone(),
+        }))
+    }
+
+    async fn send(&self, m: &Message) -> Result<(), String> {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .json(&json!({ "to": m.recipient, "text": m.body }));
+        if !self.token.is_empty() {
+            req = req.bearer_auth(&self.token);
+        }
+        let r = req.send().await.map_err(|e| e.to_string())?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("the gateway answered {}", r.status()))
+        }
+    }
+
+    /// Sends what is due, then waits for new messages or a minute, until the process ends.
+    pub async fn run(self, id: Arc<Identity>) {
+        let Some(wakeup) = id.sms_wakeup.clone() else {
+            return;
+        };
+        loop {
+            match id.due("sms").await {
+                Ok(due) => {
+                    for m in due {
+                        let result = self.send(&m).await;
+                        if let Err(e) = &result {
+                            tracing::warn!(message = %m.id, error = %e, "text message not delivered");
                         }
                         if let Err(e) = id.record_attempt(&m.id, result.err().as_deref()).await {
                             tracing::error!(error = %e, "cannot record a delivery attempt");

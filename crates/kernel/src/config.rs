@@ -44,6 +44,17 @@ pub struct Config {
     pub node_name: String,
     pub search: SearchConfig,
     pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
+}
+
+/// Outgoing text messages, through an HTTP gateway: each message is `POST`ed to `url` as JSON
+/// `{"to": phone, "text": message}` with `Authorization: Bearer <token>`, and a 2xx answer
+/// means it was taken. With no URL, messages wait in the outbox for an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub url: String,
+    pub token: String,
 }
 
 /// Outgoing e-mail. With no URL, messages wait in the outbox for an administrator.
@@ -82,6 +93,7 @@ impl Default for Config {
             node_name: "motcua".to_string(),
             search: SearchConfig::default(),
             smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }
@@ -192,6 +204,12 @@ impl Config {
         shown.database_url = Some(mask_url(&self.effective_database_url()));
         if !shown.smtp.url.is_empty() {
             shown.smtp.url = mask_url(&shown.smtp.url);
+        }
+        if !shown.sms.url.is_empty() {
+            shown.sms.url = mask_url(&shown.sms.url);
+        }
+        if !shown.sms.token.is_empty() {
+            shown.sms.token = "********".into();
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

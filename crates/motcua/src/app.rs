@@ -161,6 +161,9 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     if !config.smtp.url.trim().is_empty() {
         identity = identity.with_mail();
     }
+    if !config.sms.url.trim().is_empty() {
+        identity = identity.with_sms();
+    }
     if opts.demo {
         let n = identity::demo::ensure(&identity)
             .await
@@ -222,6 +225,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     mailer: Option<identity::outbox::Mailer>,
+    sms: Option<identity::outbox::SmsSender>,
 }
 
 impl Application {
@@ -243,11 +247,14 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let mailer = identity::outbox::Mailer::new(&config.smtp)
             .map_err(|e| anyhow::anyhow!("the SMTP settings are wrong: {e}"))?;
+        let sms = identity::outbox::SmsSender::new(&config.sms)
+            .map_err(|e| anyhow::anyhow!("the SMS settings are wrong: {e}"))?;
         let state = open_state(config, &opts).await?;
         Ok(Application {
             listener,
             state,
             mailer,
+            sms,
         })
     }
 
@@ -266,6 +273,9 @@ impl Application {
     ) -> std::io::Result<()> {
         if let Some(m) = self.mailer {
             tokio::spawn(m.run(self.state.identity.clone()));
+        }
+        if let Some(s) = self.sms {
+            tokio::spawn(s.run(self.state.identity.clone()));
         }
         let router = crate::routes::router(self.state.clone());
         axum::serve(

@@ -389,6 +389,8 @@ fn config_show_masks_secrets_and_refuses_unknown_databases() {
             "MOTCUA_DATABASE_URL",
             "postgres://motcua:s3cret-pw@db.example:5432/motcua",
         )
+        .env("MOTCUA_SMS__URL", "https://sms.example/send")
+        .env("MOTCUA_SMS__TOKEN", "sms-s3cret")
         .env_remove("DATABASE_URL")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -403,6 +405,8 @@ fn config_show_masks_secrets_and_refuses_unknown_databases() {
         "{text}"
     );
     assert!(!text.contains("s3cret-pw"));
+    assert!(text.contains("https://sms.example/send"), "{text}");
+    assert!(!text.contains("sms-s3cret"), "{text}");
     let out = Command::new(env!("CARGO_BIN_EXE_motcua"))
         .args(["--database", "mysql://x@y/z", "migrate"])
         .env_remove("DATABASE_URL")

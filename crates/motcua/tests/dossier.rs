@@ -2,6 +2,7 @@
 //! the desk's check, who may see what, bad input, and codes under concurrency.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -1803,7 +1804,113 @@ async fn each_dossier_keeps_the_rules_it_was_received_under(b: Backend) {
     assert!(contains(&pdf, b"nd118-2025"));
 }
 
+async fn an_applicant_without_e_mail_is_told_by_text_message(b: Backend) {
+    use axum::{Json, Router, http::HeaderMap, routing::post};
+    // A gateway that takes every message and keeps it with the token it came with.
+    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let keep = got.clone();
+    let gateway = Router::new().route(
+        "/send",
+        post(move |h: HeaderMap, Json(v): Json<Value>| {
+            let keep = keep.clone();
+            async move {
+                let auth = h
+                    .get("authorization")
+                    .and_then(|a| a.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                if let Ok(mut g) = keep.lock() {
+                    g.push((auth, v));
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, gateway).await;
+    });
+    let app = spawn_app(
+        b,
+        Spawn {
+            sms_url: Some(format!("http://{addr}/send")),
+            ..Spawn::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let desk = official(&app, "tn.sms", AGENCY).await;
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &desk,
+        Some(json!({
+            "procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
+            "applicant": {"name": "Người nộp không có thư", "phone": "0987654321"}
+        })),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    let code = d["code"].as_str().unwrap_or_default().to_string();
+    let (st, _) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions/receive"),
+        &desk,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    // Both changes reach the phone, through the gateway, with the token.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        // (The demo's applicants have phones too: only this one's messages count here.)
+        seen = got
+            .lock()
+            .map(|g| {
+                g.iter()
+                    .filter(|(_, v)| v["to"] == "0987654321")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if seen.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (auth, v) in &seen {
+        assert_eq!(auth, "Bearer test-sms-token");
+        assert_eq!(v["to"], "0987654321");
+        let text = v["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(&code) && text.contains("tra-cuu-ho-so?ma="),
+            "{text}"
+        );
+        assert!(text.is_ascii(), "no diacritics: {text}");
+    }
+    assert!(
+        seen[1].1["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("da tiep nhan"),
+        "{seen:?}"
+    );
+    // The outbox shows them delivered.
+    let sent: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND recipient = '0987654321' AND sent_at IS NOT NULL"
+    ).fetch_one(p).await)
+    .unwrap_or(0);
+    assert_eq!(sent, 2);
+}
+
 both!(
+    an_applicant_without_e_mail_is_told_by_text_message,
     each_dossier_keeps_the_rules_it_was_received_under,
     slips_print_and_the_leader_signs_the_result,
     an_apology_moves_the_date_once_and_the_dossier_counts_late,

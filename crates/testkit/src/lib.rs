@@ -42,6 +42,8 @@ pub struct Spawn {
     pub demo: bool,
     /// Deliver e-mail through this SMTP server.
     pub smtp_url: Option<String>,
+    /// Send text messages to this HTTP gateway (with the token `test-sms-token`).
+    pub sms_url: Option<String>,
 }
 
 impl Default for Spawn {
@@ -49,6 +51,7 @@ impl Default for Spawn {
         Spawn {
             demo: true,
             smtp_url: None,
+            sms_url: None,
         }
     }
 }
@@ -85,6 +88,10 @@ pub async fn spawn_on(
         smtp: kernel::config::SmtpConfig {
             url: opts.smtp_url.clone().unwrap_or_default(),
             from: "Một cửa thử nghiệm <no-reply@motcua.test>".into(),
+        },
+        sms: kernel::config::SmsConfig {
+            url: opts.sms_url.clone().unwrap_or_default(),
+            token: "test-sms-token".into(),
         },
         database_max_connections: 8,
         ..Config::default()
