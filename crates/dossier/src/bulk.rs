@@ -187,7 +187,11 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         ));
         let mail = compose(
             &r.issuer,
-            (&r.name, r.email.as_deref(), r.phone.as_deref()),
+            (
+                &r.name,
+                r.email.as_deref(),
+                r.phone.as_deref().filter(|_| r.sms),
+            ),
             code.as_deref(),
             News {
                 to: r.status,

@@ -859,6 +859,7 @@ impl Dossiers {
             account: p.id.clone(),
             key: idempotency_key.map(str::to_string),
             issuer: self.identity.issuer().to_string(),
+            sms: self.identity.sms_enabled(),
             now,
         };
         let procedure_name = spec.name.to_string();
@@ -1812,6 +1813,7 @@ impl Dossiers {
         news: News<'_>,
     ) -> Result<bool> {
         let (name, email, phone, account) = applicant;
+        let phone = phone.filter(|_| self.identity.sms_enabled());
         match compose(self.identity.issuer(), (name, email, phone), code, news) {
             Some(m) => {
                 m.enqueue(tx, now, account).await?;
@@ -2048,6 +2050,8 @@ struct NewRow {
     account: String,
     key: Option<String>,
     issuer: String,
+    /// Text messages are on.
+    sms: bool,
     now: DateTime<Utc>,
 }
 
@@ -2094,7 +2098,11 @@ impl NewRow {
         .await?;
         let mail = compose(
             &self.issuer,
-            (&self.name, self.email.as_deref(), self.phone.as_deref()),
+            (
+                &self.name,
+                self.email.as_deref(),
+                self.phone.as_deref().filter(|_| self.sms),
+            ),
             code.as_deref(),
             News {
                 to: self.status,
@@ -2197,7 +2205,8 @@ impl Mail {
 }
 
 /// The notice of a status change, when the change is one the applicant is told of: by e-mail,
-/// or, without an address, by a text message to their phone.
+/// or, without an address, by a text message to their phone (given only when text messages
+/// are on).
 fn compose(
     issuer: &str,
     applicant: (&str, Option<&str>, Option<&str>),

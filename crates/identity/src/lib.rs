@@ -457,6 +457,11 @@ impl Identity {
         self
     }
 
+    /// Whether text messages are delivered (`sms.url` is set).
+    pub fn sms_enabled(&self) -> bool {
+        self.sms_wakeup.is_some()
+    }
+
     /// Turns text-message delivery on: the sender is woken when a message is written.
     pub fn with_sms(mut self) -> Identity {
         self.sms_wakeup = Some(Arc::new(tokio::sync::Notify::new()));
