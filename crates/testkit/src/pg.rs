@@ -74,6 +74,57 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// Creates a cluster in `data`; `sync` waits for its files to reach the disk.
+fn initdb(data: &Path, sync: bool) -> anyhow::Result<()> {
+    let data = data.to_string_lossy();
+    let mut args = vec![
+        "-D",
+        &data,
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    ];
+    if !sync {
+        args.push("--no-sync");
+    }
+    let out = run(&tool("initdb")?, &args)?;
+    if !out.status.success() {
+        bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Starts the server of `data` with `opts`, waiting until it accepts connections.
+fn pg_start(pg_ctl: &Path, data: &Path, opts: &str, log: &Path) -> anyhow::Result<()> {
+    let out = run(
+        pg_ctl,
+        &[
+            "-D",
+            &data.to_string_lossy(),
+            "-o",
+            opts,
+            "-l",
+            &log.to_string_lossy(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )?;
+    if !out.status.success() {
+        let tail = std::fs::read_to_string(log).unwrap_or_default();
+        bail!(
+            "pg_ctl start failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            tail
+        );
+    }
+    Ok(())
+}
+
 /// Makes sure the throwaway cluster runs; returns its port.
 pub fn ensure_cluster() -> anyhow::Result<u16> {
     let dir = cluster_dir();
@@ -90,23 +141,7 @@ pub fn ensure_cluster() -> anyhow::Result<u16> {
             .status();
     }
     if !data.join("PG_VERSION").exists() {
-        let out = run(
-            &tool("initdb")?,
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-sync",
-            ],
-        )?;
-        if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        initdb(&data, false)?;
     }
     let pg_ctl = tool("pg_ctl")?;
     let running = run(&pg_ctl, &["status", "-D", &data.to_string_lossy()])?
@@ -123,30 +158,7 @@ pub fn ensure_cluster() -> anyhow::Result<u16> {
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB",
         dir.to_string_lossy()
     );
-    let log = dir.join("log");
-    let out = run(
-        &pg_ctl,
-        &[
-            "-D",
-            &data.to_string_lossy(),
-            "-o",
-            &opts,
-            "-l",
-            &log.to_string_lossy(),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-    )?;
-    if !out.status.success() {
-        let tail = std::fs::read_to_string(&log).unwrap_or_default();
-        bail!(
-            "pg_ctl start failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            tail
-        );
-    }
+    pg_start(&pg_ctl, &data, &opts, &dir.join("log"))?;
     std::fs::write(&port_file, port.to_string())?;
     Ok(port)
 }
@@ -220,51 +232,13 @@ impl DurableCluster {
                 .arg(dir.path())
                 .status();
         }
-        let out = run(
-            &tool("initdb")?,
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ],
-        )?;
-        if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        initdb(&data, true)?;
         let port = free_port()?;
         let opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=300 -c shared_buffers=256MB",
             dir.path().to_string_lossy()
         );
-        let log = dir.path().join("log");
-        let out = run(
-            &tool("pg_ctl")?,
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-o",
-                &opts,
-                "-l",
-                &log.to_string_lossy(),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        )?;
-        if !out.status.success() {
-            let tail = std::fs::read_to_string(&log).unwrap_or_default();
-            bail!(
-                "pg_ctl start failed: {}\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                tail
-            );
-        }
+        pg_start(&tool("pg_ctl")?, &data, &opts, &dir.path().join("log"))?;
         Ok(DurableCluster {
             dir,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
