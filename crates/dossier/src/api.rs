@@ -9,6 +9,8 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use web::ApiError;
@@ -35,6 +37,7 @@ where
         .routes(routes!(create, list))
         .routes(routes!(get_one))
         .routes(routes!(act))
+        .routes(routes!(act_many))
         .routes(routes!(upload).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)))
         .routes(routes!(download))
         .routes(routes!(workflow_get, workflow_put))
@@ -334,10 +337,12 @@ async fn get_one(
     Ok(Json(d.get(&code, &p).await?))
 }
 
-/// Act on a dossier: `submit`, `supplement` (applicant); `receive`, `request_supplement`,
-/// `refuse` (the agency's reception desk).
+/// Act on a dossier. The applicant: `submit`, `supplement`, `rate`. The agency's desk:
+/// `receive`, `request_supplement`, `refuse`, `return`. The current step's role: `forward`,
+/// `send_back`, `request_supplement`, `apologize`, `stop`, `transfer` (to another agency), and
+/// on the deciding step `approve` or `reject`.
 #[utoipa::path(post, path = "/api/v1/dossiers/{code}/actions/{action}", tag = "dossiers",
-    params(("code" = String, Path), ("action" = String, Path, description = "submit, supplement, receive, request_supplement, refuse")),
+    params(("code" = String, Path), ("action" = String, Path, description = "submit, supplement, rate, receive, request_supplement, refuse, forward, send_back, apologize, stop, transfer, approve, reject, return")),
     request_body = ActionInput,
     responses(
         (status = 200, body = Dossier),
@@ -366,6 +371,99 @@ async fn act(
     };
     let input = b.map(|Json(i)| i).unwrap_or_default();
     Ok(Json(d.act(&code, &p, action, &input).await?))
+}
+
+/// One action on many dossiers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInput {
+    /// Codes (or ids) of 1 to 100 dossiers.
+    pub dossiers: Vec<String>,
+    /// The action's details, the same for each.
+    #[serde(default)]
+    pub input: ActionInput,
+}
+
+/// What became of one dossier of a bulk action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkItem {
+    pub dossier: String,
+    /// The HTTP status the single action would have answered.
+    pub status: u16,
+    /// The dossier's status after the action, when it was taken.
+    pub dossier_status: Option<Status>,
+    /// Why not, when it was not.
+    pub problem: Option<web::error::ProblemBody>,
+}
+
+/// A bulk action's answer: one item per dossier, in the order given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOutcome {
+    pub done: usize,
+    pub failed: usize,
+    pub results: Vec<BulkItem>,
+}
+
+impl BulkOutcome {
+    pub fn of(results: Vec<(String, Result<Dossier, DossierError>)>) -> BulkOutcome {
+        let results: Vec<BulkItem> = results
+            .into_iter()
+            .map(|(dossier, r)| match r {
+                Ok(d) => BulkItem {
+                    dossier,
+                    status: 200,
+                    dossier_status: Some(d.status),
+                    problem: None,
+                },
+                Err(e) => BulkItem {
+                    dossier,
+                    status: kernel::Problem::status(&e),
+                    dossier_status: None,
+                    problem: Some(web::error::ProblemBody::of(&e)),
+                },
+            })
+            .collect();
+        let done = results.iter().filter(|r| r.status == 200).count();
+        BulkOutcome {
+            done,
+            failed: results.len() - done,
+            results,
+        }
+    }
+}
+
+/// Take one action on many dossiers (`receive`, `forward`, `approve`, `return`, `transfer`),
+/// each checked and stored on its own, as if sent one by one. The answer is 200 with one
+/// result per dossier, whatever became of each; 422 when the list or the action is wrong.
+#[utoipa::path(post, path = "/api/v1/dossier-actions/{action}", tag = "dossiers",
+    params(("action" = String, Path, description = "receive, forward, approve, return, transfer")),
+    request_body = BulkInput,
+    responses(
+        (status = 200, body = BulkOutcome),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn act_many(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    headers: HeaderMap,
+    action: Result<Path<String>, PathRejection>,
+    b: Result<Json<BulkInput>, JsonRejection>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    let p = writer(&auth, &headers)?;
+    let action = path(action)?;
+    let Some(action) = ActionKind::parse(&action) else {
+        return Err(DossierError::Invalid(vec![ProblemDetail::new(
+            "action",
+            format!("Không có thao tác {action}"),
+            format!("No action {action}"),
+        )])
+        .into());
+    };
+    let b = body(b)?;
+    let results = d.act_many(&b.dossiers, &p, action, &b.input).await?;
+    Ok(Json(BulkOutcome::of(results)))
 }
 
 /// Upload a document: the raw bytes as the body (PDF, JPEG or PNG, up to 10 MiB; the type is

@@ -147,6 +147,7 @@ pub async fn seed(
                     method: method.map(str::to_string),
                     new_date: None,
                     rating: None,
+                    agency: None,
                 },
             )
             .await

@@ -54,6 +54,8 @@ type Result<T, E = DossierError> = std::result::Result<T, E>;
 
 /// Largest document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+/// The most dossiers one bulk action takes.
+pub const BULK_MAX: usize = 100;
 /// Documents a dossier may hold.
 pub const MAX_DOCUMENTS: i64 = 50;
 /// A dossier received at or after this local time counts from the next working day.
@@ -243,7 +245,10 @@ pub struct Dossier {
     pub procedure_code: String,
     pub procedure_version: i64,
     pub procedure_name: String,
+    /// The agency that received it: it keeps the code and returns the result.
     pub agency_code: String,
+    /// The agency it was transferred to (liên thông), while that one handles it.
+    pub handler_agency: Option<String>,
     pub applicant_name: String,
     pub applicant_cccd: Option<String>,
     pub on_behalf_of: Option<String>,
@@ -314,6 +319,8 @@ pub struct DossierLine {
     pub code: Option<String>,
     pub procedure_code: String,
     pub agency_code: String,
+    /// The agency it was transferred to, while that one handles it.
+    pub handler_agency: Option<String>,
     pub applicant_name: String,
     pub status: Status,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -357,11 +364,12 @@ struct Row {
     extended_from: Option<NaiveDate>,
     rating: Option<String>,
     rule_set: Option<String>,
+    handler_agency: Option<String>,
 }
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency"
     };
 }
 
@@ -386,6 +394,7 @@ impl Row {
             code: self.code,
             procedure_code: self.procedure_code,
             agency_code: self.agency_code,
+            handler_agency: self.handler_agency,
             applicant_name: self.applicant_name,
             submitted_at: self.submitted_at,
             appointment_date: self.appointment_date,
@@ -397,11 +406,26 @@ impl Row {
         w.0.step(self.step.as_deref()?).cloned()
     }
     fn resource(&self) -> Resource<'_> {
+        self.resource_at(&self.agency_code)
+    }
+    fn resource_at<'a>(&'a self, agency: &'a str) -> Resource<'a> {
         Resource::Dossier {
-            agency: &self.agency_code,
+            agency,
             applicant: self.applicant_id.as_deref(),
             on_behalf_of: self.on_behalf_of.as_deref(),
         }
+    }
+    /// The agency whose officials act on `step`: the one it was transferred to, except for
+    /// the returning step, which stays with the agency that received it.
+    fn acting_agency(&self, step: Option<&Step>) -> &str {
+        acting_agency(&self.agency_code, self.handler_agency.as_deref(), step)
+    }
+}
+
+fn acting_agency<'a>(home: &'a str, handler: Option<&'a str>, step: Option<&Step>) -> &'a str {
+    match (handler, step) {
+        (Some(h), Some(s)) if !s.returns => h,
+        _ => home,
     }
 }
 
@@ -438,12 +462,17 @@ pub enum ActionKind {
     /// The applicant, once the result is returned: `rating` very_satisfied, satisfied or
     /// not_satisfied (with a reason in `comment`). Once.
     Rate,
+    /// The current step's role, before the decision: hand the dossier to another agency
+    /// (`agency`) for liên thông. It goes through that agency's steps; after its decision the
+    /// result comes back to the receiving agency's returning step.
+    Transfer,
 }
 
 impl ActionKind {
     pub fn parse(s: &str) -> Option<ActionKind> {
         match s {
             "submit" => Some(ActionKind::Submit),
+            "transfer" => Some(ActionKind::Transfer),
             "receive" => Some(ActionKind::Receive),
             "request_supplement" => Some(ActionKind::RequestSupplement),
             "supplement" => Some(ActionKind::Supplement),
@@ -474,6 +503,7 @@ impl ActionKind {
             ActionKind::Apologize => "apologize",
             ActionKind::Stop => "stop",
             ActionKind::Rate => "rate",
+            ActionKind::Transfer => "transfer",
         }
     }
     /// The authorization an action needs, given the step the dossier is at.
@@ -510,6 +540,9 @@ pub struct ActionInput {
     /// For a rating: very_satisfied, satisfied or not_satisfied.
     #[serde(default)]
     pub rating: Option<String>,
+    /// For a transfer: the code of the agency that takes the dossier over.
+    #[serde(default)]
+    pub agency: Option<String>,
 }
 
 /// Detects a document's type from its first bytes; only PDF, JPEG and PNG are accepted.
@@ -666,6 +699,21 @@ impl Dossiers {
                 Err(DossierError::NotFound(code.to_string()))
             }
         }
+    }
+
+    /// Officials of the agency that received a dossier, and of the one it was transferred to,
+    /// may read it (besides its applicant).
+    async fn allow_read(&self, p: &Principal, row: &Row, reference: &str) -> Result<()> {
+        if let Some(h) = row.handler_agency.as_deref() {
+            let subject = identity::Subject::Account(p.clone());
+            if identity::authorize(&subject, Action::ReadDossier, &row.resource_at(h))
+                == identity::Decision::Allow
+            {
+                return Ok(());
+            }
+        }
+        self.allow(p, Action::ReadDossier, &row.resource(), reference)
+            .await
     }
 
     /// Files a new dossier (a draft, or submitted). With an idempotency key, a repeat of the
@@ -930,8 +978,7 @@ impl Dossiers {
             .row(reference)
             .await?
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-        self.allow(p, Action::ReadDossier, &row.resource(), reference)
-            .await?;
+        self.allow_read(p, &row, reference).await?;
         let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
         if audit_read && !applicant {
             let now = self.clock.now();
@@ -975,6 +1022,7 @@ impl Dossiers {
             procedure_version: row.procedure_version,
             procedure_name: name,
             agency_code: row.agency_code,
+            handler_agency: row.handler_agency,
             applicant_name: row.applicant_name,
             applicant_cccd: row.applicant_cccd,
             on_behalf_of: row.on_behalf_of,
@@ -1049,7 +1097,7 @@ impl Dossiers {
         const AGENCY: &str = concat!(
             "SELECT ",
             columns!(),
-            " FROM dossiers WHERE agency_code = $1 AND status <> 'draft' AND ($2 = '' OR status = $2) \
+            " FROM dossiers WHERE (agency_code = $1 OR handler_agency = $1) AND status <> 'draft' AND ($2 = '' OR status = $2) \
              AND ($4 = '' OR applicant_cccd = $4 OR lower(code) LIKE $5 ESCAPE '\\' OR applicant_fold LIKE $6 ESCAPE '\\') \
              ORDER BY created_at DESC LIMIT $3"
         );
@@ -1091,7 +1139,7 @@ impl Dossiers {
         const SQL: &str = concat!(
             "SELECT ",
             columns!(),
-            " FROM dossiers WHERE agency_code = $1 AND status IN ('received', 'processing', 'approved', 'rejected') \
+            " FROM dossiers WHERE (agency_code = $1 OR handler_agency = $1) AND status IN ('received', 'processing', 'approved', 'rejected') \
              ORDER BY appointment_date, step_due_at LIMIT 1000"
         );
         let now = self.clock.now();
@@ -1150,8 +1198,7 @@ impl Dossiers {
             .row(reference)
             .await?
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-        self.allow(p, Action::ReadDossier, &row.resource(), reference)
-            .await?;
+        self.allow_read(p, &row, reference).await?;
         let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
         let status = row.status();
         let allowed = if applicant {
@@ -1261,8 +1308,7 @@ impl Dossiers {
             .row(reference)
             .await?
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-        self.allow(p, Action::ReadDossier, &row.resource(), reference)
-            .await?;
+        self.allow_read(p, &row, reference).await?;
         let doc: Option<Document> = on_db!(&self.db, c => sqlx::query_as(
             "SELECT id, name, filename, media_type, size, sha256, uploaded_at FROM dossier_documents WHERE dossier_id = $1 AND id = $2"
         ).bind(&row.id).bind(doc_id).fetch_optional(c).await)?;
@@ -1305,15 +1351,13 @@ impl Dossiers {
             .row(reference)
             .await?
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-        self.allow(p, Action::ReadDossier, &row.resource(), reference)
-            .await?;
+        self.allow_read(p, &row, reference).await?;
         let step = row.current_step();
         let needs = action.needs(step.as_ref());
         let subject = identity::Subject::Account(p.clone());
-        if identity::authorize(&subject, needs, &row.resource()) != identity::Decision::Allow {
-            self.identity
-                .record_denial(&p.id, needs, &row.resource())
-                .await?;
+        let acting = row.resource_at(row.acting_agency(step.as_ref()));
+        if identity::authorize(&subject, needs, &acting) != identity::Decision::Allow {
+            self.identity.record_denial(&p.id, needs, &acting).await?;
             return Err(DossierError::Forbidden);
         }
         // Submitting is the applicant's alone; a supplement may also be brought to the desk.
@@ -1355,6 +1399,11 @@ impl Dossiers {
             (ActionKind::RequestSupplement, _) if in_workflow => Status::SupplementRequested,
             (ActionKind::Refuse, Status::Submitted) => Status::Refused,
             (ActionKind::Forward | ActionKind::SendBack, _) if in_workflow => Status::Processing,
+            (ActionKind::Transfer, _)
+                if in_workflow && step.as_ref().is_some_and(|s| !s.returns) =>
+            {
+                Status::Processing
+            }
             (ActionKind::Approve, _) if in_workflow && step.as_ref().is_some_and(|s| s.decides) => {
                 Status::Approved
             }
@@ -1440,6 +1489,71 @@ impl Dossiers {
                 workflow.as_ref().and_then(|w| w.returning().cloned())
             }
             _ => None,
+        };
+        // A transfer: the other agency's steps up to its decision, then this dossier's
+        // returning step, so that the result comes back to the desk that received it.
+        let transfer = if action == ActionKind::Transfer {
+            let from_agency = row.acting_agency(step.as_ref()).to_string();
+            let Some(to_agency) = input
+                .agency
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+            else {
+                return Err(invalid(
+                    "agency",
+                    "Chọn cơ quan nhận hồ sơ liên thông",
+                    "Choose the agency to transfer the dossier to",
+                ));
+            };
+            if !self.catalog.lookup().agencies.contains_key(to_agency) {
+                return Err(invalid(
+                    "agency",
+                    format!("Không có cơ quan mã {to_agency}"),
+                    format!("There is no agency with code {to_agency}"),
+                ));
+            }
+            if to_agency == from_agency {
+                return Err(invalid(
+                    "agency",
+                    "Hồ sơ đang do chính cơ quan này xử lý",
+                    "The dossier is already handled by this agency",
+                ));
+            }
+            if comment.is_empty() {
+                return Err(invalid(
+                    "comment",
+                    "Hãy ghi nội dung đề nghị cơ quan nhận xử lý",
+                    "Say what the receiving agency is asked to do",
+                ));
+            }
+            let returning = workflow
+                .as_ref()
+                .and_then(|w| w.returning().cloned())
+                .ok_or_else(wrong)?;
+            let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
+            let theirs = self
+                .workflow_for(to_agency, &row.procedure_code, days)
+                .await?;
+            let mut steps: Vec<Step> = theirs.steps.into_iter().filter(|s| !s.returns).collect();
+            steps.push(returning);
+            let joined = Workflow { steps };
+            if !joined.check().is_empty() {
+                return Err(invalid(
+                    "agency",
+                    format!(
+                        "Quy trình của {to_agency} không nối được với bước trả kết quả của hồ sơ"
+                    ),
+                    format!(
+                        "The workflow of {to_agency} cannot be joined to this dossier's returning step"
+                    ),
+                ));
+            }
+            let first = joined.first().cloned().ok_or_else(wrong)?;
+            let handler = (to_agency != row.agency_code).then(|| to_agency.to_string());
+            Some((from_agency, handler, joined, first))
+        } else {
+            None
         };
         let method = if action == ActionKind::Return {
             match input.method.as_deref() {
@@ -1587,6 +1701,19 @@ impl Dossiers {
                     "UPDATE dossiers SET step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END WHERE id = $5"
                 ).bind(&next.id).bind(now).bind(due).bind(decided).bind(&row.id).execute(c).await.map(|_| ()))?;
             }
+            (ActionKind::Transfer, _) => {
+                let (from_agency, handler, joined, first) = transfer.clone().ok_or_else(wrong)?;
+                let on_time = row.step_due_at.is_none_or(|d| now <= d);
+                let due = due_of(&first);
+                let to_agency = handler.clone().unwrap_or_else(|| row.agency_code.clone());
+                data = json!({
+                    "from_agency": from_agency, "to_agency": to_agency,
+                    "from_step": row.step, "to_step": first.id, "on_time": on_time, "step_due_at": due
+                });
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE dossiers SET handler_agency = $1, workflow = $2, step = $3, step_started_at = $4, step_due_at = $5 WHERE id = $6"
+                ).bind(&handler).bind(Json(&joined)).bind(&first.id).bind(now).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+            }
             (ActionKind::Apologize, _) => {
                 let (Some(due), Some(new_date)) = (row.appointment_date, input.new_date) else {
                     return Err(invalid(
@@ -1722,6 +1849,58 @@ impl Dossiers {
         self.load(&row.id, p, false).await
     }
 
+    /// One action on many dossiers, as a desk or a leader does at the end of a queue: each
+    /// dossier is its own transaction, checked and answered on its own, in the order given
+    /// (repeats dropped). Only the actions that need nothing particular to one dossier may be
+    /// taken in bulk: receive, forward, approve, return and transfer.
+    pub async fn act_many(
+        &self,
+        references: &[String],
+        p: &Principal,
+        action: ActionKind,
+        input: &ActionInput,
+    ) -> Result<Vec<(String, Result<Dossier>)>> {
+        if !matches!(
+            action,
+            ActionKind::Receive
+                | ActionKind::Forward
+                | ActionKind::Approve
+                | ActionKind::Return
+                | ActionKind::Transfer
+        ) {
+            return Err(invalid(
+                "action",
+                format!(
+                    "Không thực hiện hàng loạt được thao tác {}; chỉ: receive, forward, approve, return, transfer",
+                    action.as_str()
+                ),
+                format!(
+                    "{} cannot be taken in bulk; only receive, forward, approve, return and transfer",
+                    action.as_str()
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let refs: Vec<String> = references
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty() && seen.insert(r.clone()))
+            .collect();
+        if refs.is_empty() || refs.len() > BULK_MAX {
+            return Err(invalid(
+                "dossiers",
+                format!("Chọn từ 1 đến {BULK_MAX} hồ sơ"),
+                format!("Choose 1 to {BULK_MAX} dossiers"),
+            ));
+        }
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let done = self.act(&r, p, action, input).await;
+            out.push((r, done));
+        }
+        Ok(out)
+    }
+
     /// The account's identification number, phone and e-mail (to prefill a form).
     pub async fn contact_of(
         &self,
@@ -1736,8 +1915,9 @@ impl Dossiers {
     /// The actions `p` may take on a dossier now.
     pub fn possible_actions(&self, d: &Dossier, p: &Principal) -> Vec<ActionKind> {
         let applicant = p.is_applicant(d.applicant_account.as_deref(), d.on_behalf_of.as_deref());
+        let step = d.step.as_ref();
         let resource = Resource::Dossier {
-            agency: &d.agency_code,
+            agency: acting_agency(&d.agency_code, d.handler_agency.as_deref(), step),
             applicant: d.applicant_account.as_deref(),
             on_behalf_of: d.on_behalf_of.as_deref(),
         };
@@ -1747,7 +1927,6 @@ impl Dossiers {
                 == identity::Decision::Allow
         };
         let mut out = Vec::new();
-        let step = d.step.as_ref();
         match d.status {
             Status::Draft if applicant => out.push(ActionKind::Submit),
             Status::SupplementRequested if applicant || may(Role::Reception) => {
@@ -1789,6 +1968,7 @@ impl Dossiers {
                         out.push(ActionKind::Approve);
                         out.push(ActionKind::Reject);
                     }
+                    out.push(ActionKind::Transfer);
                 }
             }
             Status::Returned if applicant && d.rating.is_none() => out.push(ActionKind::Rate),
@@ -2127,6 +2307,7 @@ impl NewRow {
             id: self.id.clone(),
             applicant_account: self.applicant_id.clone(),
             workflow: None,
+            handler_agency: None,
             code: code.clone(),
             procedure_code: self.procedure.clone(),
             procedure_version: self.version,

@@ -120,6 +120,10 @@ where
             )),
         )
         .route("/ho-so/{code}/thao-tac", axum::routing::post(action_submit))
+        .route(
+            "/ho-so/thao-tac-hang-loat",
+            axum::routing::post(bulk_submit),
+        )
         .route("/ho-so/{code}/phieu/{kind}", get(slip_page))
         .route("/ho-so/{code}/ket-qua", get(result_page))
         .route("/ho-so/{code}/ket-qua.p7s", get(signature_page))
@@ -473,6 +477,11 @@ struct ListPage {
     q: String,
     official: bool,
     now: chrono::DateTime<chrono::Utc>,
+    csrf: String,
+    /// What a bulk action did: a line per dossier it could not act on, after a summary.
+    notice: Vec<String>,
+    /// Whether the notice reports a failure.
+    failed: bool,
 }
 
 impl ListPage {
@@ -495,12 +504,24 @@ async fn list_page(
     c: Chrome,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let Some((p, _)) = session_of(&auth) else {
+    let Some((p, csrf)) = session_of(&auth) else {
         return Ok(login_first("/ho-so"));
     };
+    list_view(&d, &p, c, &q, csrf, Vec::new(), false).await
+}
+
+async fn list_view(
+    d: &Dossiers,
+    p: &Principal,
+    c: Chrome,
+    q: &HashMap<String, String>,
+    csrf: String,
+    notice: Vec<String>,
+    failed: bool,
+) -> Result<Response, PageError> {
     let lines = d
         .list(
-            &p,
+            p,
             q.get("trang_thai").and_then(|s| Status::parse(s)),
             q.get("q").map(String::as_str).unwrap_or(""),
             200,
@@ -508,21 +529,84 @@ async fn list_page(
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
     let due = d
-        .due_soon(&p)
+        .due_soon(p)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
     let official = p.kind == AccountKind::Official;
     Ok(render_status(
-        StatusCode::OK,
+        if failed {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
         &ListPage {
             lines,
             due,
             q: q.get("q").cloned().unwrap_or_default(),
             official,
             now: d.clock.now(),
+            csrf,
+            notice,
+            failed,
             c,
         },
     ))
+}
+
+/// The console's bulk action: the ticked dossiers (`ma`, repeated), one action, each dossier
+/// on its own; the list comes back with what was done and what was not, and why.
+async fn bulk_submit(
+    State(d): State<Arc<Dossiers>>,
+    auth: Auth,
+    c: Chrome,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first("/ho-so"));
+    };
+    let f = form.map(|Form(f)| f).unwrap_or_default();
+    let one = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if !one("csrf").is_some_and(|t| identity::same(&t, &csrf)) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c));
+    }
+    let codes: Vec<String> = f
+        .iter()
+        .filter(|(n, _)| n == "ma")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let q = HashMap::new();
+    let Some(action) = one("action").and_then(|a| ActionKind::parse(&a)) else {
+        let msg = c.pick("Hãy chọn thao tác", "Choose an action").to_string();
+        return list_view(&d, &p, c, &q, csrf, vec![msg], true).await;
+    };
+    let input = ActionInput {
+        method: (action == ActionKind::Return)
+            .then(|| one("method").filter(|m| !m.is_empty()))
+            .flatten(),
+        comment: one("comment").unwrap_or_default(),
+        ..ActionInput::default()
+    };
+    let results = match d.act_many(&codes, &p, action, &input).await {
+        Ok(r) => r,
+        Err(e @ DossierError::Invalid(_)) => {
+            let msg = message(&e, &c);
+            return list_view(&d, &p, c, &q, csrf, vec![msg], true).await;
+        }
+        Err(e) => return Err(PageError::new(e, c)),
+    };
+    let done = results.iter().filter(|(_, r)| r.is_ok()).count();
+    let mut notice = vec![if c.lang.is_vi() {
+        format!("Đã thực hiện với {done}/{} hồ sơ.", results.len())
+    } else {
+        format!("Done for {done} of {} dossiers.", results.len())
+    }];
+    for (code, r) in &results {
+        if let Err(e) = r {
+            notice.push(format!("{code}: {}", message(e, &c)));
+        }
+    }
+    let failed = done < results.len();
+    list_view(&d, &p, c, &q, csrf, notice, failed).await
 }
 
 #[derive(Template)]
@@ -543,6 +627,8 @@ struct DossierPage {
     slips: Vec<(&'static str, &'static str)>,
     /// Whether the viewer may download the signed result now.
     result_ready: bool,
+    /// Where a transfer may go: code and name, when the viewer may transfer.
+    agencies: Vec<(String, String)>,
 }
 
 impl DossierPage {
@@ -599,6 +685,8 @@ async fn dossier_view(
             (ActionKind::Stop, false) => "Stop handling",
             (ActionKind::Rate, true) => "Gửi đánh giá",
             (ActionKind::Rate, false) => "Send the rating",
+            (ActionKind::Transfer, true) => "Chuyển liên thông",
+            (ActionKind::Transfer, false) => "Transfer to another agency",
         }
     };
     let actions: Vec<(&'static str, &'static str)> = d
@@ -648,6 +736,23 @@ async fn dossier_view(
         .collect();
     let result_ready =
         dossier.result.is_some() && (!applicant || dossier.status == Status::Returned);
+    let agencies = if actions.iter().any(|(a, _)| *a == "transfer") {
+        let lookup = d.catalog.lookup();
+        let here = dossier
+            .handler_agency
+            .as_deref()
+            .unwrap_or(&dossier.agency_code);
+        let mut all: Vec<(String, String)> = lookup
+            .agencies
+            .iter()
+            .filter(|(code, _)| code.as_str() != here)
+            .map(|(code, a)| (code.to_string(), a.spec.name.clone()))
+            .collect();
+        all.sort_by(|a, b| a.1.cmp(&b.1));
+        all
+    } else {
+        Vec::new()
+    };
     Ok(render_status(
         status,
         &DossierPage {
@@ -661,6 +766,7 @@ async fn dossier_view(
             form,
             slips,
             result_ready,
+            agencies,
             c,
         },
     ))
@@ -722,6 +828,7 @@ async fn action_submit(
             .get("new_date")
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
         rating: f.get("rating").cloned().filter(|r| !r.is_empty()),
+        agency: f.get("agency").cloned().filter(|a| !a.is_empty()),
     };
     match d.act(&code, &p, action, &input).await {
         Ok(done) => {

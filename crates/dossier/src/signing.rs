@@ -42,7 +42,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 
-use identity::{Action, Principal};
+use identity::Principal;
 use kernel::audit::{self, Entry, Tx};
 use kernel::blob::BlobId;
 use kernel::{on_db, on_tx};
@@ -268,12 +268,12 @@ fn result_sheet(
     blocks.push(Block::Field("Ngày quyết định".into(), when(cx.now)));
     blocks.push(Block::Field(
         "Cơ quan ký".into(),
-        format!("{} (mã định danh {})", cx.agency, d.agency_code),
+        format!("{} (mã định danh {})", cx.agency, cx.agency_code),
     ));
     blocks.push(Block::Gap);
     blocks.push(Block::Para(format!(
         "Văn bản điện tử này được ký số bởi {}; chữ ký số tách rời (CMS, tệp .p7s) đi kèm. Chứng thư số của cơ quan (số sê-ri {serial}): {}/api/v1/agencies/{}/certificate",
-        cx.agency, cx.public_url, d.agency_code
+        cx.agency, cx.public_url, cx.agency_code
     )));
     let mut sheet = cx.sheet("Kết quả giải quyết thủ tục hành chính", blocks);
     sheet.signatures = vec![(
@@ -383,9 +383,15 @@ impl Dossiers {
         comment: &str,
         now: DateTime<Utc>,
     ) -> Result<Prepared> {
-        let key = self.agency_key(&d.agency_code, &actor_of(p)).await?;
+        // The agency that decides signs: the one a transferred dossier went to.
+        let signer = d.handler_agency.as_deref().unwrap_or(&d.agency_code);
+        let key = self.agency_key(signer, &actor_of(p)).await?;
         let mut cx = self.context(d).await?;
         cx.now = now;
+        if signer != d.agency_code {
+            let (agency, parent, address) = self.agency_names(signer);
+            (cx.agency_code, cx.agency, cx.parent, cx.address) = (signer, agency, parent, address);
+        }
         // The declared values under the labels of the procedure version filed.
         let form: Vec<(String, String)> = match self
             .catalog
@@ -421,7 +427,7 @@ impl Dossiers {
         .map_err(|e| DossierError::Storage(e.to_string()))??;
         Ok(Prepared {
             result: SignedResult {
-                agency_code: d.agency_code.clone(),
+                agency_code: signer.to_string(),
                 pdf_sha256: pdf.to_string(),
                 signature_sha256: sig.to_string(),
                 certificate_serial: serial,
@@ -451,8 +457,7 @@ impl Dossiers {
             .row(reference)
             .await?
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-        self.allow(p, Action::ReadDossier, &row.resource(), reference)
-            .await?;
+        self.allow_read(p, &row, reference).await?;
         let code = row.code.clone().unwrap_or_else(|| row.id.clone());
         let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
         let status = row.status();

@@ -670,6 +670,8 @@ pub(crate) fn render(sheet: &Sheet) -> Result<Vec<u8>> {
 /// What a slip needs besides the dossier.
 pub(crate) struct Context<'a> {
     pub d: &'a Dossier,
+    /// The agency the sheet speaks for, and its names.
+    pub agency_code: &'a str,
     pub agency: String,
     pub parent: Option<String>,
     pub address: String,
@@ -1055,6 +1057,20 @@ impl Context<'_> {
                         on_time(e),
                     )
                 }
+                "transfer" => {
+                    let from = data.get("from_step").and_then(Value::as_str);
+                    let to = data.get("to_step").and_then(Value::as_str);
+                    let agency = data.get("to_agency").and_then(Value::as_str).unwrap_or("");
+                    (
+                        format!(
+                            "{} → {} ({}) (chuyển liên thông)",
+                            self.step_name(from),
+                            self.step_name(to),
+                            agency
+                        ),
+                        on_time(e),
+                    )
+                }
                 "return" => (
                     format!(
                         "{} → Người nộp ({})",
@@ -1157,6 +1173,7 @@ impl Dossiers {
         let (agency, parent, address) = self.agency_names(&d.agency_code);
         Ok(Context {
             d,
+            agency_code: &d.agency_code,
             agency,
             parent,
             address,

@@ -1909,7 +1909,317 @@ async fn an_applicant_without_e_mail_is_told_by_text_message(b: Backend) {
     assert_eq!(sent, 2);
 }
 
+/// Liên thông: the ward's specialist hands a dossier to the city's Department of Justice, whose
+/// officials take it through their own steps and decide; the result comes back to the ward's
+/// desk, which returns it. Officials of a third agency see nothing.
+async fn a_transferred_dossier_comes_back_to_the_desk_that_received_it(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let home = "000.00.52.H26";
+    let sotp = "000.00.03.H26";
+    let desk = official_as(&app, "tn.lt", home, Role::Reception).await;
+    let cv = official_as(&app, "cv.lt", home, Role::Specialist).await;
+    let their_desk = official_as(&app, "tn.stp", sotp, Role::Reception).await;
+    let their_cv = official_as(&app, "cv.stp", sotp, Role::Specialist).await;
+    let their_tp = official_as(&app, "tp.stp", sotp, Role::DepartmentHead).await;
+    let their_ld = official_as(&app, "ld.stp", sotp, Role::AgencyLeader).await;
+    let stranger = official_as(&app, "cv.hk", AGENCY, Role::Specialist).await;
+    let form = json!({
+        "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+        "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+    });
+    let (st, d) = send(
+        &app,
+        "POST",
+        "/api/v1/dossiers",
+        &desk,
+        Some(json!({
+            "procedure": "1.004873", "agency": home, "form": form,
+            "applicant": {"name": "Lê Văn Nam", "cccd": "001095012345", "phone": "0912345678"}
+        })),
+    )
+    .await;
+    assert_eq!(st, 201, "{d}");
+    let code = d["code"].as_str().unwrap_or_default().to_string();
+    let act = |who: &str, action: &str, body: Value| {
+        let path = format!("/api/v1/dossiers/{code}/actions/{action}");
+        let who = who.to_string();
+        let app = &app;
+        async move { send(app, "POST", &path, &who, Some(body)).await }
+    };
+    assert_eq!(act(&desk, "receive", json!({})).await.0, 200);
+    assert_eq!(
+        act(&desk, "transfer", json!({"agency": sotp, "comment": "x"}))
+            .await
+            .0,
+        403,
+        "only the step's role"
+    );
+    // Each wrong transfer is refused with a reason, and changes nothing.
+    for (body, field) in [
+        (json!({"comment": "Đề nghị xác minh"}), "agency"),
+        (
+            json!({"agency": "000.99.99.X00", "comment": "Đề nghị xác minh"}),
+            "agency",
+        ),
+        (
+            json!({"agency": home, "comment": "Đề nghị xác minh"}),
+            "agency",
+        ),
+        (json!({"agency": sotp, "comment": "   "}), "comment"),
+    ] {
+        let (st, e) = act(&cv, "transfer", body.clone()).await;
+        assert_eq!(st, 422, "{body} → {e}");
+        assert_eq!(e["errors"][0]["at"], field, "{e}");
+        assert!(
+            e["errors"][0]["vi"].is_string() && e["errors"][0]["en"].is_string(),
+            "{e}"
+        );
+    }
+    let (st, d) = send(&app, "GET", &format!("/api/v1/dossiers/{code}"), &cv, None).await;
+    assert_eq!((st, d["handler_agency"].clone()), (200, Value::Null));
+    assert_eq!(d["step"]["id"], "xu-ly");
+
+    // The third agency cannot see it, before or after.
+    let path = format!("/api/v1/dossiers/{code}");
+    assert_eq!(send(&app, "GET", &path, &their_cv, None).await.0, 404);
+    let (st, d) = act(
+        &cv,
+        "transfer",
+        json!({"agency": sotp, "comment": "Đề nghị Sở Tư pháp xác minh tình trạng hôn nhân"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["handler_agency"], sotp);
+    assert_eq!(d["status"], "processing");
+    assert_eq!(d["step"]["id"], "xu-ly");
+    assert_eq!(d["step"]["role"], "specialist");
+    let last = &d["events"][d["events"].as_array().map_or(0, |a| a.len()) - 1];
+    assert_eq!(last["action"], "transfer");
+    assert_eq!(last["data"]["from_agency"], home);
+    assert_eq!(last["data"]["to_agency"], sotp);
+    assert_eq!(send(&app, "GET", &path, &stranger, None).await.0, 404);
+    // The ward's specialist may still read it but no longer act; the department's may.
+    assert_eq!(send(&app, "GET", &path, &cv, None).await.0, 200);
+    assert_eq!(act(&cv, "forward", json!({})).await.0, 403);
+    let (st, list) = send(&app, "GET", "/api/v1/dossiers", &their_cv, None).await;
+    assert_eq!(st, 200);
+    assert!(
+        list.as_array().is_some_and(|a| a
+            .iter()
+            .any(|l| l["code"] == code.as_str() && l["handler_agency"] == sotp)),
+        "in the department's inbox: {list}"
+    );
+    assert_eq!(act(&their_cv, "forward", json!({})).await.0, 200);
+    assert_eq!(act(&their_tp, "forward", json!({})).await.0, 200);
+    let (st, d) = act(&their_ld, "approve", json!({"comment": "Đồng ý"})).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "approved");
+    assert_eq!(d["step"]["id"], "tra");
+    assert_eq!(
+        d["result"]["agency_code"], sotp,
+        "signed by the deciding agency"
+    );
+    // The result goes back to the ward's desk.
+    assert_eq!(
+        act(&their_desk, "return", json!({"method": "desk"}))
+            .await
+            .0,
+        403
+    );
+    let (st, d) = act(&desk, "return", json!({"method": "desk"})).await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["status"], "returned");
+    // The signature verifies with the department's certificate.
+    let (st, _, pdf) = fetch(&app, &format!("/api/v1/dossiers/{code}/result"), &desk).await;
+    assert_eq!(st, 200);
+    let (st, _, sig) = fetch(
+        &app,
+        &format!("/api/v1/dossiers/{code}/result/signature"),
+        &desk,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _, cert) = fetch(&app, &format!("/api/v1/agencies/{sotp}/certificate"), &desk).await;
+    assert_eq!(st, 200);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    assert!(openssl_verifies(dir.path(), &pdf, &sig, &cert));
+    let n = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("audit chain: {e}"));
+    assert!(n > 8);
+}
+
+/// The console's bulk actions: each dossier answered on its own, the wrong ones refused with a
+/// reason and left as they were.
+async fn bulk_actions_take_each_dossier_on_its_own(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let agency = "000.00.52.H26";
+    let desk = official_as(&app, "tn.bulk", agency, Role::Reception).await;
+    let cv = official_as(&app, "cv.bulk", agency, Role::Specialist).await;
+    let tp = official_as(&app, "tp.bulk", agency, Role::DepartmentHead).await;
+    let ld = official_as(&app, "ld.bulk", agency, Role::AgencyLeader).await;
+    let outsider = official_as(&app, "tn.bulk.hk", AGENCY, Role::Reception).await;
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let (st, d) = send(
+            &app,
+            "POST",
+            "/api/v1/dossiers",
+            &desk,
+            Some(json!({
+                "procedure": "1.004873", "agency": agency,
+                "form": {
+                    "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                    "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+                },
+                "applicant": {"name": format!("Người nộp {i}"), "cccd": "001095012345", "phone": "0912345678"}
+            })),
+        )
+        .await;
+        assert_eq!(st, 201, "{d}");
+        codes.push(d["code"].as_str().unwrap_or_default().to_string());
+    }
+    let bulk = |who: &str, action: &str, body: Value| {
+        let path = format!("/api/v1/dossier-actions/{action}");
+        let who = who.to_string();
+        let app = &app;
+        async move { send(app, "POST", &path, &who, Some(body)).await }
+    };
+    let status_of = |code: &str| {
+        let path = format!("/api/v1/dossiers/{code}");
+        let desk = desk.clone();
+        let app = &app;
+        async move { send(app, "GET", &path, &desk, None).await.1["status"].clone() }
+    };
+    // Wrong requests: nothing is done.
+    let too_many: Vec<String> = (0..101).map(|i| format!("X-{i}")).collect();
+    for (action, body, field) in [
+        ("receive", json!({"dossiers": []}), "dossiers"),
+        ("receive", json!({"dossiers": ["  "]}), "dossiers"),
+        ("receive", json!({"dossiers": too_many}), "dossiers"),
+        ("refuse", json!({"dossiers": [codes[0]]}), "action"),
+        ("fly", json!({"dossiers": [codes[0]]}), "action"),
+    ] {
+        let (st, e) = bulk(&desk, action, body).await;
+        assert_eq!(st, 422, "{action}: {e}");
+        assert_eq!(e["errors"][0]["at"], field, "{e}");
+        assert!(e["detail_vi"].is_string() && e["detail"].is_string());
+    }
+    let (st, e) = bulk(
+        &desk,
+        "receive",
+        json!({"dossiers": [codes[0]], "extra": 1}),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(status_of(&codes[0]).await, "submitted");
+    // Another agency's desk: each dossier is simply not found, and stays as it was.
+    let (st, r) = bulk(&outsider, "receive", json!({"dossiers": codes})).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        (r["done"].as_u64(), r["failed"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert!(
+        r["results"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|i| i["status"] == 404))
+    );
+    for c in &codes {
+        assert_eq!(status_of(c).await, "submitted");
+    }
+    // Two received; a repeat is dropped; an unknown code is not found.
+    let (st, r) = bulk(
+        &desk,
+        "receive",
+        json!({"dossiers": [codes[0], codes[1], codes[0], "000.00.52.H26-990101-0001"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{r}");
+    let got: Vec<(String, u64, Value)> = r["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    (
+                        i["dossier"].as_str().unwrap_or("").to_string(),
+                        i["status"].as_u64().unwrap_or(0),
+                        i["dossier_status"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        got,
+        vec![
+            (codes[0].clone(), 200, json!("received")),
+            (codes[1].clone(), 200, json!("received")),
+            ("000.00.52.H26-990101-0001".to_string(), 404, Value::Null),
+        ]
+    );
+    assert_eq!(r["results"][2]["problem"]["code"], "dossier_not_found");
+    // Again: the received ones are in the wrong state now, the third is received.
+    let (_, r) = bulk(&desk, "receive", json!({"dossiers": codes})).await;
+    let statuses: Vec<u64> = r["results"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["status"].as_u64().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(statuses, vec![409, 409, 200]);
+    // The desk may not forward for the specialist.
+    let (_, r) = bulk(&desk, "forward", json!({"dossiers": codes})).await;
+    assert_eq!(r["failed"], 3);
+    assert!(
+        r["results"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|i| i["status"] == 403))
+    );
+    // Through the steps, and the leader signs all three at once.
+    for who in [&cv, &tp] {
+        let (_, r) = bulk(who, "forward", json!({"dossiers": codes})).await;
+        assert_eq!(r["done"], 3, "{r}");
+    }
+    let (_, r) = bulk(
+        &ld,
+        "approve",
+        json!({"dossiers": codes, "input": {"comment": "Đồng ý"}}),
+    )
+    .await;
+    assert_eq!(r["done"], 3, "{r}");
+    let (_, r) = bulk(&desk, "return", json!({"dossiers": codes})).await;
+    assert_eq!(r["failed"], 3, "a return needs its method: {r}");
+    assert_eq!(r["results"][0]["status"], 422);
+    let (_, r) = bulk(
+        &desk,
+        "return",
+        json!({"dossiers": codes, "input": {"method": "desk"}}),
+    )
+    .await;
+    assert_eq!(r["done"], 3, "{r}");
+    for c in &codes {
+        let (_, d) = send(&app, "GET", &format!("/api/v1/dossiers/{c}"), &desk, None).await;
+        assert_eq!(d["status"], "returned");
+        assert!(d["result"]["pdf_sha256"].is_string(), "{d}");
+    }
+    let n = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("audit chain: {e}"));
+    assert!(n > 15);
+}
+
 both!(
+    bulk_actions_take_each_dossier_on_its_own,
+    a_transferred_dossier_comes_back_to_the_desk_that_received_it,
     an_applicant_without_e_mail_is_told_by_text_message,
     each_dossier_keeps_the_rules_it_was_received_under,
     slips_print_and_the_leader_signs_the_result,

@@ -651,7 +651,105 @@ async fn officials_use_two_factor_and_codes_work_once(b: Backend) {
     assert_eq!(after.status(), 303, "back to the login page");
 }
 
+/// Writes × caller → expected status, with bearer tokens: the answer to acting on the demo's
+/// dossiers, alone and in bulk (where the status is the dossier's item's). Callers as in
+/// `MATRIX`. Nothing is changed: those the rule book lets through are stopped by the state
+/// (the first dossier is returned already) or by a wrong detail.
+const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0001/actions/receive",
+        "{}",
+        [401, 404, 404, 409, 403, 403, 403, 403, 404, 404, 404],
+    ),
+    (
+        "/api/v1/dossier-actions/receive",
+        r#"{"dossiers": ["000.00.02.H26-260218-0001"]}"#,
+        [401, 404, 404, 409, 403, 403, 403, 403, 404, 404, 404],
+    ),
+    // The demo's dossier received today, at the specialist's step: only the specialist gets
+    // past the rule book, to be told the step does not exist.
+    (
+        "/api/v1/dossiers/{received}/actions/forward",
+        r#"{"to": "nowhere"}"#,
+        [401, 404, 404, 403, 422, 403, 403, 403, 404, 404, 404],
+    ),
+    (
+        "/api/v1/dossier-actions/forward",
+        r#"{"dossiers": ["{received}"], "input": {"to": "nowhere"}}"#,
+        [401, 404, 404, 403, 422, 403, 403, 403, 404, 404, 404],
+    ),
+];
+
+async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    app.add_official("canbo.hue", identity::Role::Reception, "000.00.00.H57")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut callers = vec![String::new()];
+    for login in [
+        "001095012345",
+        "0100109106",
+        "tiepnhan",
+        "chuyenvien",
+        "truongphong",
+        "lanhdao",
+        "quantri.coquan",
+        "vanhanh",
+        "quantri",
+        "canbo.hue",
+    ] {
+        let scopes = [
+            "dossiers:read".to_string(),
+            "dossiers:write".to_string(),
+            "dossiers:handle".to_string(),
+        ];
+        let t = app
+            .state
+            .identity
+            .issue_token(login, &scopes, 1, "test", "test")
+            .await
+            .unwrap_or_else(|e| panic!("token for {login}: {e}"));
+        callers.push(t);
+    }
+    let received: Option<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT code FROM dossiers WHERE agency_code = '000.00.02.H26' AND status = 'received' AND step = 'xu-ly' ORDER BY code LIMIT 1"
+    ).fetch_optional(p).await)
+    .unwrap_or_default();
+    let received = received.unwrap_or_else(|| panic!("the demo has a received dossier"));
+    for (path, body, expected) in WRITE_MATRIX {
+        let path = path.replace("{received}", &received);
+        let body = body.replace("{received}", &received);
+        for (i, token) in callers.iter().enumerate() {
+            let mut rb = app
+                .client
+                .post(app.url(&path))
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            if !token.is_empty() {
+                rb = rb.bearer_auth(token);
+            }
+            let r = rb.send().await.unwrap_or_else(|e| panic!("{e:#}"));
+            let status = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            let got = if path.starts_with("/api/v1/dossier-actions/") && status == 200 {
+                u16::try_from(v["results"][0]["status"].as_u64().unwrap_or(0)).unwrap_or(0)
+            } else {
+                status
+            };
+            assert_eq!(got, expected[i], "POST {path} as caller {i}: {v}");
+        }
+    }
+    let d: Vec<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT status || '/' || step FROM dossiers WHERE code IN ('000.00.02.H26-260218-0001', $1) ORDER BY code"
+    ).bind(&received).fetch_all(p).await)
+    .unwrap_or_default();
+    assert_eq!(d, vec!["returned/tra", "received/xu-ly"]);
+}
+
 both!(
+    every_write_answers_each_caller_as_the_table_says,
     officials_use_two_factor_and_codes_work_once,
     citizen_registers_logs_in_and_logs_out_everywhere,
     sessions_end_when_idle,

@@ -155,6 +155,8 @@ const ROUTES: &[(&str, &str, u16)] = &[
         "/api/v1/dossiers/000.00.51.H26-260302-0001/actions/receive",
         401,
     ),
+    ("POST", "/api/v1/dossier-actions/receive", 401),
+    ("POST", "/ho-so/thao-tac-hang-loat", 303),
     (
         "POST",
         "/api/v1/dossiers/000.00.51.H26-260302-0001/documents",
@@ -297,6 +299,7 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/dossiers/000.00.51.H26-260302-0001/actions/receive" => {
                 "/api/v1/dossiers/{code}/actions/{action}".to_string()
             }
+            "/api/v1/dossier-actions/receive" => "/api/v1/dossier-actions/{action}".to_string(),
             "/api/v1/dossiers/000.00.51.H26-260302-0001/documents" => {
                 "/api/v1/dossiers/{code}/documents".to_string()
             }

@@ -1,0 +1,4 @@
+-- Transfer between agencies (liên thông): the agency handling a dossier now, when it is not the
+-- one that received it. The receiving agency keeps the dossier's code and returns the result.
+ALTER TABLE dossiers ADD COLUMN handler_agency TEXT;
+CREATE INDEX dossiers_handler ON dossiers (handler_agency, status, created_at);
