@@ -2,7 +2,8 @@
 // submit), the desk receives it, the specialist and the department head pass it on, the leader
 // approves (which signs the result), the desk returns it, the business sees it returned, prints
 // its receipt, downloads the signed result and its signature (checked with openssl), and rates
-// the service.
+// the service. Then the console: the desk receives its queue in one bulk action, and a
+// specialist transfers a dossier to another agency (liên thông).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -160,4 +161,39 @@ test('a business files online and the agency carries the dossier to its return',
   assert.match(await t.textContent('[data-testid=status]'), /Đã trả kết quả/);
   await anon.close();
   await ctx.close();
+});
+
+test('the desk receives its queue in one go, and a specialist transfers a dossier to another agency', async () => {
+  const desk = await loggedIn('tiepnhan');
+  const page = desk.page;
+  // Nothing ticked: told so, nothing done.
+  await page.goto('/ho-so?trang_thai=submitted');
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-bulk=receive]')]);
+  assert.match(await page.textContent('[data-testid=bulk-notice]'), /Chọn từ 1 đến 100 hồ sơ/);
+  // Everything waiting for the desk, ticked and received at once.
+  await page.goto('/ho-so?trang_thai=submitted');
+  const boxes = page.locator('input[name=ma]');
+  const waiting = await boxes.evaluateAll((bs) => bs.map((b) => b.value));
+  assert.ok(waiting.length >= 1, 'the demo has dossiers waiting for the desk');
+  for (const code of waiting) await page.check(`input[name=ma][value="${code}"]`);
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-bulk=receive]')]);
+  assert.match(
+    await page.textContent('[data-testid=bulk-notice]'),
+    new RegExp(`Đã thực hiện với ${waiting.length}/${waiting.length} hồ sơ`),
+  );
+  await page.goto('/ho-so?trang_thai=submitted');
+  for (const code of waiting) assert.equal(await page.locator(`input[name=ma][value="${code}"]`).count(), 0);
+  await desk.ctx.close();
+
+  // The specialist hands the first of them to the city's Department of Justice.
+  const cv = await loggedIn('chuyenvien');
+  await cv.page.goto(`/ho-so/${waiting[0]}`);
+  await cv.page.fill('#comment', 'Đề nghị Sở Tư pháp thẩm định');
+  await cv.page.selectOption('#agency', '000.00.03.H26');
+  await Promise.all([cv.page.waitForLoadState('load'), cv.page.click('[data-action=transfer]')]);
+  assert.match(await cv.page.textContent('[data-testid=handler]'), /000\.00\.03\.H26/);
+  assert.equal(await cv.page.locator('[data-action=forward]').count(), 0, 'no longer this agency\'s step');
+  await cv.page.goto('/ho-so');
+  assert.match(await cv.page.textContent('[data-testid=transferred]'), /000\.00\.03\.H26/);
+  await cv.ctx.close();
 });
