@@ -19,6 +19,8 @@ use kernel::on_db;
 use crate::{ActionInput, ActionKind, Applicant, DossierError, Dossiers, NewDossier};
 
 const AGENCY: &str = "000.00.02.H26";
+/// Where the demo's liên thông dossier goes: Sở Tài chính Thành phố Hà Nội.
+const TRANSFER_TO: &str = "000.00.04.H26";
 
 /// A plausible value for a form field.
 fn sample(f: &FormField, i: usize) -> Value {
@@ -277,6 +279,30 @@ pub async fn seed(
     )
     .await?;
     made += 2;
+    // Liên thông: the business's case needs the city's Department of Finance, so the
+    // specialist hands it over; it waits there at the Department's first step.
+    let (transferred, _) = d.create(&desk, &file(9), None).await?;
+    let transferred = transferred.code.unwrap_or_default();
+    act(
+        transferred.clone(),
+        desk.clone(),
+        ActionKind::Receive,
+        vec![],
+        None,
+    )
+    .await?;
+    d.act(
+        &transferred,
+        &specialist,
+        ActionKind::Transfer,
+        &ActionInput {
+            comment: "Đề nghị Sở Tài chính thẩm định hồ sơ đăng ký doanh nghiệp".into(),
+            agency: Some(TRANSFER_TO.into()),
+            ..ActionInput::default()
+        },
+    )
+    .await?;
+    made += 1;
     // Today: the slow one finally comes back, late; one approved and waiting to be
     // returned; one just received; one waiting for the desk.
     clock.set(now - hour * 4);

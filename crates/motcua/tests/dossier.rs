@@ -1050,6 +1050,15 @@ async fn the_demo_has_dossiers_in_every_state(b: Backend) {
     ] {
         assert!(states.contains(s), "no demo dossier is {s}: {rows:?}");
     }
+    let handled: Vec<(String, String)> = kernel::on_db!(&app.state.db, p => sqlx::query_as(
+        "SELECT handler_agency, step FROM dossiers WHERE agency_code = '000.00.02.H26' AND handler_agency IS NOT NULL"
+    ).fetch_all(p).await)
+    .unwrap_or_default();
+    assert_eq!(
+        handled,
+        vec![("000.00.04.H26".to_string(), "xu-ly".to_string())],
+        "one dossier is at the Department of Finance's first step"
+    );
     let outcomes: HashSet<&str> = rows.iter().filter_map(|(_, o)| o.as_deref()).collect();
     assert!(
         outcomes.contains("early") && outcomes.contains("late"),
