@@ -33,7 +33,10 @@ pub enum Tx<'c> {
 impl Tx<'static> {
     pub async fn begin(db: &Db) -> Result<Tx<'static>, Error> {
         Ok(match db {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            // Every transaction here writes. IMMEDIATE takes SQLite's write lock at the start,
+            // waiting for it under the busy timeout; a deferred one that read first would be
+            // refused at once (SQLITE_BUSY) when another writer committed meanwhile.
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
