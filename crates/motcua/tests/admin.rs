@@ -268,12 +268,21 @@ async fn reset_mail_goes_out_by_smtp(b: Backend) {
     assert!(mail.contains("hoa@example.vn"), "{mail}");
     // The body may be quoted-printable or base64: read it through a decoder-free check on
     // the outbox, which records the delivery, and take the link from there.
-    let sent = app
-        .state
-        .identity
-        .outbox(10)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The mailer records the delivery once the server has accepted the message, which may be
+    // a moment after the server has it.
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = app
+            .state
+            .identity
+            .outbox(10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if sent.first().is_some_and(|m| m.sent_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].channel, "email");
     assert!(sent[0].sent_at.is_some(), "marked sent");

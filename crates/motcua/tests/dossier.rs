@@ -1910,11 +1910,18 @@ async fn an_applicant_without_e_mail_is_told_by_text_message(b: Backend) {
             .contains("da tiep nhan"),
         "{seen:?}"
     );
-    // The outbox shows them delivered.
-    let sent: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND recipient = '0987654321' AND sent_at IS NOT NULL"
-    ).fetch_one(p).await)
-    .unwrap_or(0);
+    // The outbox shows them delivered (recorded once the gateway has answered).
+    let mut sent = 0i64;
+    for _ in 0..100 {
+        sent = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND recipient = '0987654321' AND sent_at IS NOT NULL"
+        ).fetch_one(p).await)
+        .unwrap_or(0);
+        if sent == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(sent, 2);
 }
 
