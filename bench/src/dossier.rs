@@ -48,6 +48,8 @@ pub struct Args {
     pub command: String,
     /// A Python with SpiffWorkflow; none to skip the peer.
     pub python: Option<PathBuf>,
+    /// Run on this database alone (`sqlite` or `postgres`), print, and leave the file as it is.
+    pub only: Option<String>,
 }
 
 fn step(msg: &str) {
@@ -521,14 +523,24 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let mut backends = vec![run_backend("SQLite", None, &args).await?];
-    step("PostgreSQL: a cluster of its own, with fsync and synchronous_commit on");
-    let cluster = tokio::task::spawn_blocking(testkit::pg::DurableCluster::start)
-        .await?
-        .context("cannot start PostgreSQL for the benchmark")?;
-    let pg = run_backend("PostgreSQL", Some(cluster.url.clone()), &args).await;
-    drop(cluster);
-    backends.push(pg?);
+    let only = args.only.as_deref();
+    anyhow::ensure!(
+        matches!(only, None | Some("sqlite" | "postgres")),
+        "--only takes sqlite or postgres"
+    );
+    let mut backends = Vec::new();
+    if only != Some("postgres") {
+        backends.push(run_backend("SQLite", None, &args).await?);
+    }
+    if only != Some("sqlite") {
+        step("PostgreSQL: a cluster of its own, with fsync and synchronous_commit on");
+        let cluster = tokio::task::spawn_blocking(testkit::pg::DurableCluster::start)
+            .await?
+            .context("cannot start PostgreSQL for the benchmark")?;
+        let pg = run_backend("PostgreSQL", Some(cluster.url.clone()), &args).await;
+        drop(cluster);
+        backends.push(pg?);
+    }
     let spiff = match &args.python {
         Some(py) => Some(spiff(py, args.seconds)?),
         None => None,
@@ -622,6 +634,8 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
         s.push_str("\nSpiffWorkflow was not run (no `--python`).\n");
     }
     s.push_str(&format!("{END}\n"));
-    crate::report::write_between(&args.out, &s, START, END)?;
+    if only.is_none() {
+        crate::report::write_between(&args.out, &s, START, END)?;
+    }
     Ok(s)
 }

@@ -69,6 +69,10 @@ enum Command {
         /// Leave SpiffWorkflow out.
         #[arg(long)]
         no_peer: bool,
+        /// Run on one database alone (`sqlite` or `postgres`) and print the result without
+        /// writing it to the file.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Identity: Argon2id password checks per core, whole logins and bearer-token checks.
     Identity {
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
             out,
             python,
             no_peer,
+            only,
         } => {
             let mut command = format!(
                 "cargo run --release -p motcua-bench -- dossier --seconds {seconds} --clients {clients}"
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
                     out,
                     command,
                     python,
+                    only,
                 })),
                 Err(e) => Err(e),
             }

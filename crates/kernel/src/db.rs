@@ -60,7 +60,11 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Checkpoints run in the background (`checkpoints`), not in whichever commit
+                // happens to fill the log: that commit would hold the write lock, and every
+                // writer behind it, through the copy and its fsync.
+                .pragma("wal_autocheckpoint", "0");
             if let Some(path) = opts.get_filename().parent()
                 && !path.as_os_str().is_empty()
             {
@@ -71,6 +75,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(15))
                 .connect_with(opts)
                 .await?;
+            tokio::spawn(checkpoints(pool.clone()));
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
@@ -105,6 +110,32 @@ impl Db {
 
     pub async fn close(&self) {
         on_db!(self, p => p.close().await)
+    }
+}
+
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Copies committed pages from the write-ahead log into the database file, as far as readers
+/// allow (PASSIVE: it takes no lock that writers wait for), until the pool is closed. The log
+/// is rewound by the next writer once a checkpoint has caught up with it.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+        }
     }
 }
 
