@@ -329,7 +329,7 @@ pub struct DossierLine {
     pub step_due_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct Row {
     id: String,
     code: Option<String>,
@@ -365,6 +365,37 @@ struct Row {
     rating: Option<String>,
     rule_set: Option<String>,
     handler_agency: Option<String>,
+}
+
+/// What public tracking reads of a dossier.
+#[derive(sqlx::FromRow)]
+struct TrackRow {
+    procedure_code: String,
+    procedure_version: i64,
+    agency_code: String,
+    status: String,
+    submitted_at: Option<DateTime<Utc>>,
+    received_at: Option<DateTime<Utc>>,
+    appointment_date: Option<NaiveDate>,
+    workflow: Option<Json<StepNames>>,
+    step: Option<String>,
+    reasons: Json<Vec<String>>,
+    returned_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+    applicant_phone: Option<String>,
+    applicant_cccd: Option<String>,
+}
+
+/// A workflow's steps, by id and name only.
+#[derive(Deserialize)]
+struct StepNames {
+    steps: Vec<StepName>,
+}
+
+#[derive(Deserialize)]
+struct StepName {
+    id: String,
+    name: String,
 }
 
 macro_rules! columns {
@@ -1572,11 +1603,7 @@ impl Dossiers {
         // The leader's approval is the signature: the result document is made, signed with the
         // agency's key and stored before the transaction that records it with the event.
         let signed = if action == ActionKind::Approve {
-            let current = self
-                .row(&row.id)
-                .await?
-                .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
-            let current = self.view(current).await?;
+            let current = self.view(row.clone()).await?;
             Some(self.prepare_result(&current, p, &comment, now).await?)
         } else {
             None
@@ -2021,9 +2048,12 @@ impl Dossiers {
         let row = if code.is_empty() || code.len() > 64 || !code.contains('-') {
             None
         } else {
-            self.row(code)
-                .await?
-                .filter(|r| r.code.as_deref() == Some(code))
+            // Only what the answer shows and the second factor, by the code's own index.
+            const SQL: &str = "SELECT procedure_code, procedure_version, agency_code, status, submitted_at, received_at, appointment_date, \
+                 workflow, step, reasons, returned_at, outcome, applicant_phone, applicant_cccd FROM dossiers WHERE code = $1";
+            let found: Option<TrackRow> =
+                on_db!(&self.db, c => sqlx::query_as(SQL).bind(code).fetch_optional(c).await)?;
+            found
         };
         let secret = row.as_ref().and_then(|r| {
             r.applicant_phone
@@ -2049,11 +2079,21 @@ impl Dossiers {
             }
             return Err(DossierError::NotFound(code.to_string()));
         };
-        if let Ok(mut m) = self.tracking_strikes.lock() {
+        if let Ok(mut m) = self.tracking_strikes.lock()
+            && m.contains_key(code)
+        {
             m.remove(code);
         }
-        let status = row.status();
-        let step = row.current_step();
+        let status = Status::parse(&row.status).unwrap_or(Status::Draft);
+        let step = match (&row.workflow, &row.step) {
+            (Some(w), Some(id)) => {
+                w.0.steps
+                    .iter()
+                    .find(|s| &s.id == id)
+                    .map(|s| s.name.clone())
+            }
+            _ => None,
+        };
         let name = self
             .procedure_name(&row.procedure_code, row.procedure_version)
             .await;
@@ -2068,7 +2108,7 @@ impl Dossiers {
             submitted_at: row.submitted_at,
             received_at: row.received_at,
             appointment_date: row.appointment_date,
-            step: step.map(|s| s.name),
+            step,
             reasons: if matches!(
                 status,
                 Status::SupplementRequested | Status::Refused | Status::Rejected | Status::Stopped

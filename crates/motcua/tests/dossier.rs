@@ -2017,6 +2017,26 @@ async fn a_transferred_dossier_comes_back_to_the_desk_that_received_it(b: Backen
     assert_eq!(last["data"]["from_agency"], home);
     assert_eq!(last["data"]["to_agency"], sotp);
     assert_eq!(send(&app, "GET", &path, &stranger, None).await.0, 404);
+    // Public tracking names the step it is at, and the agency that will return it.
+    let step_name = d["step"]["name"].as_str().unwrap_or_default().to_string();
+    assert!(!step_name.is_empty());
+    let (st, t) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/tracking/{code}?digits=5678"),
+        "x",
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(
+        (
+            t["status"].as_str(),
+            t["step"].as_str(),
+            t["agency_code"].as_str()
+        ),
+        (Some("processing"), Some(step_name.as_str()), Some(home))
+    );
     // The ward's specialist may still read it but no longer act; the department's may.
     assert_eq!(send(&app, "GET", &path, &cv, None).await.0, 200);
     assert_eq!(act(&cv, "forward", json!({})).await.0, 403);
