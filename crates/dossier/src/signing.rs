@@ -48,7 +48,7 @@ use kernel::blob::BlobId;
 use kernel::{on_db, on_tx};
 
 use crate::slips::{Block, Context, day, file_stem, render, when};
-use crate::{Dossier, DossierError, Dossiers, Status, actor_of, event};
+use crate::{Dossier, DossierError, Dossiers, Status, actor_of, event_later};
 
 type Result<T, E = DossierError> = std::result::Result<T, E>;
 
@@ -501,10 +501,9 @@ impl Dossiers {
             .map_err(|e| DossierError::Storage(e.to_string()))?;
         let now = self.clock.now();
         let mut turn = self.writer.begin().await?;
-        let tx = turn.tx()?;
         if applicant {
-            event(
-                tx,
+            event_later(
+                &mut turn,
                 &row.id,
                 now,
                 &actor_of(p),
@@ -516,8 +515,7 @@ impl Dossiers {
             )
             .await?;
         } else {
-            audit::append(
-                tx,
+            turn.audit_later(
                 now,
                 &Entry {
                     actor: &actor_of(p),
@@ -525,8 +523,7 @@ impl Dossiers {
                     subject: &format!("dossier/{}", row.id),
                     data: json!({ "file": kind, "sha256": sha }),
                 },
-            )
-            .await?;
+            );
         }
         turn.commit().await?;
         Ok((name, media, bytes))

@@ -19,13 +19,20 @@
 //!
 //! Reads and checks that take no lock belong before [`Committer::begin`], so a turn holds only
 //! the writing.
+//!
+//! A writer's audit entries may wait for the group ([`Write::audit_later`]): they are chained
+//! in the order the writers finished, with one statement set for the whole group, just before
+//! its commit, so they are stored with the writes they record or not at all. A writer that
+//! gives up leaves none.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
-use crate::audit::Tx;
+use chrono::{DateTime, Utc};
+
+use crate::audit::{Entry, Tx};
 use crate::db::Db;
 use crate::problem::Error;
 
@@ -41,7 +48,18 @@ struct Open {
     members: usize,
     /// A writer gave up inside its savepoint: roll back to it before anything else.
     dirty: bool,
+    /// Audit entries of the writers that finished, in order, to chain before the commit.
+    audit: Vec<Later>,
     done: watch::Sender<Outcome>,
+}
+
+/// An audit entry kept for the group's commit.
+struct Later {
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    subject: String,
+    data: serde_json::Value,
 }
 
 impl Open {
@@ -50,6 +68,7 @@ impl Open {
             tx: None,
             members: 0,
             dirty: false,
+            audit: Vec::new(),
             done: watch::channel(None).0,
         }
     }
@@ -172,6 +191,7 @@ impl Committer {
             tx: Some(tx),
             open: Some(open),
             c: self.clone(),
+            audit: Vec::new(),
         })
     }
 
@@ -204,8 +224,28 @@ impl Committer {
 
     async fn commit_group(&self, open: &mut Open) -> Option<Error> {
         let members = open.members;
+        let later = std::mem::take(&mut open.audit);
         let result = match open.tx.take() {
-            Some(tx) => tx.commit().await,
+            Some(mut tx) => {
+                let entries: Vec<(DateTime<Utc>, Entry<'_>)> = later
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.at,
+                            Entry {
+                                actor: &l.actor,
+                                action: &l.action,
+                                subject: &l.subject,
+                                data: l.data.clone(),
+                            },
+                        )
+                    })
+                    .collect();
+                match crate::audit::append_many(&mut tx, &entries).await {
+                    Ok(()) => tx.commit().await,
+                    Err(e) => Err(e),
+                }
+            }
             None => Ok(()),
         };
         match result {
@@ -228,6 +268,7 @@ pub struct Write {
     tx: Option<Tx<'static>>,
     open: Option<OwnedMutexGuard<Open>>,
     c: Committer,
+    audit: Vec<Later>,
 }
 
 impl std::fmt::Debug for Write {
@@ -246,6 +287,18 @@ impl Write {
         self.tx.as_mut().ok_or_else(finished)
     }
 
+    /// Records `entry` in the audit chain with this writer's writes: appended, in the order
+    /// writers finish, just before the group commits.
+    pub fn audit_later(&mut self, at: DateTime<Utc>, entry: &Entry<'_>) {
+        self.audit.push(Later {
+            at,
+            actor: entry.actor.to_string(),
+            action: entry.action.to_string(),
+            subject: entry.subject.to_string(),
+            data: entry.data.clone(),
+        });
+    }
+
     /// Keeps this writer's writes and returns once they are committed.
     pub async fn commit(mut self) -> Result<(), Error> {
         let (Some(mut tx), Some(mut open)) = (self.tx.take(), self.open.take()) else {
@@ -257,6 +310,7 @@ impl Write {
             return Err(e);
         }
         open.tx = Some(tx);
+        open.audit.append(&mut self.audit);
         open.members += 1;
         if open.members < MAX_GROUP && self.c.waiting.load(Ordering::SeqCst) > 0 {
             // Someone is waiting for a turn: they carry the group on, and the last commits.
@@ -399,6 +453,52 @@ mod tests {
         let (commits, writes) = c.counts();
         assert_eq!(writes, 500);
         assert!(commits < 250, "{commits} commits for 500 writes");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_entries_wait_for_the_group_and_leave_with_a_writer_that_gives_up()
+    -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        crate::db::migrate(&db, &[&crate::db::MIGRATIONS]).await?;
+        let c = Committer::new(db.clone());
+        let mut handles = Vec::new();
+        for n in 0..120i64 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move {
+                let mut w = c.begin().await?;
+                crate::on_tx!(w.tx()?, c => sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(|_| ()))?;
+                w.audit_later(
+                    Utc::now(),
+                    &Entry {
+                        actor: "test",
+                        action: "t.insert",
+                        subject: &format!("t/{n}"),
+                        data: serde_json::json!({ "n": n }),
+                    },
+                );
+                if n % 4 == 0 {
+                    return Ok::<bool, Error>(false);
+                }
+                w.commit().await?;
+                Ok(true)
+            }));
+        }
+        let mut kept = Vec::new();
+        for (n, h) in handles.into_iter().enumerate() {
+            if h.await.map_err(|_| Error::Batch("join".into()))?? {
+                kept.push(format!("t/{n}"));
+            }
+        }
+        c.barrier().await?;
+        // One entry for each kept row, none for those given up, and the chain holds.
+        let mut subjects: Vec<String> = crate::on_db!(&db, p => sqlx::query_scalar(
+            "SELECT subject FROM audit_log WHERE action = 't.insert'"
+        ).fetch_all(p).await)?;
+        subjects.sort();
+        kept.sort();
+        assert_eq!(subjects, kept);
+        assert_eq!(crate::audit::verify(&db).await?, 90);
         Ok(())
     }
 }
