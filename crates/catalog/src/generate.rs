@@ -182,7 +182,10 @@ pub fn procedures(
                 label: "Phí thẩm định".into(),
                 amount: fee,
                 case: None,
+                per_copy: false,
+                beneficiary: false,
             }],
+            fee_due: None,
             documents: vec![
                 RequiredDocument {
                     name: format!("Đơn đề nghị {}", object),

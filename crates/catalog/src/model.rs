@@ -161,6 +161,39 @@ pub struct Fee {
     /// The case this amount applies to, when it depends on one.
     #[serde(default)]
     pub case: Option<String>,
+    /// Charged per copy (or per page): the amount times the number asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_copy: bool,
+    /// An exemption or reduction for social-policy beneficiaries: the applicant claims it and
+    /// the desk checks the proof.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub beneficiary: bool,
+}
+
+/// When a procedure's fees are paid through the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeDue {
+    /// With the dossier: the desk receives it once paid.
+    Submission,
+    /// Before the result is handed over.
+    Result,
+}
+
+impl FeeDue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeeDue::Submission => "submission",
+            FeeDue::Result => "result",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FeeDue> {
+        match s {
+            "submission" => Some(FeeDue::Submission),
+            "result" => Some(FeeDue::Result),
+            _ => None,
+        }
+    }
 }
 
 /// A document the applicant brings or uploads.
@@ -238,6 +271,10 @@ pub struct ProcedureSpec {
     pub time_limit_note: Option<String>,
     #[serde(default)]
     pub fees: Vec<Fee>,
+    /// When the fees are paid through the system; none when they are not collected online
+    /// (paid at the counter, outside it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_due: Option<FeeDue>,
     #[serde(default)]
     pub documents: Vec<RequiredDocument>,
     #[serde(default)]

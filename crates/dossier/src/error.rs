@@ -24,6 +24,9 @@ pub enum DossierError {
     Assurance { needed: u8 },
     #[error("the dossier changed meanwhile")]
     Conflict,
+    /// Its fees must be settled first.
+    #[error("the dossier's fees are not paid")]
+    FeeDue,
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("storage: {0}")]
@@ -50,6 +53,7 @@ impl Problem for DossierError {
             DossierError::WrongState { .. } => "wrong_state",
             DossierError::Assurance { .. } => "assurance_too_low",
             DossierError::Conflict => "conflict",
+            DossierError::FeeDue => "fee_due",
             DossierError::Throttled { .. } => "too_many_attempts",
             DossierError::Storage(_) => "internal_error",
             DossierError::Kernel(e) => e.kind(),
@@ -62,7 +66,7 @@ impl Problem for DossierError {
             DossierError::NotFound(_) | DossierError::NotIssued { .. } => 404,
             DossierError::Forbidden | DossierError::Assurance { .. } => 403,
             DossierError::Invalid(_) => 422,
-            DossierError::WrongState { .. } | DossierError::Conflict => 409,
+            DossierError::WrongState { .. } | DossierError::Conflict | DossierError::FeeDue => 409,
             DossierError::Throttled { .. } => 429,
             DossierError::Storage(_) => 500,
             DossierError::Kernel(e) => e.status(),
@@ -84,6 +88,9 @@ impl Problem for DossierError {
                 "Thủ tục này cần tài khoản định danh mức {needed}; vui lòng xác thực tại bộ phận một cửa"
             ),
             DossierError::Conflict => "Hồ sơ vừa được người khác thay đổi; vui lòng tải lại".into(),
+            DossierError::FeeDue => {
+                "Hồ sơ chưa hoàn thành nghĩa vụ phí, lệ phí: hãy nộp (trực tuyến hoặc tại quầy) trước".into()
+            }
             DossierError::Throttled { retry_after_secs } => format!(
                 "Tra cứu sai quá nhiều lần; vui lòng thử lại sau {} phút",
                 retry_after_secs.div_ceil(60)
@@ -108,6 +115,9 @@ impl Problem for DossierError {
                 "This procedure needs an account at assurance level {needed}; have it verified at a one-stop desk"
             ),
             DossierError::Conflict => "The dossier was changed meanwhile; reload it".into(),
+            DossierError::FeeDue => {
+                "The dossier's fees are not paid yet: pay them (online or at the desk) first".into()
+            }
             DossierError::Throttled { retry_after_secs } => format!(
                 "Too many wrong look-ups; please try again in {} minutes",
                 retry_after_secs.div_ceil(60)

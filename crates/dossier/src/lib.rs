@@ -285,10 +285,30 @@ pub struct Dossier {
     pub rules: Option<String>,
     /// The signed result, once the deciding step approved.
     pub result: Option<signing::SignedResult>,
+    /// Fees paid through the system: when they are due and when they were settled; none
+    /// when the procedure collects none here.
+    pub fee: Option<FeeState>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub documents: Vec<Document>,
     pub events: Vec<Event>,
+}
+
+/// When a dossier's fees are due.
+pub use catalog::model::FeeDue as FeeStage;
+
+/// A procedure version's name, and when its fees are paid through the system.
+type ProcedureFacts = (String, Option<FeeStage>);
+
+/// A dossier's fees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FeeState {
+    /// `submission` (the desk receives it once paid) or `result` (paid before the result is
+    /// handed over).
+    #[schema(value_type = String)]
+    pub stage: FeeStage,
+    /// When they were paid, or waived for a beneficiary.
+    pub settled_at: Option<DateTime<Utc>>,
 }
 
 /// What public tracking shows: progress, never the form or the documents.
@@ -365,6 +385,7 @@ struct Row {
     rating: Option<String>,
     rule_set: Option<String>,
     handler_agency: Option<String>,
+    fee_settled_at: Option<DateTime<Utc>>,
 }
 
 /// What public tracking reads of a dossier.
@@ -400,7 +421,7 @@ struct StepName {
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at"
     };
 }
 
@@ -632,7 +653,7 @@ pub struct Dossiers {
     /// Held while an agency's signing key is made.
     key_lock: tokio::sync::Mutex<()>,
     /// Names of procedure versions (a published version never changes).
-    names: std::sync::RwLock<std::collections::HashMap<(String, i64), String>>,
+    names: std::sync::RwLock<std::collections::HashMap<(String, i64), ProcedureFacts>>,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
     tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
 }
@@ -686,6 +707,12 @@ impl Dossiers {
 
     /// The name of a procedure version, from memory after the first look-up.
     async fn procedure_name(&self, code: &str, version: i64) -> String {
+        self.procedure_facts(code, version).await.0
+    }
+
+    /// A procedure version's name, and when its fees are paid through the system (none when
+    /// they are not, or when every case costs nothing).
+    async fn procedure_facts(&self, code: &str, version: i64) -> ProcedureFacts {
         let key = (code.to_string(), version);
         if let Ok(names) = self.names.read()
             && let Some(n) = names.get(&key)
@@ -694,14 +721,48 @@ impl Dossiers {
         }
         match self.catalog.procedure(code, Some(version)).await {
             Ok(s) => {
-                let name = s.spec.name.to_string();
+                let fee = s
+                    .spec
+                    .fee_due
+                    .filter(|_| s.spec.fees.iter().any(|f| f.amount > 0));
+                let facts = (s.spec.name.to_string(), fee);
                 if let Ok(mut names) = self.names.write() {
-                    names.insert(key, name.clone());
+                    names.insert(key, facts.clone());
                 }
-                name
+                facts
             }
-            Err(_) => String::new(),
+            Err(_) => (String::new(), None),
         }
+    }
+
+    /// The group commit every write of a dossier goes through; other systems' writes that
+    /// must be stored with a dossier's (a payment that settles its fees) join it.
+    pub fn committer(&self) -> &Committer {
+        &self.writer
+    }
+
+    /// Records that a dossier's fees are settled (paid, or waived for a beneficiary), in the
+    /// caller's turn, with its event and audit entry. A dossier that owes nothing through the
+    /// system, or whose fees are settled already, is a conflict: nothing is written.
+    pub async fn settle_fee(
+        &self,
+        w: &mut kernel::batch::Write,
+        dossier_id: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+        data: Value,
+    ) -> Result<()> {
+        let status: Option<String> = on_tx!(w.tx()?, c => sqlx::query_scalar(
+            "UPDATE dossiers SET fee_settled_at = $1, updated_at = $1, revision = revision + 1 WHERE id = $2 AND fee_settled_at IS NULL RETURNING status"
+        ).bind(at).bind(dossier_id).fetch_optional(&mut *c).await)?;
+        let Some(status) = status else {
+            return Err(DossierError::Conflict);
+        };
+        let status = Status::parse(&status).unwrap_or(Status::Draft);
+        event_later(
+            w, dossier_id, at, actor, "fee_paid", status, status, "", data,
+        )
+        .await
     }
 
     /// Transactions committed by the group commit, and the writes they held, since the start.
@@ -942,7 +1003,14 @@ impl Dossiers {
             now,
         };
         let procedure_name = spec.name.to_string();
-        let shown = row.dossier(None, procedure_name);
+        let mut shown = row.dossier(None, procedure_name);
+        shown.fee = spec
+            .fee_due
+            .filter(|_| spec.fees.iter().any(|f| f.amount > 0))
+            .map(|stage| FeeState {
+                stage,
+                settled_at: None,
+            });
         let channel = row.channel;
         let stored = if row.key.is_none() {
             // Without a key, the submission joins the next bulk write.
@@ -1035,12 +1103,16 @@ impl Dossiers {
         let events: Vec<Event> = on_db!(&self.db, c => sqlx::query_as(
             "SELECT at, actor, action, from_status, to_status, comment, data FROM dossier_events WHERE dossier_id = $1 ORDER BY at, id"
         ).bind(&row.id).fetch_all(c).await)?;
-        let name = self
-            .procedure_name(&row.procedure_code, row.procedure_version)
+        let (name, fee_stage) = self
+            .procedure_facts(&row.procedure_code, row.procedure_version)
             .await;
         let status = row.status();
         let step = row.current_step();
         let result = self.signed_result(&row.id).await?;
+        let fee = fee_stage.map(|stage| FeeState {
+            stage,
+            settled_at: row.fee_settled_at,
+        });
         Ok(Dossier {
             applicant_account: row.applicant_id.clone(),
             workflow: row.workflow.as_ref().map(|w| w.0.clone()),
@@ -1078,6 +1150,7 @@ impl Dossiers {
             rating: row.rating.clone(),
             rules: row.rule_set.clone(),
             result,
+            fee,
             created_at: row.created_at,
             updated_at: row.updated_at,
             documents,
@@ -1464,6 +1537,26 @@ impl Dossiers {
             }
             _ => return Err(wrong()),
         };
+        // Fees paid through the system: the desk receives a dossier once its fees due with
+        // it are settled, and hands a result over once every fee is.
+        if row.fee_settled_at.is_none()
+            && matches!(
+                (action, to),
+                (ActionKind::Receive, _) | (ActionKind::Return, _)
+            )
+        {
+            let (_, stage) = self
+                .procedure_facts(&row.procedure_code, row.procedure_version)
+                .await;
+            let due = match (stage, action) {
+                (Some(FeeStage::Submission), ActionKind::Receive) => true,
+                (Some(_), ActionKind::Return) => from == Status::Approved,
+                _ => false,
+            };
+            if due {
+                return Err(DossierError::FeeDue);
+            }
+        }
         if matches!(
             action,
             ActionKind::RequestSupplement
@@ -2378,6 +2471,7 @@ impl NewRow {
             rating: None,
             rules: None,
             result: None,
+            fee: None,
             created_at: self.now,
             updated_at: self.now,
             documents: Vec::new(),

@@ -132,7 +132,7 @@ pub fn available(d: &Dossier) -> Vec<SlipKind> {
 
 /// One block of a sheet's body.
 #[derive(Debug, Clone)]
-pub(crate) enum Block {
+pub enum Block {
     /// A paragraph, wrapped to the width.
     Para(String),
     /// `Label: value`, the label in bold.
@@ -155,7 +155,7 @@ pub(crate) enum Block {
 
 /// A printed sheet: the national header, the agency, a title, the body and the signatures.
 #[derive(Debug, Clone)]
-pub(crate) struct Sheet {
+pub struct Sheet {
     /// The agency above (cơ quan chủ quản), if any.
     pub parent: Option<String>,
     pub agency: String,
@@ -592,7 +592,7 @@ fn lay_out(sheet: &Sheet) -> Result<Vec<Vec<Op>>> {
 }
 
 /// Writes a sheet as a PDF.
-pub(crate) fn render(sheet: &Sheet) -> Result<Vec<u8>> {
+pub fn render(sheet: &Sheet) -> Result<Vec<u8>> {
     use chrono::{Datelike, Timelike};
     use krilla::geom::{PathBuilder, Point, Rect};
     use krilla::metadata::{DateTime as PdfDate, Metadata};

@@ -51,18 +51,21 @@ pub enum Role {
     AgencyLeader,
     /// Quản trị cơ quan: manages the agency's officials and settings.
     AgencyAdmin,
+    /// Kế toán: the agency's fees collected, refunds and reconciliation with the gateways.
+    Accountant,
     /// Vận hành quốc gia: watches every province.
     NationalOperator,
     /// Quản trị hệ thống.
     SystemAdmin,
 }
 
-pub const ALL_ROLES: [Role; 7] = [
+pub const ALL_ROLES: [Role; 8] = [
     Role::Reception,
     Role::Specialist,
     Role::DepartmentHead,
     Role::AgencyLeader,
     Role::AgencyAdmin,
+    Role::Accountant,
     Role::NationalOperator,
     Role::SystemAdmin,
 ];
@@ -75,6 +78,7 @@ impl Role {
             Role::DepartmentHead => "department_head",
             Role::AgencyLeader => "agency_leader",
             Role::AgencyAdmin => "agency_admin",
+            Role::Accountant => "accountant",
             Role::NationalOperator => "national_operator",
             Role::SystemAdmin => "system_admin",
         }
@@ -93,6 +97,8 @@ impl Role {
             (Role::DepartmentHead, true) => "Trưởng phòng",
             (Role::AgencyLeader, true) => "Lãnh đạo cơ quan",
             (Role::AgencyAdmin, true) => "Quản trị cơ quan",
+            (Role::Accountant, true) => "Kế toán",
+            (Role::Accountant, false) => "Accountant",
             (Role::NationalOperator, true) => "Vận hành quốc gia",
             (Role::SystemAdmin, true) => "Quản trị hệ thống",
             (Role::Reception, false) => "Reception desk",
@@ -187,6 +193,10 @@ pub enum Action {
     ReadDossier,
     /// Act on a dossier in a role of its agency.
     HandleDossier(Role),
+    /// Refund payments and reconcile an agency's gateway statements.
+    ManagePayments,
+    /// Read payment figures (an agency's, or every agency's).
+    ReadPaymentReports,
 }
 
 impl Action {
@@ -204,6 +214,8 @@ impl Action {
             Action::FileDossier => "dossiers:write",
             Action::ReadDossier => "dossiers:read",
             Action::HandleDossier(_) => "dossiers:handle",
+            Action::ManagePayments => "payments:admin",
+            Action::ReadPaymentReports => "payments:read",
         }
     }
 }
@@ -221,6 +233,8 @@ pub const SCOPES: &[&str] = &[
     "dossiers:read",
     "dossiers:write",
     "dossiers:handle",
+    "payments:read",
+    "payments:admin",
 ];
 
 /// What it is asked about.
@@ -272,7 +286,8 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
             | Action::ListAccounts
             | Action::FileDossier
             | Action::ReadDossier
-            | Action::HandleDossier(_) => Decision::Deny,
+            | Action::HandleDossier(_)
+            | Action::ManagePayments => Decision::Deny,
             _ if p.scopes.is_some() => Decision::Allow,
             _ => Decision::Deny,
         };
@@ -318,6 +333,21 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
             !r.is_national() && p.has(r, Some(agency))
         }
         (Action::FileDossier | Action::ReadDossier | Action::HandleDossier(_), _) => false,
+        (Action::ManagePayments, Resource::Agency(a)) => {
+            p.is_system_admin()
+                || p.has(Role::Accountant, Some(a))
+                || p.has(Role::AgencyLeader, Some(a))
+        }
+        (Action::ManagePayments, _) => p.is_system_admin(),
+        (Action::ReadPaymentReports, Resource::Agency(a)) => {
+            p.is_system_admin()
+                || p.has(Role::NationalOperator, None)
+                || p.has(Role::Accountant, Some(a))
+                || p.has(Role::AgencyLeader, Some(a))
+        }
+        (Action::ReadPaymentReports, _) => {
+            p.is_system_admin() || p.has(Role::NationalOperator, None)
+        }
     };
     if allowed {
         Decision::Allow

@@ -72,6 +72,13 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         Some(AGENCY),
     ),
     (
+        "ketoan",
+        AccountKind::Official,
+        "Ngô Thị Hoa",
+        Some(Role::Accountant),
+        Some(AGENCY),
+    ),
+    (
         "vanhanh",
         AccountKind::Official,
         "Đỗ Văn Hải",

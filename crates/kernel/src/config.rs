@@ -45,6 +45,39 @@ pub struct Config {
     pub search: SearchConfig,
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
+    pub payment: PaymentConfig,
+}
+
+/// Online payment of fees. The built-in sandbox gateway (for testers; on in the demo) and
+/// VNPAY, on when its merchant code and secret are set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentConfig {
+    /// Serve the sandbox gateway and take payments through it. No real money moves.
+    pub sandbox: bool,
+    /// The sandbox's signing secret; empty: a random one each start.
+    pub sandbox_secret: String,
+    /// VNPAY's payment page.
+    pub vnpay_url: String,
+    /// The merchant code VNPAY gave the agency (`vnp_TmnCode`).
+    pub vnpay_terminal: String,
+    /// The secret VNPAY gave with it (`vnp_HashSecret`).
+    pub vnpay_secret: String,
+    /// Minutes a payment may wait at the gateway before it expires.
+    pub window_minutes: u32,
+}
+
+impl Default for PaymentConfig {
+    fn default() -> Self {
+        PaymentConfig {
+            sandbox: false,
+            sandbox_secret: String::new(),
+            vnpay_url: "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html".into(),
+            vnpay_terminal: String::new(),
+            vnpay_secret: String::new(),
+            window_minutes: 15,
+        }
+    }
 }
 
 /// Outgoing text messages, through an HTTP gateway: each message is `POST`ed to `url` as JSON
@@ -94,6 +127,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
+            payment: PaymentConfig::default(),
         }
     }
 }
@@ -210,6 +244,14 @@ impl Config {
         }
         if !shown.sms.token.is_empty() {
             shown.sms.token = "********".into();
+        }
+        for secret in [
+            &mut shown.payment.sandbox_secret,
+            &mut shown.payment.vnpay_secret,
+        ] {
+            if !secret.is_empty() {
+                *secret = "********".into();
+            }
         }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

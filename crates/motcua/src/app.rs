@@ -27,6 +27,13 @@ pub struct AppState {
     /// Attachments, scans and results, by SHA-256, under `<data>/blobs`.
     pub blobs: kernel::blob::BlobStore,
     pub dossiers: Arc<dossier::Dossiers>,
+    pub payments: Arc<payment::Payments>,
+}
+
+impl FromRef<AppState> for Arc<payment::Payments> {
+    fn from_ref(s: &AppState) -> Self {
+        s.payments.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<dossier::Dossiers> {
@@ -87,12 +94,13 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 4] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 5] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
         &identity::MIGRATIONS,
         &dossier::MIGRATIONS,
+        &payment::MIGRATIONS,
     ]
 }
 
@@ -203,7 +211,16 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             tracing::info!(dossiers = n, "demo dossiers created");
         }
     }
+    let payments = Arc::new(payment::Payments::new(
+        db.clone(),
+        opts.clock.clone(),
+        catalog.clone(),
+        dossiers.clone(),
+        identity.clone(),
+        payment_options(&config, opts.demo),
+    ));
     Ok(AppState {
+        payments,
         site: web::Site {
             node_name: config.node_name.clone(),
             secure_cookies: config.public_url.starts_with("https://"),
@@ -218,6 +235,46 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         blobs,
         dossiers,
     })
+}
+
+/// How this node takes payments: the sandbox in the demo or when configured, VNPAY when its
+/// merchant code and secret are set.
+fn payment_options(config: &Config, demo: bool) -> payment::Options {
+    let p = &config.payment;
+    let listen = config.listen;
+    // The sandbox calls this node back on its own address.
+    let host = match listen.ip() {
+        std::net::IpAddr::V4(v) if v.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(v) if v.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V4(v) => v.to_string(),
+        std::net::IpAddr::V6(v) => format!("[{v}]"),
+    };
+    let sandbox_secret = (p.sandbox || demo).then(|| {
+        if p.sandbox_secret.is_empty() {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+            .into_bytes()
+        } else {
+            p.sandbox_secret.clone().into_bytes()
+        }
+    });
+    let vnpay = (!p.vnpay_terminal.trim().is_empty() && !p.vnpay_secret.is_empty()).then(|| {
+        (
+            p.vnpay_url.clone(),
+            p.vnpay_terminal.trim().to_string(),
+            p.vnpay_secret.clone().into_bytes(),
+        )
+    });
+    payment::Options {
+        public_url: config.public_url.clone(),
+        ipn_base: format!("http://{host}:{}", listen.port()),
+        sandbox_secret,
+        vnpay,
+        window: chrono::Duration::minutes(i64::from(p.window_minutes.clamp(1, 24 * 60))),
+    }
 }
 
 /// A bound, ready-to-run server.
