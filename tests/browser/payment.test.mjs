@@ -1,6 +1,6 @@
 // Paying a dossier's fees in a real browser: a citizen files a permanent residence
 // registration online, chooses the online rate, pays in the sandbox gateway, comes back to
-// the confirmation, and downloads the receipt. The desk sees the fee settled and receives it.
+// the confirmation, and downloads the receipt; the dossier page shows the fee paid.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -81,7 +81,7 @@ test('a citizen pays online in the sandbox gateway and gets the receipt', async 
   assert.ok((await receipt.body()).subarray(0, 5).equals(Buffer.from('%PDF-')));
   await ctx.close();
 
-  // Paying twice from a stale tab is refused, with a message in Vietnamese.
+  // The dossier page shows the fee paid; the desk's receive is no longer held back.
   const again = await loggedIn('001095012345');
   await again.page.goto(`/ho-so/${code}`);
   assert.match(await again.page.textContent('[data-testid=fee]'), /Đã nộp/);

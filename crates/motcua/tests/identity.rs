@@ -513,6 +513,24 @@ const MATRIX: &[(&str, [u16; 11])] = &[
     ),
     ("/quen-mat-khau", [200; 11]),
     ("/dat-lai-mat-khau?token=x", [404; 11]),
+    // The demo's procedures collect no fees through the system: its agency's officials are
+    // told so; the others do not see the dossier.
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0001/payments",
+        [401, 404, 404, 409, 409, 409, 409, 409, 404, 404, 404],
+    ),
+    (
+        "/api/v1/payment-summary?agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 403, 200, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/payment-summary",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/ke-toan",
+        [303, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403],
+    ),
 ];
 
 async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
@@ -557,8 +575,8 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     // without a role in the demo agency for the first workflow row, and all 10 logged-in
     // callers for the second. (The dossier row names a dossier that does not exist: no
     // refusal there.) The four rows of the demo's dossiers are refused to the 5 callers who
-    // hold no role in its agency.
-    let hidden = 5 + 10 + 4 * 5;
+    // hold no role in its agency, and so is the row of its payments.
+    let hidden = 5 + 10 + 5 * 5;
     assert_eq!(usize::try_from(denials).unwrap_or(0), refused + hidden);
 }
 
@@ -677,6 +695,23 @@ const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
         "/api/v1/dossier-actions/forward",
         r#"{"dossiers": ["{received}"], "input": {"to": "nowhere"}}"#,
         [401, 404, 404, 403, 422, 403, 403, 403, 404, 404, 404],
+    ),
+    // Collecting a fee at the counter: the desk only, told the procedure collects none here.
+    (
+        "/api/v1/dossiers/000.00.02.H26-260218-0001/payments",
+        r#"{"provider": "desk"}"#,
+        [401, 404, 404, 409, 403, 403, 403, 403, 404, 404, 404],
+    ),
+    (
+        "/api/v1/payments/nothing/refunds",
+        r#"{"amount": 1, "reason": "x"}"#,
+        [401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ),
+    // Tokens without the payments:admin scope import no statement, whatever the role.
+    (
+        "/api/v1/agencies/000.00.02.H26/payment-statements?provider=sandbox&day=2026-03-02",
+        "txn_ref,amount",
+        [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ),
 ];
 

@@ -208,6 +208,41 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/quen-mat-khau", 422),
     ("GET", "/dat-lai-mat-khau", 404),
     ("POST", "/dat-lai-mat-khau", 422),
+    (
+        "GET",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/payments",
+        401,
+    ),
+    (
+        "POST",
+        "/api/v1/dossiers/000.00.51.H26-260302-0001/payments",
+        401,
+    ),
+    ("GET", "/api/v1/payments/ipn/sandbox", 200),
+    ("GET", "/api/v1/payments/x", 401),
+    ("GET", "/api/v1/payments/x/receipt", 401),
+    ("POST", "/api/v1/payments/x/refunds", 401),
+    (
+        "POST",
+        "/api/v1/agencies/000.00.02.H26/payment-statements?provider=sandbox&day=2026-03-02",
+        401,
+    ),
+    (
+        "GET",
+        "/api/v1/agencies/000.00.02.H26/payment-statements/x",
+        401,
+    ),
+    ("GET", "/api/v1/payment-summary", 401),
+    ("GET", "/ho-so/000.00.51.H26-260302-0001/thanh-toan", 303),
+    ("POST", "/ho-so/000.00.51.H26-260302-0001/thanh-toan", 303),
+    ("GET", "/thanh-toan/ket-qua/sandbox", 422),
+    ("GET", "/thanh-toan/x/bien-lai", 303),
+    ("GET", "/cong-thanh-toan-thu-nghiem", 422),
+    ("POST", "/cong-thanh-toan-thu-nghiem", 422),
+    ("GET", "/ke-toan", 303),
+    ("POST", "/ke-toan/hoan-tien/x", 303),
+    ("POST", "/ke-toan/bang-ke", 400),
+    ("GET", "/ke-toan/bang-ke/000.00.02.H26/x", 303),
     ("GET", "/assets/app.css", 200),
     ("GET", "/healthz", 200),
     ("GET", "/readyz", 200),
@@ -314,6 +349,19 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             }
             "/api/v1/dossiers/000.00.51.H26-260302-0001/result/signature" => {
                 "/api/v1/dossiers/{code}/result/signature".to_string()
+            }
+            "/api/v1/dossiers/000.00.51.H26-260302-0001/payments" => {
+                "/api/v1/dossiers/{code}/payments".to_string()
+            }
+            "/api/v1/payments/ipn/sandbox" => "/api/v1/payments/ipn/{provider}".to_string(),
+            "/api/v1/payments/x" => "/api/v1/payments/{id}".to_string(),
+            "/api/v1/payments/x/receipt" => "/api/v1/payments/{id}/receipt".to_string(),
+            "/api/v1/payments/x/refunds" => "/api/v1/payments/{id}/refunds".to_string(),
+            "/api/v1/agencies/000.00.02.H26/payment-statements" => {
+                "/api/v1/agencies/{agency}/payment-statements".to_string()
+            }
+            "/api/v1/agencies/000.00.02.H26/payment-statements/x" => {
+                "/api/v1/agencies/{agency}/payment-statements/{id}".to_string()
             }
             "/api/v1/agencies/000.00.02.H26/certificate"
             | "/api/v1/agencies/000.00.00.H26/certificate" => {

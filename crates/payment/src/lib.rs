@@ -381,6 +381,19 @@ impl Payments {
         Err(PaymentError::Forbidden)
     }
 
+    /// Records a refusal in the audit chain and gives the error to answer with.
+    pub async fn refuse(
+        &self,
+        p: &Principal,
+        action: Action,
+        resource: &Resource<'_>,
+    ) -> PaymentError {
+        match self.identity.record_denial(&p.id, action, resource).await {
+            Ok(()) => PaymentError::Forbidden,
+            Err(e) => e.into(),
+        }
+    }
+
     fn may_collect(p: &Principal, d: &Dossier) -> bool {
         let subject = identity::Subject::Account(p.clone());
         identity::authorize(

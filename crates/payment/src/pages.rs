@@ -491,7 +491,14 @@ async fn accounts_view(
         .filter(|a| agencies.contains(a))
         .or_else(|| agencies.first().cloned())
     else {
-        return Err(PageError::new(PaymentError::Forbidden, c));
+        let e = s
+            .refuse(
+                p,
+                identity::Action::ManagePayments,
+                &identity::Resource::Node,
+            )
+            .await;
+        return Err(PageError::new(e, c));
     };
     let payments = s
         .of_agency(&agency, p)
