@@ -6,6 +6,7 @@
 mod dossier;
 mod identity;
 mod measure;
+mod payment;
 mod postgres;
 mod process;
 mod queries;
@@ -69,6 +70,22 @@ enum Command {
         /// Leave SpiffWorkflow out.
         #[arg(long)]
         no_peer: bool,
+        /// Run on one database alone (`sqlite` or `postgres`) and print the result without
+        /// writing it to the file.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Payments: gateway confirmations (IPN) verified and applied per second, and replays.
+    Payment {
+        /// Pending payments, each confirmed once.
+        #[arg(long, default_value_t = 3000)]
+        payments: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// The Markdown file whose payment section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
         /// Run on one database alone (`sqlite` or `postgres`) and print the result without
         /// writing it to the file.
         #[arg(long)]
@@ -161,6 +178,26 @@ fn main() -> ExitCode {
                 })),
                 Err(e) => Err(e),
             }
+        }
+        Command::Payment {
+            payments,
+            clients,
+            out,
+            only,
+        } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- payment --payments {payments} --clients {clients}"
+            );
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            runtime.block_on(payment::run(payment::Args {
+                payments,
+                clients,
+                out,
+                command,
+                only,
+            }))
         }
         Command::Identity { seconds, out } => {
             let mut command =
