@@ -76,7 +76,7 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         AccountKind::Official,
         "Ngô Thị Hoa",
         Some(Role::Accountant),
-        Some(AGENCY),
+        Some("000.01.01.G01"),
     ),
     (
         "vanhanh",

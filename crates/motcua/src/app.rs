@@ -219,6 +219,15 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         identity.clone(),
         payment_options(&config, opts.demo),
     ));
+    if opts.demo {
+        let n = payments
+            .seed_demo()
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the demo payments failed: {e}"))?;
+        if n > 0 {
+            tracing::info!(dossiers = n, "demo payments created");
+        }
+    }
     Ok(AppState {
         payments,
         site: web::Site {

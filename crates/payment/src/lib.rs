@@ -12,6 +12,7 @@
 //! refused, is kept with the answer it got.
 
 pub mod api;
+pub mod demo;
 pub mod error;
 pub mod fees;
 pub mod gateway;
