@@ -188,8 +188,8 @@ async fn a_birth_registration_goes_from_draft_to_received(b: Backend) {
         assert_eq!(r.status(), 413);
     }
     let kept: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM dossier_documents"
-    ).fetch_one(p).await)
+        "SELECT COUNT(*) FROM dossier_documents WHERE dossier_id = $1"
+    ).bind(&id).fetch_one(p).await)
     .unwrap_or(-1);
     assert_eq!(kept, 0);
     for name in DOCS {
