@@ -347,6 +347,9 @@ pub struct DossierLine {
     pub appointment_date: Option<NaiveDate>,
     /// When the current step's time runs out.
     pub step_due_at: Option<DateTime<Utc>>,
+    /// When its fees, paid through the system and not settled yet, are due.
+    #[schema(value_type = Option<String>)]
+    pub fee_unpaid: Option<FeeStage>,
 }
 
 #[derive(Clone, sqlx::FromRow)]
@@ -451,6 +454,7 @@ impl Row {
             submitted_at: self.submitted_at,
             appointment_date: self.appointment_date,
             step_due_at: self.step_due_at,
+            fee_unpaid: None,
         }
     }
     fn current_step(&self) -> Option<Step> {
@@ -733,6 +737,20 @@ impl Dossiers {
             }
             Err(_) => (String::new(), None),
         }
+    }
+
+    /// A row as a list shows it, with its unpaid fees.
+    async fn line(&self, r: Row) -> DossierLine {
+        let unpaid = if r.fee_settled_at.is_none() {
+            self.procedure_facts(&r.procedure_code, r.procedure_version)
+                .await
+                .1
+        } else {
+            None
+        };
+        let mut l = r.line();
+        l.fee_unpaid = unpaid;
+        l
     }
 
     /// The group commit every write of a dossier goes through; other systems' writes that
@@ -1230,7 +1248,11 @@ impl Dossiers {
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         rows.dedup_by(|a, b| a.id == b.id);
         rows.truncate(usize::try_from(limit).unwrap_or(500));
-        Ok(rows.into_iter().map(Row::line).collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.line(r).await);
+        }
+        Ok(out)
     }
 
     /// For those who answer for an agency's timeliness (its leader, department heads and

@@ -193,6 +193,14 @@ async fn paying_in_the_sandbox_settles_the_dossier_once(b: Backend) {
     );
     assert!(e["detail_vi"].as_str().unwrap_or("").contains("phí"), "{e}");
 
+    // The lists show it unpaid.
+    let unpaid = |list: &Value| {
+        list.as_array()
+            .and_then(|v| v.iter().find(|d| d["code"] == code.as_str()))
+            .map(|d| d["fee_unpaid"].clone())
+    };
+    let (_, list) = send(&app, "GET", "/api/v1/dossiers", &an, None).await;
+    assert_eq!(unpaid(&list), Some(json!("submission")), "{list}");
     let (st, f) = send(
         &app,
         "GET",
@@ -409,6 +417,8 @@ async fn paying_in_the_sandbox_settles_the_dossier_once(b: Backend) {
     ] {
         assert!(verdicts.iter().any(|x| x == v), "{v} in {verdicts:?}");
     }
+    let (_, list) = send(&app, "GET", "/api/v1/dossiers", &desk, None).await;
+    assert_eq!(unpaid(&list), Some(Value::Null), "{list}");
     // Paying again is refused.
     let (st, _) = start(
         &app,
