@@ -937,7 +937,231 @@ async fn the_desk_collects_exemptions_settle_and_the_accountant_reconciles(b: Ba
     assert!(kernel::audit::verify(&app.state.db).await.is_ok());
 }
 
+/// VNPAY, configured with a merchant code and secret: the pay URL goes to its payment page
+/// with its parameters, and its IPN messages, made here by hand the way its documentation
+/// describes them (independently of the node's own code), are taken; one signed with another
+/// secret, or sent to the other gateway's address, is not.
+async fn vnpay_messages_made_by_hand_are_taken(b: Backend) {
+    use hmac::{KeyInit, Mac};
+    const SECRET: &str = "VNPAYTESTSECRET0123456789ABCDEF";
+    let app = spawn_app(
+        b,
+        Spawn {
+            vnpay: Some(("MOTCUA99".into(), SECRET.into())),
+            ..Spawn::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let an = token(&app, "001095012345").await;
+    let code = file(&app, &an).await;
+    let (st, f) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{code}/payments"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, f["gateways"].clone()),
+        (200, json!(["sandbox", "vnpay"]))
+    );
+    let (st, s) = start(
+        &app,
+        &code,
+        &an,
+        json!({"provider": "vnpay", "choice": {"cases": [1]}}),
+    )
+    .await;
+    assert_eq!(st, 201, "{s}");
+    let pay_url = s["pay_url"].as_str().unwrap_or_default().to_string();
+    assert!(
+        pay_url.starts_with("https://sandbox.vnpayment.vn/paymentv2/vpcpay.html?"),
+        "{pay_url}"
+    );
+    let request = request_of(&pay_url);
+    for (k, v) in [
+        ("vnp_Version", "2.1.0"),
+        ("vnp_Command", "pay"),
+        ("vnp_TmnCode", "MOTCUA99"),
+        ("vnp_Amount", "1000000"),
+        ("vnp_CurrCode", "VND"),
+        ("vnp_Locale", "vn"),
+        ("vnp_CreateDate", "20260302090000"),
+        ("vnp_ExpireDate", "20260302091500"),
+    ] {
+        assert_eq!(request.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert_eq!(
+        request["vnp_ReturnUrl"],
+        app.url("/thanh-toan/ket-qua/vnpay")
+    );
+    // The hash as the documentation computes it: the other parameters sorted by name, each
+    // key=value URL-encoded (spaces as +), joined by &, HMAC-SHA512 under the secret, in hex.
+    let sign = |params: &BTreeMap<String, String>, secret: &str| {
+        let data = params
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && !k.starts_with("vnp_SecureHash"))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut m = <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        m.update(data.as_bytes());
+        hex::encode(m.finalize().into_bytes())
+    };
+    assert_eq!(
+        sign(&request, SECRET),
+        request["vnp_SecureHash"],
+        "the request is signed as documented"
+    );
+    let ipn_of = |txn: &str, amount: &str, code: &str, secret: &str| {
+        let mut p: BTreeMap<String, String> = [
+            ("vnp_Amount", amount),
+            ("vnp_BankCode", "NCB"),
+            ("vnp_BankTranNo", "VNP14226112"),
+            ("vnp_CardType", "ATM"),
+            ("vnp_OrderInfo", request["vnp_OrderInfo"].as_str()),
+            ("vnp_PayDate", "20260302090512"),
+            ("vnp_ResponseCode", code),
+            ("vnp_TmnCode", "MOTCUA99"),
+            ("vnp_TransactionNo", "14226112"),
+            (
+                "vnp_TransactionStatus",
+                if code == "00" { "00" } else { "02" },
+            ),
+            ("vnp_TxnRef", txn),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let hash = sign(&p, secret).to_uppercase();
+        p.insert("vnp_SecureHashType".into(), "HmacSHA512".into());
+        p.insert("vnp_SecureHash".into(), hash);
+        p
+    };
+    let vnpay_ipn = |p: BTreeMap<String, String>, path: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(app.url(path))
+                .query(&p)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            let v: Value = r.json().await.unwrap_or_default();
+            v["RspCode"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let txn = request["vnp_TxnRef"].clone();
+    let good = ipn_of(&txn, "1000000", "00", SECRET);
+    assert_eq!(
+        vnpay_ipn(
+            ipn_of(&txn, "1000000", "00", "another secret"),
+            "/api/v1/payments/ipn/vnpay"
+        )
+        .await,
+        "97"
+    );
+    assert_eq!(
+        vnpay_ipn(good.clone(), "/api/v1/payments/ipn/sandbox").await,
+        "97"
+    );
+    assert_eq!(
+        vnpay_ipn(
+            ipn_of(&txn, "1000", "00", SECRET),
+            "/api/v1/payments/ipn/vnpay"
+        )
+        .await,
+        "04"
+    );
+    assert_eq!(
+        vnpay_ipn(good.clone(), "/api/v1/payments/ipn/vnpay").await,
+        "00"
+    );
+    assert_eq!(vnpay_ipn(good, "/api/v1/payments/ipn/vnpay").await, "02");
+    let (_, f) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{code}/payments"),
+        &an,
+        None,
+    )
+    .await;
+    let p = &f["payments"][0];
+    assert_eq!(
+        (
+            f["settled"].as_bool(),
+            p["provider"].as_str(),
+            p["gateway_txn"].as_str(),
+            p["paid_at"].as_str()
+        ),
+        (
+            Some(true),
+            Some("vnpay"),
+            Some("14226112"),
+            Some("2026-03-02T02:05:12Z")
+        ),
+        "{f}"
+    );
+    // The customer cancels at VNPAY (code 24): the attempt is cancelled, nothing owed is settled.
+    let other = file(&app, &an).await;
+    let (_, s) = start(
+        &app,
+        &other,
+        &an,
+        json!({"provider": "vnpay", "choice": {"cases": [1]}}),
+    )
+    .await;
+    let txn = request_of(s["pay_url"].as_str().unwrap_or_default())["vnp_TxnRef"].clone();
+    assert_eq!(
+        vnpay_ipn(
+            ipn_of(&txn, "1000000", "24", SECRET),
+            "/api/v1/payments/ipn/vnpay"
+        )
+        .await,
+        "00"
+    );
+    let (_, f) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{other}/payments"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (f["settled"].as_bool(), f["payments"][0]["status"].as_str()),
+        (Some(false), Some("cancelled"))
+    );
+    // A refund through VNPAY is recorded as requested: the money goes back through its portal.
+    let ketoan = official(&app, "ketoan.vnp", identity::Role::Accountant).await;
+    let id = p["id"].as_str().unwrap_or_default();
+    let (st, r) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/payments/{id}/refunds"),
+        &ketoan,
+        Some(json!({"amount": 10000, "reason": "Hồ sơ bị từ chối"})),
+    )
+    .await;
+    assert_eq!(
+        (st, r["refunds"][0]["status"].as_str()),
+        (201, Some("requested")),
+        "{r}"
+    );
+}
+
 both!(
+    vnpay_messages_made_by_hand_are_taken,
     paying_in_the_sandbox_settles_the_dossier_once,
     a_late_success_is_kept_and_money_is_never_taken_twice,
     the_desk_collects_exemptions_settle_and_the_accountant_reconciles,

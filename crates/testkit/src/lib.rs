@@ -44,6 +44,8 @@ pub struct Spawn {
     pub smtp_url: Option<String>,
     /// Send text messages to this HTTP gateway (with the token `test-sms-token`).
     pub sms_url: Option<String>,
+    /// Take payments through VNPAY with this merchant code and secret.
+    pub vnpay: Option<(String, String)>,
 }
 
 impl Default for Spawn {
@@ -52,6 +54,7 @@ impl Default for Spawn {
             demo: true,
             smtp_url: None,
             sms_url: None,
+            vnpay: None,
         }
     }
 }
@@ -94,6 +97,11 @@ pub async fn spawn_on(
             token: "test-sms-token".into(),
         },
         database_max_connections: 8,
+        payment: kernel::config::PaymentConfig {
+            vnpay_terminal: opts.vnpay.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
+            vnpay_secret: opts.vnpay.as_ref().map(|v| v.1.clone()).unwrap_or_default(),
+            ..kernel::config::PaymentConfig::default()
+        },
         ..Config::default()
     };
     let start = Utc
