@@ -343,6 +343,7 @@ impl Application {
         if let Some(s) = self.sms {
             tokio::spawn(s.run(self.state.identity.clone()));
         }
+        tokio::spawn(self.state.payments.clone().sweep());
         let router = crate::routes::router(self.state.clone());
         axum::serve(
             self.listener,

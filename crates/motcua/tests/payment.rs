@@ -638,6 +638,19 @@ async fn a_late_success_is_kept_and_money_is_never_taken_twice(b: Backend) {
     );
     assert_eq!((x.0, y.0), (201, 201));
     assert_eq!(x.1["payment"]["txn_ref"], y.1["payment"]["txn_ref"]);
+    // Nobody comes back and the gateway says nothing: past its window it is expired.
+    assert_eq!(app.state.payments.expire_overdue().await.unwrap_or(99), 0);
+    app.clock.advance(chrono::Duration::minutes(18));
+    assert_eq!(app.state.payments.expire_overdue().await.unwrap_or(99), 1);
+    let (_, f) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{third}/payments"),
+        &an,
+        None,
+    )
+    .await;
+    assert_eq!(f["payments"][0]["status"], "expired", "{f}");
     assert_eq!(
         count(
             &app,

@@ -1168,6 +1168,60 @@ impl Payments {
         Ok(s)
     }
 
+    /// Marks payments still waiting at a gateway well past their window (two minutes of
+    /// grace for a confirmation on its way) as expired, each with its audit entry. A gateway's
+    /// late success for one is still taken, as a late payment. Returns how many.
+    pub async fn expire_overdue(&self) -> Result<usize> {
+        let now = self.clock.now();
+        let before = now
+            - self
+                .opts
+                .window
+                .min(Duration::minutes(2))
+                .max(Duration::minutes(2));
+        let due: Vec<(String, String)> = on_db!(&self.db, pool => sqlx::query_as(
+            "SELECT id, dossier_code FROM payments WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT 500"
+        ).bind(before).fetch_all(pool).await)?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.dossiers.committer().begin().await?;
+        let mut n = 0;
+        for (id, dossier) in &due {
+            let changed = on_tx!(w.tx()?, c => sqlx::query("UPDATE payments SET status = 'expired', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+                .bind(now).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            if changed > 0 {
+                n += 1;
+                w.audit_later(
+                    now,
+                    &entry(
+                        "system:payment",
+                        "payment.expired",
+                        &subject(id),
+                        json!({"dossier": dossier}),
+                    ),
+                );
+            }
+        }
+        w.commit().await?;
+        Ok(n)
+    }
+
+    /// Runs [`Payments::expire_overdue`] every minute until the database closes.
+    pub async fn sweep(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            if on_db!(&self.db, pool => pool.is_closed()) {
+                break;
+            }
+            match self.expire_overdue().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(payments = n, "payments past their window marked expired"),
+                Err(e) => tracing::warn!(error = %e, "expiring overdue payments failed"),
+            }
+        }
+    }
+
     /// The sandbox gateway's side of a payment the tester ended: sends the signed IPN to this
     /// node (as a gateway would, over HTTP, retrying a few times), and gives back the query
     /// the browser returns with.
