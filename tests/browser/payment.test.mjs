@@ -87,3 +87,29 @@ test('a citizen pays online in the sandbox gateway and gets the receipt', async 
   assert.match(await again.page.textContent('[data-testid=fee]'), /Đã nộp/);
   await again.ctx.close();
 });
+
+test("the ward police's accountant reconciles the day with the gateway's statement", async () => {
+  const { ctx, page } = await loggedIn('ketoan');
+  await page.goto('/ke-toan');
+  // The demo's payment through the sandbox, with the first receipt of the year.
+  const demo = page.locator('[data-testid=agency-payments] tbody tr', { hasText: '— 0000001' });
+  assert.equal(await demo.count(), 1);
+  assert.match(await demo.textContent(), /Đã thanh toán/);
+  const ref = (await demo.locator('td').nth(1).textContent()).trim().split(/\s+/)[0];
+
+  // The statement has it, and one line this node never saw.
+  const csv = `txn_ref,amount,transaction_no,bank_code\n${ref},10000,13900001,NCB\nLAMLA0001,25000,13900002,VCB\n`;
+  await page.selectOption('#provider', 'sandbox');
+  await page.setInputFiles('#file', { name: 'bang-ke.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await Promise.all([page.waitForURL('**/ke-toan/bang-ke/**'), page.click('[data-testid=statement-form] button[type=submit]')]);
+  assert.equal((await page.textContent('[data-testid=matched]')).trim(), '1');
+  assert.equal((await page.textContent('[data-testid=missing-ours]')).trim(), '1');
+  assert.match(await page.textContent('main'), /LAMLA0001/);
+
+  // A file that is not a statement is refused with the line named, and nothing is kept.
+  await page.goto('/ke-toan');
+  await page.setInputFiles('#file', { name: 'sai.csv', mimeType: 'text/csv', buffer: Buffer.from('txn_ref,amount\nX1,mot nghin\n') });
+  await Promise.all([page.waitForLoadState('load'), page.click('[data-testid=statement-form] button[type=submit]')]);
+  assert.match(await page.textContent('.alert[role=alert]'), /Dòng 2/);
+  await ctx.close();
+});
