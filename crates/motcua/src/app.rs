@@ -343,7 +343,9 @@ impl Application {
         if let Some(s) = self.sms {
             tokio::spawn(s.run(self.state.identity.clone()));
         }
-        tokio::spawn(self.state.payments.clone().sweep());
+        tokio::spawn(payment::Payments::sweep(Arc::downgrade(
+            &self.state.payments,
+        )));
         let router = crate::routes::router(self.state.clone());
         axum::serve(
             self.listener,

@@ -1207,14 +1207,16 @@ impl Payments {
         Ok(n)
     }
 
-    /// Runs [`Payments::expire_overdue`] every minute until the database closes.
-    pub async fn sweep(self: Arc<Self>) {
+    /// Runs [`Payments::expire_overdue`] every minute while the payment system is in use: it
+    /// holds it weakly, so a node that stops releases it (and the catalogue's index) at once.
+    pub async fn sweep(this: std::sync::Weak<Self>) {
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            if on_db!(&self.db, pool => pool.is_closed()) {
+            let Some(s) = this.upgrade() else { break };
+            if on_db!(&s.db, pool => pool.is_closed()) {
                 break;
             }
-            match self.expire_overdue().await {
+            match s.expire_overdue().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(payments = n, "payments past their window marked expired"),
                 Err(e) => tracing::warn!(error = %e, "expiring overdue payments failed"),
