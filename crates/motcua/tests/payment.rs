@@ -774,6 +774,34 @@ async fn the_desk_collects_exemptions_settle_and_the_accountant_reconciles(b: Ba
         (Some("exempt"), Some(true))
     );
     assert!(s["pay_url"].is_null() && s["payment"]["receipt"].is_null());
+    // The desk sees the claim to check on the dossier's fees page, and may receive it.
+    let cookie = app
+        .session("tiepnhan.ca", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let page = app
+        .get_with(&format!("/ho-so/{poor}/thanh-toan"), &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"claims-reduction\""), "{html}");
+    assert!(
+        !html.contains("data-testid=\"collect\""),
+        "nothing left to collect"
+    );
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            &format!("/api/v1/dossiers/{poor}/actions/receive"),
+            &desk,
+            None
+        )
+        .await
+        .0,
+        200
+    );
 
     // Refunds: the accountant, up to what is left; nobody else.
     let refund = |who: String, body: Value| {
