@@ -765,8 +765,43 @@ impl Payments {
             return Ok(Answer::InvalidAmount);
         }
         let mut w = self.dossiers.committer().begin().await?;
-        let r: Row = on_tx!(w.tx()?, c => sqlx::query_as(concat!("SELECT ", columns!(), " FROM payments WHERE id = $1")).bind(&before.id).fetch_one(&mut *c).await)?;
         let actor = format!("gateway:{}", provider.as_str());
+        if notice.outcome == gateway::Outcome::Success {
+            // The common case in one statement: an open attempt of a dossier nobody settled
+            // becomes the paid, settling one. Anything else takes the checks below.
+            let paid_at = notice.paid_at.unwrap_or(now);
+            let late: Option<bool> = on_tx!(w.tx()?, c => sqlx::query_scalar(
+                "UPDATE payments SET status = 'paid', settles = $1, gateway_txn = $2, bank_code = $3, paid_at = $4, \
+                 late = (status <> 'pending' OR expires_at < $5), updated_at = $5 \
+                 WHERE id = $6 AND status IN ('pending', 'failed', 'cancelled', 'expired') \
+                 AND NOT EXISTS (SELECT 1 FROM payments o WHERE o.dossier_id = $7 AND o.settles = $1) RETURNING late"
+            ).bind(true).bind(&notice.gateway_txn).bind(&notice.bank_code).bind(paid_at).bind(now)
+            .bind(&before.id).bind(&before.dossier_id).fetch_optional(&mut *c).await)?;
+            if let Some(late) = late {
+                let r = &before;
+                issue_receipt(&mut w, &r.id, &r.agency_code, now).await?;
+                self.dossiers
+                    .settle_fee(&mut w, &r.dossier_id, &actor, now, json!({"payment": r.id, "amount": r.amount, "provider": provider.as_str(), "late": late}))
+                    .await?;
+                w.audit_later(now, &entry(&actor, "payment.paid", &subject(&r.id), json!({
+                    "dossier": r.dossier_code, "amount": r.amount, "gateway_txn": notice.gateway_txn, "bank": notice.bank_code, "late": late,
+                })));
+                let verdict = if late { "late_paid" } else { "paid" };
+                log_in(
+                    &mut w,
+                    provider.as_str(),
+                    Some(&r.txn_ref),
+                    params,
+                    verdict,
+                    Answer::Confirmed,
+                    now,
+                )
+                .await?;
+                w.commit().await?;
+                return Ok(Answer::Confirmed);
+            }
+        }
+        let r: Row = on_tx!(w.tx()?, c => sqlx::query_as(concat!("SELECT ", columns!(), " FROM payments WHERE id = $1")).bind(&before.id).fetch_one(&mut *c).await)?;
         let (verdict, answer) = match (notice.outcome, r.status.as_str()) {
             (gateway::Outcome::Success, "paid" | "duplicate") => {
                 if r.gateway_txn == notice.gateway_txn {
