@@ -18,9 +18,7 @@ use serde_json::{Value, json};
 
 use dossier::{ActionInput, ActionKind, Applicant, NewDossier};
 use identity::{Principal, Role};
-use kernel::clock::SystemClock;
-use kernel::config::Config;
-use motcua::{Application, BuildOptions};
+use motcua::Application;
 
 use crate::measure::{fmt_duration, percentile};
 
@@ -210,54 +208,13 @@ async fn run_backend(
     database_url: Option<String>,
     args: &Args,
 ) -> anyhow::Result<Backend> {
-    let data = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let bound = listener.local_addr()?;
-    let config = Config {
-        data_dir: data.path().to_path_buf(),
-        database_url,
-        listen: bound,
-        public_url: format!("http://{bound}"),
-        database_max_connections: 16,
-        ..Config::default()
-    };
-    let app = Application::build_on(
-        config,
-        BuildOptions {
-            demo: true,
-            clock: Arc::new(SystemClock),
-            index_in_memory: true,
-        },
-        listener,
-    )
-    .await?;
-    let state = app.state().clone();
-    let version = match &state.db {
-        kernel::db::Db::Sqlite(p) => {
-            let v: String = sqlx::query_scalar("SELECT sqlite_version()")
-                .fetch_one(p)
-                .await?;
-            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(p)
-                .await?;
-            anyhow::ensure!(sync == 2, "SQLite synchronous is {sync}, not FULL");
-            format!("SQLite {v}, WAL, synchronous=FULL")
-        }
-        kernel::db::Db::Postgres(p) => {
-            let v: String = sqlx::query_scalar("SHOW server_version")
-                .fetch_one(p)
-                .await?;
-            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
-                .fetch_one(p)
-                .await?;
-            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(p).await?;
-            anyhow::ensure!(
-                sync == "on" && fsync == "on",
-                "PostgreSQL synchronous_commit={sync}, fsync={fsync}"
-            );
-            format!("PostgreSQL {v}, synchronous_commit=on, fsync=on")
-        }
-    };
+    let crate::node::Node {
+        app,
+        state,
+        bound,
+        version,
+        data,
+    } = crate::node::start(database_url).await?;
     let mut desks = Vec::new();
     for (i, agency) in SUBMIT_AGENCIES.iter().enumerate() {
         desks.push(

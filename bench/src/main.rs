@@ -6,6 +6,7 @@
 mod dossier;
 mod identity;
 mod measure;
+mod node;
 mod payment;
 mod postgres;
 mod process;

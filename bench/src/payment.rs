@@ -15,9 +15,6 @@ use anyhow::Context;
 use serde_json::json;
 
 use dossier::{ActionInput, ActionKind, NewDossier};
-use kernel::clock::SystemClock;
-use kernel::config::Config;
-use motcua::{Application, BuildOptions};
 use payment::Provider;
 use payment::gateway::Outcome;
 
@@ -108,8 +105,8 @@ async fn pass(
     Ok(Pass {
         ok: all.len(),
         elapsed,
-        p50: percentile(&all, 0.50),
-        p99: percentile(&all, 0.99),
+        p50: percentile(&all, 50.0),
+        p99: percentile(&all, 99.0),
     })
 }
 
@@ -118,50 +115,13 @@ async fn run_backend(
     database_url: Option<String>,
     args: &Args,
 ) -> anyhow::Result<Backend> {
-    let data = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let bound = listener.local_addr()?;
-    let config = Config {
-        data_dir: data.path().to_path_buf(),
-        database_url,
-        listen: bound,
-        public_url: format!("http://{bound}"),
-        database_max_connections: 16,
-        ..Config::default()
-    };
-    let app = Application::build_on(
-        config,
-        BuildOptions {
-            demo: true,
-            clock: Arc::new(SystemClock),
-            index_in_memory: true,
-        },
-        listener,
-    )
-    .await?;
-    let state = app.state().clone();
-    let version = match &state.db {
-        kernel::db::Db::Sqlite(p) => {
-            let v: String = sqlx::query_scalar("SELECT sqlite_version()")
-                .fetch_one(p)
-                .await?;
-            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(p)
-                .await?;
-            anyhow::ensure!(sync == 2, "SQLite synchronous is {sync}, not FULL");
-            format!("SQLite {v}, WAL, synchronous=FULL")
-        }
-        kernel::db::Db::Postgres(p) => {
-            let v: String = sqlx::query_scalar("SHOW server_version")
-                .fetch_one(p)
-                .await?;
-            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
-                .fetch_one(p)
-                .await?;
-            anyhow::ensure!(sync == "on", "PostgreSQL synchronous_commit={sync}");
-            format!("PostgreSQL {v}, synchronous_commit=on")
-        }
-    };
+    let crate::node::Node {
+        app,
+        state,
+        bound,
+        version,
+        data: _data,
+    } = crate::node::start(database_url).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = app

@@ -15,7 +15,6 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use web::ApiError;
 
-use identity::IdentityError;
 use identity::web::Auth;
 use kernel::ProblemDetail;
 
@@ -185,25 +184,12 @@ async fn agency_certificate(
 }
 
 fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
-    auth.principal()
-        .cloned()
-        .ok_or_else(|| IdentityError::NeedLogin.into())
+    Ok(auth.caller()?)
 }
 
-/// The caller, for a request that changes something. With the session cookie (a browser),
-/// the session's CSRF token must come in `X-CSRF-Token`: a cookie alone is not enough.
+/// The caller of a request that changes something (CSRF-checked for a browser's session).
 fn writer(auth: &Auth, headers: &HeaderMap) -> Result<identity::Principal, ApiError> {
-    let p = who(auth)?;
-    if let Some(s) = &auth.session {
-        let sent = headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !identity::same(sent, &s.csrf) {
-            return Err(IdentityError::Csrf.into());
-        }
-    }
-    Ok(p)
+    Ok(auth.writer(headers)?)
 }
 
 fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {

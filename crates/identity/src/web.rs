@@ -43,6 +43,27 @@ impl Auth {
         }
     }
 
+    /// The authenticated caller, or `NeedLogin`.
+    pub fn caller(&self) -> Result<Principal, IdentityError> {
+        self.principal().cloned().ok_or(IdentityError::NeedLogin)
+    }
+
+    /// The caller of a request that changes something. A browser's session must send its
+    /// CSRF token in `X-CSRF-Token`: the cookie alone is not enough. Bearer tokens need none.
+    pub fn writer(&self, headers: &axum::http::HeaderMap) -> Result<Principal, IdentityError> {
+        let p = self.caller()?;
+        if let Some(s) = &self.session {
+            let sent = headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !crate::same(sent, &s.csrf) {
+                return Err(IdentityError::Csrf);
+            }
+        }
+        Ok(p)
+    }
+
     /// Asks the rule book; a denial joins the audit chain.
     pub async fn check(
         &self,

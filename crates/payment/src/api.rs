@@ -17,7 +17,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::ApiError;
 
-use identity::IdentityError;
 use identity::web::Auth;
 
 use crate::error::invalid;
@@ -47,26 +46,13 @@ where
         .routes(routes!(summary))
 }
 
-pub(crate) fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
-    auth.principal()
-        .cloned()
-        .ok_or_else(|| IdentityError::NeedLogin.into())
+fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
+    Ok(auth.caller()?)
 }
 
-/// The caller of a request that changes something; a browser's session must send its CSRF
-/// token in `X-CSRF-Token`.
+/// The caller of a request that changes something (CSRF-checked for a browser's session).
 fn writer(auth: &Auth, headers: &HeaderMap) -> Result<identity::Principal, ApiError> {
-    let p = who(auth)?;
-    if let Some(s) = &auth.session {
-        let sent = headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !identity::same(sent, &s.csrf) {
-            return Err(IdentityError::Csrf.into());
-        }
-    }
-    Ok(p)
+    Ok(auth.writer(headers)?)
 }
 
 fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {

@@ -1,0 +1,81 @@
+//! A demo node for a benchmark: its own data folder, the given database, a free port, and a
+//! check that every acknowledged write is durable before anything is measured.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use kernel::clock::SystemClock;
+use kernel::config::Config;
+use motcua::{AppState, Application, BuildOptions};
+
+pub struct Node {
+    pub app: Application,
+    pub state: AppState,
+    pub bound: SocketAddr,
+    /// The database and its durability settings, as the report prints them.
+    pub version: String,
+    /// The data folder, removed when dropped.
+    pub data: tempfile::TempDir,
+}
+
+/// Builds a demo node on `database_url` (SQLite in the data folder when none), bound but
+/// not serving yet.
+pub async fn start(database_url: Option<String>) -> anyhow::Result<Node> {
+    let data = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let bound = listener.local_addr()?;
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        database_url,
+        listen: bound,
+        public_url: format!("http://{bound}"),
+        database_max_connections: 16,
+        ..Config::default()
+    };
+    let app = Application::build_on(
+        config,
+        BuildOptions {
+            demo: true,
+            clock: Arc::new(SystemClock),
+            index_in_memory: true,
+        },
+        listener,
+    )
+    .await?;
+    let state = app.state().clone();
+    let version = match &state.db {
+        kernel::db::Db::Sqlite(p) => {
+            let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+                .fetch_one(p)
+                .await?;
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(p)
+                .await?;
+            anyhow::ensure!(sync == 2, "SQLite synchronous is {sync}, not FULL");
+            format!("SQLite {v}, WAL, synchronous=FULL")
+        }
+        kernel::db::Db::Postgres(p) => {
+            let v: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(p)
+                .await?;
+            let sync: String = sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(p)
+                .await?;
+            let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(p).await?;
+            anyhow::ensure!(
+                sync == "on" && fsync == "on",
+                "PostgreSQL synchronous_commit={sync}, fsync={fsync}"
+            );
+            format!("PostgreSQL {v}, synchronous_commit=on, fsync=on")
+        }
+    };
+    Ok(Node {
+        app,
+        state,
+        bound,
+        version,
+        data,
+    })
+}
