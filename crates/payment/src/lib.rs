@@ -672,79 +672,63 @@ impl Payments {
         }
     }
 
-    async fn notify_inner(
-        &self,
-        provider: &str,
-        params: &BTreeMap<String, String>,
-    ) -> Result<Answer> {
-        let now = self.clock.now();
-        let txn_ref = params.get("vnp_TxnRef").cloned();
-        let Some((provider, m)) =
+    /// The checks an IPN passes before anything is written: a gateway configured here, its
+    /// signature, its merchant, a known reference, the amount and currency.
+    async fn screen(&self, provider: &str, params: &BTreeMap<String, String>) -> Result<Screened> {
+        let refused =
+            |provider: &str, txn_ref: Option<&str>, verdict: &str, answer| Screened::Refused {
+                provider: provider.to_string(),
+                txn_ref: txn_ref.map(str::to_string),
+                verdict: verdict.to_string(),
+                answer,
+            };
+        let sent_ref = params.get("vnp_TxnRef").map(String::as_str);
+        let Some((p, m)) =
             Provider::parse(provider).and_then(|p| self.merchants.get(&p).map(|m| (p, m)))
         else {
-            self.log(
+            return Ok(refused(
                 provider,
-                txn_ref.as_deref(),
-                params,
+                sent_ref,
                 "unknown_gateway",
                 Answer::NotFound,
-                now,
-            )
-            .await?;
-            return Ok(Answer::NotFound);
+            ));
         };
         let notice = match m.read(params) {
             Ok(n) => n,
             Err(gateway::Unread::BadSignature) => {
-                tracing::warn!(provider = provider.as_str(), txn_ref = ?txn_ref, "IPN with a bad signature refused");
-                self.log(
-                    provider.as_str(),
-                    txn_ref.as_deref(),
-                    params,
+                return Ok(refused(
+                    p.as_str(),
+                    sent_ref,
                     "bad_signature",
                     Answer::BadSignature,
-                    now,
-                )
-                .await?;
-                return Ok(Answer::BadSignature);
+                ));
             }
             Err(gateway::Unread::Malformed(why)) => {
-                self.log(
-                    provider.as_str(),
-                    txn_ref.as_deref(),
-                    params,
+                return Ok(refused(
+                    p.as_str(),
+                    sent_ref,
                     &format!("malformed: {why}"),
                     Answer::Error,
-                    now,
-                )
-                .await?;
-                return Ok(Answer::Error);
+                ));
             }
         };
+        let txn_ref = Some(notice.txn_ref.as_str());
         if notice.terminal != m.terminal {
-            self.log(
-                provider.as_str(),
-                Some(&notice.txn_ref),
-                params,
+            return Ok(refused(
+                p.as_str(),
+                txn_ref,
                 "wrong_merchant",
                 Answer::NotFound,
-                now,
-            )
-            .await?;
-            return Ok(Answer::NotFound);
+            ));
         }
-        // Reads that take no lock, before the turn; checked again inside it.
-        let Some(before) = self.row_by_ref(provider, &notice.txn_ref).await? else {
-            self.log(
-                provider.as_str(),
-                Some(&notice.txn_ref),
-                params,
+        // A read that takes no lock, before the writer's turn; checked again inside it.
+        let Some(before) = self.row_by_ref(p, &notice.txn_ref).await? else {
+            return Ok(refused(
+                p.as_str(),
+                txn_ref,
                 "unknown_reference",
                 Answer::NotFound,
-                now,
-            )
-            .await?;
-            return Ok(Answer::NotFound);
+            ));
         };
         if notice.amount != before.amount
             || notice
@@ -752,18 +736,39 @@ impl Payments {
                 .as_deref()
                 .is_some_and(|c| c != before.currency)
         {
-            tracing::warn!(txn_ref = %notice.txn_ref, sent = notice.amount, ours = before.amount, "IPN amount mismatch refused");
-            self.log(
-                provider.as_str(),
-                Some(&notice.txn_ref),
-                params,
+            return Ok(refused(
+                p.as_str(),
+                txn_ref,
                 "amount_mismatch",
                 Answer::InvalidAmount,
-                now,
-            )
-            .await?;
-            return Ok(Answer::InvalidAmount);
+            ));
         }
+        Ok(Screened::Ready(p, Box::new((notice, before))))
+    }
+
+    async fn notify_inner(
+        &self,
+        provider: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Answer> {
+        let now = self.clock.now();
+        let (provider, notice, before) = match self.screen(provider, params).await? {
+            Screened::Ready(p, ready) => {
+                let (n, r) = *ready;
+                (p, n, r)
+            }
+            Screened::Refused {
+                provider,
+                txn_ref,
+                verdict,
+                answer,
+            } => {
+                tracing::warn!(provider, txn_ref = ?txn_ref, verdict, "IPN refused");
+                self.log(&provider, txn_ref.as_deref(), params, &verdict, answer, now)
+                    .await?;
+                return Ok(answer);
+            }
+        };
         let mut w = self.dossiers.committer().begin().await?;
         let actor = format!("gateway:{}", provider.as_str());
         if notice.outcome == gateway::Outcome::Success {
@@ -1317,6 +1322,17 @@ impl Payments {
 
 /// A payment as reconciliation reads it: reference, dossier, amount, status, paid at.
 type RecordedRow = (String, String, i64, String, Option<DateTime<Utc>>);
+
+/// An IPN after its checks: refused (with what to log and answer), or ready to apply.
+enum Screened {
+    Refused {
+        provider: String,
+        txn_ref: Option<String>,
+        verdict: String,
+        answer: Answer,
+    },
+    Ready(Provider, Box<(gateway::Notice, Row)>),
+}
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
