@@ -481,23 +481,8 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
         .map(|n| n.get())
         .unwrap_or(1);
     let only = args.only.as_deref();
-    anyhow::ensure!(
-        matches!(only, None | Some("sqlite" | "postgres")),
-        "--only takes sqlite or postgres"
-    );
-    let mut backends = Vec::new();
-    if only != Some("postgres") {
-        backends.push(run_backend("SQLite", None, &args).await?);
-    }
-    if only != Some("sqlite") {
-        step("PostgreSQL: a cluster of its own, with fsync and synchronous_commit on");
-        let cluster = tokio::task::spawn_blocking(testkit::pg::DurableCluster::start)
-            .await?
-            .context("cannot start PostgreSQL for the benchmark")?;
-        let pg = run_backend("PostgreSQL", Some(cluster.url.clone()), &args).await;
-        drop(cluster);
-        backends.push(pg?);
-    }
+    let backends =
+        crate::node::on_each_database(only, |name, url| run_backend(name, url, &args)).await?;
     let spiff = match &args.python {
         Some(py) => Some(spiff(py, args.seconds)?),
         None => None,

@@ -79,3 +79,31 @@ pub async fn start(database_url: Option<String>) -> anyhow::Result<Node> {
         data,
     })
 }
+
+/// Runs `run` on SQLite, then on a PostgreSQL cluster of its own with the production
+/// durability settings (`fsync`, `synchronous_commit` on); `only` (`sqlite` or `postgres`)
+/// keeps one of them.
+pub async fn on_each_database<T, F, Fut>(only: Option<&str>, run: F) -> anyhow::Result<Vec<T>>
+where
+    F: Fn(&'static str, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    anyhow::ensure!(
+        matches!(only, None | Some("sqlite" | "postgres")),
+        "--only takes sqlite or postgres"
+    );
+    let mut out = Vec::new();
+    if only != Some("postgres") {
+        out.push(run("SQLite", None).await?);
+    }
+    if only != Some("sqlite") {
+        eprintln!("[bench] PostgreSQL: a cluster of its own, with fsync and synchronous_commit on");
+        let cluster = tokio::task::spawn_blocking(testkit::pg::DurableCluster::start)
+            .await?
+            .context("cannot start PostgreSQL for the benchmark")?;
+        let pg = run("PostgreSQL", Some(cluster.url.clone())).await;
+        drop(cluster);
+        out.push(pg?);
+    }
+    Ok(out)
+}
