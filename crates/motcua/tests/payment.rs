@@ -60,16 +60,7 @@ async fn send(
     bearer: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut rb = app
-        .client
-        .request(method.parse().unwrap_or_default(), app.url(path))
-        .bearer_auth(bearer);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.unwrap_or_else(|e| panic!("{e:#}"));
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    app.call(method, path, bearer, body).await
 }
 
 /// Files and submits a residence registration as `who`; returns its code.

@@ -187,6 +187,27 @@ impl TestApp {
     }
 
     /// GET with a cookie header.
+    /// Calls the API with a bearer token and an optional JSON body: the status and the JSON
+    /// answer (`null` when it is not JSON). A request that cannot be sent fails the test.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut rb = self
+            .client
+            .request(method.parse().unwrap_or_default(), self.url(path))
+            .bearer_auth(bearer);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap_or_else(|e| panic!("{e:#}"));
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn get_with(&self, path: &str, cookie: &str) -> anyhow::Result<reqwest::Response> {
         Ok(self
             .client
