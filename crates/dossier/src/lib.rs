@@ -15,6 +15,7 @@ pub mod api;
 mod bulk;
 pub mod demo;
 pub mod error;
+mod figures;
 pub mod form;
 pub mod pages;
 pub mod rules;
@@ -762,21 +763,34 @@ impl Dossiers {
     /// Records that a dossier's fees are settled (paid, or waived for a beneficiary), in the
     /// caller's turn, with its event and audit entry. A dossier that owes nothing through the
     /// system, or whose fees are settled already, is a conflict: nothing is written.
+    /// `online` is the amount when the fees were paid through an online gateway (the
+    /// figures count those payments).
+    #[allow(clippy::too_many_arguments)]
     pub async fn settle_fee(
         &self,
         w: &mut kernel::batch::Write,
         dossier_id: &str,
         actor: &str,
         at: DateTime<Utc>,
+        online: Option<i64>,
         data: Value,
     ) -> Result<()> {
-        let status: Option<String> = on_tx!(w.tx()?, c => sqlx::query_scalar(
-            "UPDATE dossiers SET fee_settled_at = $1, updated_at = $1, revision = revision + 1 WHERE id = $2 AND fee_settled_at IS NULL RETURNING status"
-        ).bind(at).bind(dossier_id).fetch_optional(&mut *c).await)?;
-        let Some(status) = status else {
+        const SQL: &str = concat!(
+            "UPDATE dossiers SET fee_settled_at = $1, fee_online = $3, updated_at = $1, revision = revision + 1 WHERE id = $2 AND fee_settled_at IS NULL RETURNING ",
+            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, rating, rated_at"
+        );
+        let after: Option<figures::FactRow> = on_tx!(w.tx()?, c => sqlx::query_as(SQL)
+            .bind(at).bind(dossier_id).bind(online).fetch_optional(&mut *c).await)?;
+        let Some(after) = after else {
             return Err(DossierError::Conflict);
         };
-        let status = Status::parse(&status).unwrap_or(Status::Draft);
+        let before = figures::FactRow {
+            fee_settled_at: None,
+            fee_online: None,
+            ..after.clone()
+        };
+        figures::record(w.tx()?, &before, &after, None).await?;
+        let status = Status::parse(&after.status).unwrap_or(Status::Draft);
         event_later(
             w, dossier_id, at, actor, "fee_paid", status, status, "", data,
         )
@@ -1722,6 +1736,9 @@ impl Dossiers {
         };
         let mut w = self.writer.begin().await?;
         let mut tx = w.tx()?;
+        let before = figures::read(tx, &row.id)
+            .await?
+            .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
         let mut data = json!({});
         let cal = self
             .calendar
@@ -1788,16 +1805,17 @@ impl Dossiers {
             (ActionKind::Stop, _) => {
                 data = json!({ "reasons": reasons, "step": row.step });
                 on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET reasons = $1, step_due_at = NULL WHERE id = $2"
-                ).bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
+                    "UPDATE dossiers SET reasons = $1, step_due_at = NULL, closed_at = $3 WHERE id = $2"
+                ).bind(Json(&reasons)).bind(&row.id).bind(now).execute(c).await.map(|_| ()))?;
             }
             (ActionKind::RequestSupplement | ActionKind::Refuse, _) => {
                 data = json!({ "reasons": reasons });
                 let desk_stage = row.received_at.is_none();
                 on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET reasons = $1, supplement_count = supplement_count + $2, paused_at = $3 WHERE id = $4"
+                    "UPDATE dossiers SET reasons = $1, supplement_count = supplement_count + $2, paused_at = $3, closed_at = $5 WHERE id = $4"
                 ).bind(Json(&reasons)).bind(i64::from(action == ActionKind::RequestSupplement && desk_stage))
-                .bind(if desk_stage { None } else { Some(now) }).bind(&row.id).execute(c).await.map(|_| ()))?;
+                .bind(if desk_stage { None } else { Some(now) }).bind(&row.id)
+                .bind((action == ActionKind::Refuse).then_some(now)).execute(c).await.map(|_| ()))?;
             }
             (ActionKind::Supplement, Status::Processing) => {
                 // The clock stood still while the applicant supplemented: push the appointment
@@ -1932,13 +1950,23 @@ impl Dossiers {
             _ => {}
         }
         // Only one action wins on a dossier: the state must still be the one read.
-        let n = on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4 AND revision = $5"
-        ).bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).bind(row.revision)
-        .execute(c).await.map(|r| r.rows_affected()))?;
-        if n != 1 {
+        const SET_STATUS: &str = concat!(
+            "UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4 AND revision = $5 RETURNING ",
+            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, rating, rated_at"
+        );
+        let after: Option<figures::FactRow> = on_tx!(&mut tx, c => sqlx::query_as(SET_STATUS)
+            .bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).bind(row.revision)
+            .fetch_optional(c).await)?;
+        let Some(after) = after else {
             return Err(DossierError::Conflict);
-        }
+        };
+        figures::record(
+            tx,
+            &before,
+            &after,
+            (action == ActionKind::RequestSupplement).then(|| local.date()),
+        )
+        .await?;
         if let Some(s) = &signed {
             s.record(tx, &row.id, &actor_of(p)).await?;
             data["result"] = s.summary();

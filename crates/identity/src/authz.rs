@@ -197,6 +197,9 @@ pub enum Action {
     ManagePayments,
     /// Read payment figures (an agency's, or every agency's).
     ReadPaymentReports,
+    /// Read the one-stop figures and rankings of an agency, of a province (its People's
+    /// Committee stands for it) or of the whole country.
+    ReadReports,
 }
 
 impl Action {
@@ -216,6 +219,7 @@ impl Action {
             Action::HandleDossier(_) => "dossiers:handle",
             Action::ManagePayments => "payments:admin",
             Action::ReadPaymentReports => "payments:read",
+            Action::ReadReports => "reports:read",
         }
     }
 }
@@ -235,6 +239,7 @@ pub const SCOPES: &[&str] = &[
     "dossiers:handle",
     "payments:read",
     "payments:admin",
+    "reports:read",
 ];
 
 /// What it is asked about.
@@ -348,6 +353,14 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         (Action::ReadPaymentReports, _) => {
             p.is_system_admin() || p.has(Role::NationalOperator, None)
         }
+        (Action::ReadReports, Resource::Agency(a)) => {
+            p.is_system_admin()
+                || p.has(Role::NationalOperator, None)
+                || p.has(Role::AgencyLeader, Some(a))
+                || p.has(Role::DepartmentHead, Some(a))
+                || p.has(Role::AgencyAdmin, Some(a))
+        }
+        (Action::ReadReports, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
     };
     if allowed {
         Decision::Allow

@@ -30,6 +30,16 @@ pub enum Tx<'c> {
     Postgres(Transaction<'c, Postgres>),
 }
 
+impl Tx<'_> {
+    /// Which database the transaction is on.
+    pub fn backend(&self) -> crate::db::Backend {
+        match self {
+            Tx::Sqlite(_) => crate::db::Backend::Sqlite,
+            Tx::Postgres(_) => crate::db::Backend::Postgres,
+        }
+    }
+}
+
 impl Tx<'static> {
     pub async fn begin(db: &Db) -> Result<Tx<'static>, Error> {
         Ok(match db {

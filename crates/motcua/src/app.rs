@@ -28,6 +28,13 @@ pub struct AppState {
     pub blobs: kernel::blob::BlobStore,
     pub dossiers: Arc<dossier::Dossiers>,
     pub payments: Arc<payment::Payments>,
+    pub reports: Arc<report::Reports>,
+}
+
+impl FromRef<AppState> for Arc<report::Reports> {
+    fn from_ref(s: &AppState) -> Self {
+        s.reports.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<payment::Payments> {
@@ -94,13 +101,14 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 5] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 6] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
         &identity::MIGRATIONS,
         &dossier::MIGRATIONS,
         &payment::MIGRATIONS,
+        &report::MIGRATIONS,
     ]
 }
 
@@ -228,7 +236,21 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             tracing::info!(dossiers = n, "demo payments created");
         }
     }
+    let reports = Arc::new(report::Reports::new(
+        db.clone(),
+        opts.clock.clone(),
+        catalog.clone(),
+        identity.clone(),
+        dossiers.clone(),
+        dossiers.clone(),
+    ));
+    // A new or upgraded database: count the dossiers it already has.
+    reports
+        .ensure_built()
+        .await
+        .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
     Ok(AppState {
+        reports,
         payments,
         site: web::Site {
             node_name: config.node_name.clone(),

@@ -96,6 +96,21 @@ enum Command {
         #[command(subcommand)]
         what: OidcCmd,
     },
+    /// The report roll-ups.
+    Report {
+        #[command(subcommand)]
+        what: ReportCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Recompute every roll-up from the dossiers, in one transaction (changes of dossiers
+    /// wait for it).
+    Rebuild,
+    /// Compare the roll-ups with their recomputation from the dossiers; exits with 1 when
+    /// they differ.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -381,6 +396,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar { what } => calendar_cmd(config, clock, what).await?,
         Command::User { what } => user_cmd(config, clock, what).await?,
         Command::Oidc { what } => oidc_cmd(config, clock, what).await?,
+        Command::Report { what } => report_cmd(config, clock, what).await?,
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -389,6 +405,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("audit chain intact / chuỗi nhật ký nguyên vẹn: {n} entries");
+        }
+    }
+    Ok(())
+}
+
+async fn report_cmd(config: Config, clock: Arc<dyn Clock>, what: ReportCmd) -> anyhow::Result<()> {
+    // The search index stays with the running node: this needs the database alone.
+    let state = app::open_state(
+        config,
+        &BuildOptions {
+            demo: false,
+            clock,
+            index_in_memory: true,
+        },
+    )
+    .await?;
+    let fail = |e: report::ReportError| anyhow::anyhow!("{}", e.message_en());
+    match what {
+        ReportCmd::Rebuild => {
+            let r = state.reports.rebuild().await.map_err(fail)?;
+            println!(
+                "report roll-ups rebuilt / đã tính lại số liệu tổng hợp: {} cells, {} agency days, {} agency months, {} open cells in {} ms",
+                r.cells, r.agency_days, r.agency_months, r.open_cells, r.millis
+            );
+        }
+        ReportCmd::Check => {
+            let c = state.reports.check().await.map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            if !c.agrees() {
+                bail!(
+                    "the roll-ups differ from the dossiers / số liệu tổng hợp lệch với hồ sơ: run `motcua report rebuild`"
+                );
+            }
+            println!("report roll-ups agree with the dossiers / số liệu tổng hợp khớp với hồ sơ");
         }
     }
     Ok(())

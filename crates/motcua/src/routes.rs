@@ -39,6 +39,7 @@ use crate::app::AppState;
         (name = "identity", description = "Accounts; send `Authorization: Bearer mct_...` (from `motcua user token`) or the session cookie"),
         (name = "node", description = "Health and the working-day calendar"),
         (name = "dossiers", description = "Dossiers: file online or at the desk, upload documents, and the desk's check (receive, supplement, refuse). A dossier the caller may not see answers 404"),
+        (name = "reports", description = "Figures of the one-stop system kept live per agency, procedure and day: dashboards from the country down to one procedure for any period, the on-time rankings, the overdue list, CSV and XLSX exports, the public transparency figures, and the roll-ups' check against the dossiers"),
         (name = "payments", description = "Fees and charges: what a dossier owes, paying through a gateway (redirect, return, and the gateway's signed IPN confirmation) or at the desk, receipts, refunds, and reconciliation with the gateways' daily statements"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
@@ -53,6 +54,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(identity::oidc_web::routes())
         .merge(dossier::api::routes())
         .merge(payment::api::routes())
+        .merge(report::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dossier::pages::routes::<AppState>())
         .merge(dossier::pages::account_routes::<AppState>())
         .merge(payment::pages::routes::<AppState>())
+        .merge(report::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
