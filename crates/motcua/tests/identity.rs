@@ -531,6 +531,42 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/ke-toan",
         [303, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403],
     ),
+    // Figures: the country for national operators; an agency for its leaders, heads of
+    // department and administrators; a province for its People's Committee (nobody here).
+    (
+        "/api/v1/reports/figures",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/figures?agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/figures?province=01",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/export?agency=000.00.02.H26&format=csv",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/overdue?agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/check",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    ("/api/v1/reports/public", [200; 11]),
+    (
+        "/dieu-hanh",
+        [303, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/dieu-hanh?agency=000.00.02.H26",
+        [303, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    ("/cong-khai", [200; 11]),
 ];
 
 async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {

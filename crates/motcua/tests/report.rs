@@ -427,3 +427,384 @@ async fn random_changes_keep_the_roll_ups_equal_to_a_recomputation(b: Backend) {
 }
 
 both!(random_changes_keep_the_roll_ups_equal_to_a_recomputation);
+
+async fn act(app: &TestApp, who: &str, id: &str, action: &str, body: Value) -> Value {
+    let (st, d) = app
+        .call(
+            "POST",
+            &format!("/api/v1/dossiers/{id}/actions/{action}"),
+            who,
+            Some(body),
+        )
+        .await;
+    assert_eq!(st, 200, "{action}: {d}");
+    d
+}
+
+/// Takes a received dossier through its agency's steps to the signed decision.
+async fn decide(app: &TestApp, p: &People, id: &str) {
+    act(app, &p.by_role["specialist"], id, "forward", json!({})).await;
+    act(app, &p.by_role["department_head"], id, "forward", json!({})).await;
+    act(
+        app,
+        &p.by_role["agency_leader"],
+        id,
+        "approve",
+        json!({"comment": "Đồng ý"}),
+    )
+    .await;
+}
+
+async fn get(app: &TestApp, who: &str, path: &str) -> (u16, Value) {
+    app.call("GET", path, who, None).await
+}
+
+async fn dashboards_drill_down_export_and_answer_only_who_may_see(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let p = people(&app).await;
+    let leader = &p.by_role["agency_leader"];
+    // Monday 2 March 2026, 09:00: three filed online and one at the desk, all received; one
+    // working day to resolve, so the result is due on Tuesday 3 March.
+    let mut ids = Vec::new();
+    for online in [true, true, true, false] {
+        ids.push(file(&app, &p, FREE, online).await);
+    }
+    for id in &ids {
+        let d = act(&app, &p.by_role["reception"], id, "receive", json!({})).await;
+        assert_eq!(d["appointment_date"], "2026-03-03", "{d}");
+    }
+    // The first resolved early, the second on the day; the third left overdue; the fourth
+    // waits for a supplement; the first rated.
+    decide(&app, &p, &ids[0]).await;
+    act(
+        &app,
+        &p.by_role["reception"],
+        &ids[0],
+        "return",
+        json!({"method": "desk"}),
+    )
+    .await;
+    act(
+        &app,
+        &p.citizen,
+        &ids[0],
+        "rate",
+        json!({"rating": "satisfied"}),
+    )
+    .await;
+    act(
+        &app,
+        &p.by_role["specialist"],
+        &ids[3],
+        "request_supplement",
+        json!({"reasons": ["Thiếu bản chụp sổ hộ khẩu"]}),
+    )
+    .await;
+    app.clock.advance(Duration::days(1));
+    decide(&app, &p, &ids[1]).await;
+    act(
+        &app,
+        &p.by_role["reception"],
+        &ids[1],
+        "return",
+        json!({"method": "post"}),
+    )
+    .await;
+    app.clock.advance(Duration::days(2));
+
+    let month = "from=2026-03-01&to=2026-03-31";
+    let (st, f) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/figures?agency={AGENCY}&procedure={FREE}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{f}");
+    let t = &f["totals"];
+    let n = |k: &str| t[k].as_i64().unwrap_or(-1);
+    assert_eq!(
+        (
+            n("received_online"),
+            n("received_desk"),
+            n("resolved_early"),
+            n("resolved_on_time"),
+            n("resolved_late")
+        ),
+        (3, 1, 1, 1, 0),
+        "{f}"
+    );
+    assert_eq!(
+        (n("supplements"), n("rated_satisfied"), n("sent_back")),
+        (1, 1, 0),
+        "{f}"
+    );
+    assert_eq!(
+        f["open"],
+        json!({"in_progress": 2, "overdue": 1, "paused": 1}),
+        "{f}"
+    );
+    assert_eq!(f["rates"]["on_time"], 100.0);
+    assert_eq!(f["rates"]["online"], 75.0);
+    assert_eq!(f["granularity"], "day");
+    assert_eq!(f["series"].as_array().map(Vec::len), Some(31));
+    assert_eq!(f["series"][1]["metrics"]["received_online"], 3, "{f}");
+    assert_eq!(f["children"].as_array().map(Vec::len), Some(0));
+
+    // One level up, the procedure is a line with the same figures.
+    let (st, a) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/figures?agency={AGENCY}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["children_kind"], "procedure");
+    let line = a["children"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["code"] == FREE))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["metrics"], f["totals"], "{a}");
+    assert_eq!(line["open"], f["open"]);
+
+    // The country and the province, for a national operator: the agency is a line of Hà Nội
+    // (01), and Hà Nội a line of the country, each at least as big as what it holds.
+    let op = token(&app, "vanhanh").await;
+    let (st, pr) = get(
+        &app,
+        &op,
+        &format!("/api/v1/reports/figures?province=01&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{pr}");
+    assert_eq!(pr["children_kind"], "agency");
+    let ag = pr["children"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["code"] == AGENCY))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ag["metrics"], a["totals"], "{pr}");
+    assert_eq!(ag["open"], a["open"]);
+    let (st, nat) = get(&app, &op, &format!("/api/v1/reports/figures?{month}")).await;
+    assert_eq!(st, 200, "{nat}");
+    let hn = nat["children"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["code"] == "01"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hn["metrics"], pr["totals"], "{nat}");
+    assert_eq!(hn["name"], "Thành phố Hà Nội");
+    assert_eq!(hn["rank"], 1);
+    // A year is drawn month by month, from the monthly roll-up and the days at its ends.
+    let (st, y) = get(
+        &app,
+        &op,
+        "/api/v1/reports/figures?province=01&from=2025-12-15&to=2026-11-20",
+    )
+    .await;
+    assert_eq!(st, 200, "{y}");
+    assert_eq!(y["granularity"], "month");
+    assert_eq!(y["series"].as_array().map(Vec::len), Some(12));
+    let online = |v: &Value| v["totals"]["received_online"].as_i64().unwrap_or(-1);
+    assert!(online(&y) >= online(&pr) && online(&pr) >= 3, "{y}");
+
+    // The overdue list: the third dossier, two days late.
+    let (st, late) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/overdue?agency={AGENCY}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{late}");
+    let codes: Vec<&str> = late
+        .as_array()
+        .map(|l| l.iter().filter_map(|x| x["code"].as_str()).collect())
+        .unwrap_or_default();
+    let third = get(&app, leader, &format!("/api/v1/dossiers/{}", ids[2]))
+        .await
+        .1;
+    assert_eq!(codes, [third["code"].as_str().unwrap_or("?")], "{late}");
+    assert_eq!(late[0]["days_late"], 2);
+
+    // Who may see what: the province's People's Committee sees its province and agencies in
+    // it, not another province nor the country; the agency's leader not the province.
+    app.add_official("ubnd.hn", identity::Role::AgencyLeader, "000.00.00.H26")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let ubnd = token(&app, "ubnd.hn").await;
+    for (who, path, expected) in [
+        (
+            &ubnd,
+            "/api/v1/reports/figures?province=01".to_string(),
+            200,
+        ),
+        (
+            &ubnd,
+            format!("/api/v1/reports/figures?agency={AGENCY}"),
+            200,
+        ),
+        (
+            &ubnd,
+            "/api/v1/reports/figures?province=79".to_string(),
+            403,
+        ),
+        (&ubnd, "/api/v1/reports/figures".to_string(), 403),
+        (
+            leader,
+            "/api/v1/reports/figures?province=01".to_string(),
+            403,
+        ),
+        (
+            leader,
+            "/api/v1/reports/figures?agency=000.01.79.G01".to_string(),
+            403,
+        ),
+        (
+            &p.citizen,
+            format!("/api/v1/reports/figures?agency={AGENCY}"),
+            403,
+        ),
+    ] {
+        let (st, body) = get(&app, who, &path).await;
+        assert_eq!(st, expected, "{path}: {body}");
+    }
+
+    // Bad asks are told what is wrong, in both languages.
+    for (path, status, at) in [
+        (
+            "/api/v1/reports/figures?from=2026-03-10&to=2026-03-01",
+            422,
+            "from",
+        ),
+        ("/api/v1/reports/figures?from=10/03/2026", 422, "from"),
+        ("/api/v1/reports/figures?from=2026-02-30", 422, "from"),
+        ("/api/v1/reports/figures?from=2000-01-01", 422, "from"),
+        (
+            "/api/v1/reports/figures?procedure=1.004208",
+            422,
+            "procedure",
+        ),
+        ("/api/v1/reports/export?format=pdf", 422, "format"),
+    ] {
+        let (st, e) = get(&app, &op, path).await;
+        assert_eq!(st, status, "{path}: {e}");
+        assert_eq!(e["errors"][0]["at"], at, "{path}: {e}");
+        assert!(e["detail_vi"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(
+            e["errors"][0]["vi"].as_str().is_some_and(|s| !s.is_empty()),
+            "{e}"
+        );
+    }
+    for path in [
+        "/api/v1/reports/figures?province=99",
+        "/api/v1/reports/figures?agency=000.99.99.X99",
+    ] {
+        let (st, e) = get(&app, &op, path).await;
+        assert_eq!(st, 404, "{path}: {e}");
+    }
+
+    // CSV: a byte order mark, the headings, a line per procedure and the total.
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/reports/export?agency={AGENCY}&{month}&format=csv"
+        )))
+        .bearer_auth(leader)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains(".csv")
+    );
+    let bytes = r.bytes().await.unwrap_or_default();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = String::from_utf8_lossy(&bytes[3..]).to_string();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let heads = rows.headers().cloned().unwrap_or_default();
+    assert_eq!(&heads[0], "Mã");
+    assert_eq!(&heads[3], "Tiếp nhận trực tuyến");
+    let records: Vec<csv::StringRecord> = rows.records().filter_map(Result::ok).collect();
+    let free = records
+        .iter()
+        .find(|r| &r[0] == FREE)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!((&free[3], &free[4], &free[5]), ("3", "1", "1"));
+    assert_eq!(
+        records.last().map(|r| r[1].to_string()),
+        Some("Tổng cộng".to_string())
+    );
+
+    // XLSX, in English: it opens, and says the same.
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/reports/export?agency={AGENCY}&{month}&format=xlsx&lang=en"
+        )))
+        .bearer_auth(leader)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], report::api::XLSX);
+    let bytes = r.bytes().await.unwrap_or_default().to_vec();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .unwrap_or_else(|e| panic!("xlsx: {e}"));
+    assert_eq!(book.sheet_names(), ["Summary", "Procedures", "Series"]);
+    let sheet = book
+        .worksheet_range("Procedures")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cell = |r: u32, c: u32| {
+        sheet
+            .get_value((r, c))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(cell(0, 3), "Received online");
+    let row = (1..sheet.height() as u32)
+        .find(|r| cell(*r, 0) == FREE)
+        .unwrap_or_else(|| panic!("no line for {FREE}"));
+    assert_eq!(
+        (cell(row, 3), cell(row, 4), cell(row, 6)),
+        ("3".into(), "1".into(), "1".into())
+    );
+    let series = book
+        .worksheet_range("Series")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(series.height(), 32);
+
+    // The public page and its figures need no login.
+    let r = app
+        .get("/api/v1/reports/public?from=2026-03-01&to=2026-03-31")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status().as_u16(), 200);
+    let public: Value = r.json().await.unwrap_or_default();
+    assert!(
+        public["agencies"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x["code"] == AGENCY)),
+        "{public}"
+    );
+    assert_eq!(public["national"]["totals"], nat["totals"]);
+    let page = app
+        .get("/cong-khai")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(
+        html.contains("Thành phố Hà Nội") && html.contains("<svg"),
+        "{html}"
+    );
+    app.stop().await.unwrap_or_else(|e| panic!("{e:#}"));
+}
+
+both!(dashboards_drill_down_export_and_answer_only_who_may_see);

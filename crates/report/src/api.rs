@@ -262,9 +262,7 @@ async fn public(
     security(("bearer" = []), ("session" = [])))]
 async fn check(State(r): State<Arc<Reports>>, auth: Auth) -> Result<Json<CheckAnswer>, ApiError> {
     let p = auth.caller()?;
-    if !r.may_read(&p, &Scope::National) {
-        return Err(ReportError::Forbidden.into());
-    }
+    r.allow(&p, &Scope::National).await?;
     let c = r.check().await?;
     Ok(Json(CheckAnswer {
         agrees: c.agrees(),

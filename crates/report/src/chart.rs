@@ -62,7 +62,8 @@ pub fn series(buckets: &[Bucket], daily: bool, vi: bool) -> Result<String, Strin
         } else {
             ("Received", "Resolved", "Resolved late")
         };
-        let lines: [(&str, RGBColor, fn(&Bucket) -> i64); 3] = [
+        type Figure = fn(&Bucket) -> i64;
+        let lines: [(&str, RGBColor, Figure); 3] = [
             (r, RECEIVED, |b| b.metrics.received()),
             (s, RESOLVED, |b| b.metrics.resolved()),
             (l, LATE, |b| b.metrics.resolved_late),
@@ -173,7 +174,14 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("Tiếp nhận"));
         assert!(svg.contains("02/11"));
-        assert_eq!(svg.matches("<polyline").count(), 3 + 3, "{svg}");
+        // Each figure is a line of its colour, and its mark in the legend.
+        for colour in ["#1D4E89", "#2E7D32", "#C62828"] {
+            assert_eq!(
+                svg.matches(&format!("stroke=\"{colour}\"")).count(),
+                2,
+                "{colour}: {svg}"
+            );
+        }
     }
 
     #[test]

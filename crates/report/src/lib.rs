@@ -125,6 +125,9 @@ impl Scope {
     }
 }
 
+/// First and last day (or first days of the first and last months), both included.
+pub type Span = (NaiveDate, NaiveDate);
+
 /// A period of local days, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Period {
@@ -192,7 +195,7 @@ impl Period {
 
     /// The months wholly inside the period (their first days, first and last), and the day
     /// ranges left at either end.
-    pub fn split(&self) -> (Option<(NaiveDate, NaiveDate)>, Vec<(NaiveDate, NaiveDate)>) {
+    pub fn split(&self) -> (Option<Span>, Vec<Span>) {
         let first_full = if self.from.day() == 1 {
             self.from
         } else {
@@ -444,20 +447,36 @@ impl Reports {
         let Some(p) = p else {
             return Err(ReportError::NeedLogin);
         };
-        self.known(scope)?;
-        if !self.may_read(p, scope) {
-            let code = match scope {
-                Scope::National => String::new(),
-                Scope::Province { code }
-                | Scope::Agency { code }
-                | Scope::Procedure { agency: code, .. } => code.clone(),
-            };
-            self.identity
-                .record_denial(&p.id, Action::ReadReports, &Resource::Agency(&code))
-                .await?;
-            return Err(ReportError::Forbidden);
-        }
+        self.allow(p, scope).await?;
         self.figures(scope, period).await
+    }
+
+    /// Lets `p` see `scope`, or records the refusal in the audit chain and refuses.
+    pub async fn allow(&self, p: &Principal, scope: &Scope) -> Result<()> {
+        self.known(scope)?;
+        if self.may_read(p, scope) {
+            return Ok(());
+        }
+        self.refuse(p, scope).await
+    }
+
+    /// Records a refusal to see `scope` and answers it.
+    pub async fn refuse(&self, p: &Principal, scope: &Scope) -> Result<()> {
+        let code = match scope {
+            Scope::National => String::new(),
+            Scope::Province { code }
+            | Scope::Agency { code }
+            | Scope::Procedure { agency: code, .. } => code.clone(),
+        };
+        let resource = if code.is_empty() {
+            Resource::Node
+        } else {
+            Resource::Agency(&code)
+        };
+        self.identity
+            .record_denial(&p.id, Action::ReadReports, &resource)
+            .await?;
+        Err(ReportError::Forbidden)
     }
 
     /// The province of an agency (`TW` for central ones).
@@ -736,10 +755,7 @@ impl Reports {
         let Some(p) = p else {
             return Err(ReportError::NeedLogin);
         };
-        self.known(scope)?;
-        if !self.may_read(p, scope) {
-            return Err(ReportError::Forbidden);
-        }
+        self.allow(p, scope).await?;
         let lookup = self.catalog.lookup();
         let today = self.today();
         let limit = limit.clamp(1, 500);

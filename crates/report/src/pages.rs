@@ -96,7 +96,7 @@ fn number(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -241,7 +241,14 @@ async fn dashboard(
         {
             match landing(&r, &p) {
                 Some(s) => s,
-                None => return Err(PageError::new(ReportError::Forbidden, c)),
+                None => {
+                    let e = r
+                        .refuse(&p, &Scope::National)
+                        .await
+                        .err()
+                        .unwrap_or(ReportError::Forbidden);
+                    return Err(PageError::new(e, c));
+                }
             }
         }
         Ok(s) => s,
