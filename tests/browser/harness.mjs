@@ -43,7 +43,8 @@ function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export async function startServer() {
+// `history`: past dossiers generated into the demo (none unless a test looks at dashboards).
+export async function startServer({ history = 0 } = {}) {
   assert.ok(fs.existsSync(BIN), `motcua binary not found at ${BIN} (set MOTCUA_BIN)`);
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'motcua-browser-'));
   const port = await freePort();
@@ -59,7 +60,7 @@ export async function startServer() {
   const { MOTCUA_BIN: _bin, ...env } = process.env;
   const proc = spawn(BIN, ['--data', dataDir, 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin },
+    env: { ...env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin, MOTCUA_DEMO_HISTORY: String(history) },
   });
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);

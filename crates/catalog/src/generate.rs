@@ -2,6 +2,7 @@
 //! parts, spread over the agencies and fields that exist. Deterministic for a given seed.
 
 use kernel::ids::AgencyCode;
+use kernel::sample::Rng;
 
 use crate::model::{Audience, Fee, OnlineMode, ProcedureSpec, RequiredDocument};
 
@@ -110,23 +111,6 @@ const QUALIFIERS: &[&str] = &[
     "ven biển",
 ];
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
-    }
-}
-
 /// `n` procedures numbered from `9.000001`, over the given fields and agencies (which must not
 /// be empty).
 pub fn procedures(
@@ -135,7 +119,7 @@ pub fn procedures(
     fields: &[String],
     agencies: &[AgencyCode],
 ) -> Vec<ProcedureSpec> {
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     if fields.is_empty() || agencies.is_empty() {
         return out;
@@ -150,24 +134,24 @@ pub fn procedures(
         } else {
             format!("{action} {object} {subject} {qualifier}")
         };
-        let level = 1 + (rng.next() % 4) as u8;
+        let level = 1 + (rng.next_u64() % 4) as u8;
         let online = match level {
             4 => OnlineMode::Full,
             3 => OnlineMode::Partial,
             _ => OnlineMode::None,
         };
-        let n_agencies = 1 + (rng.next() % 3) as usize;
+        let n_agencies = 1 + (rng.next_u64() % 3) as usize;
         let mut ag: Vec<AgencyCode> = (0..n_agencies)
             .map(|_| rng.pick(agencies).clone())
             .collect();
         ag.sort();
         ag.dedup();
-        let audience = match rng.next() % 3 {
+        let audience = match rng.next_u64() % 3 {
             0 => vec![Audience::Citizen],
             1 => vec![Audience::Business],
             _ => vec![Audience::Citizen, Audience::Business],
         };
-        let fee = (rng.next() % 20) as i64 * 50_000;
+        let fee = (rng.next_u64() % 20) as i64 * 50_000;
         out.push(ProcedureSpec {
             code: format!("9.{:06}", i + 1),
             name,
@@ -176,7 +160,7 @@ pub fn procedures(
             audience,
             level,
             online,
-            time_limit_days: (rng.next() % 30) as u16 + 1,
+            time_limit_days: (rng.next_u64() % 30) as u16 + 1,
             time_limit_note: None,
             fees: vec![Fee {
                 label: "Phí thẩm định".into(),

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 mod figures;
 pub mod form;
+pub mod history;
 pub mod pages;
 pub mod rules;
 pub mod signing;

@@ -46,6 +46,9 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
     pub payment: PaymentConfig,
+    /// Past dossiers generated into a demo node (`--demo`) once, so that its dashboards and
+    /// rankings have a year to show; 0 for none.
+    pub demo_history: u64,
 }
 
 /// Online payment of fees. The built-in sandbox gateway (for testers; on in the demo) and
@@ -128,6 +131,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
             payment: PaymentConfig::default(),
+            demo_history: 30_000,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod ids;
 pub mod problem;
+pub mod sample;
 pub mod text;
 
 pub use problem::{Problem, ProblemDetail};

@@ -268,6 +268,74 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     })
 }
 
+/// Fills the demo with a year of generated past dossiers (once), so that its dashboards and
+/// rankings have something to show; the agencies where the demo's officials work keep only
+/// their own. Answers how many were written.
+pub async fn seed_demo_history(state: &AppState, dossiers: u64) -> anyhow::Result<u64> {
+    let done = dossier::history::generated(&state.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if done || dossiers == 0 {
+        return Ok(0);
+    }
+    let skip = [identity::demo::AGENCY, payment::demo::AGENCY];
+    let lookup = state.catalog.lookup();
+    let file = state
+        .catalog
+        .export()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut by_agency: std::collections::BTreeMap<String, Vec<(String, i64, u16)>> =
+        std::collections::BTreeMap::new();
+    for p in &file.procedures {
+        let version = state
+            .catalog
+            .procedure(&p.code, None)
+            .await
+            .map(|s| s.version)
+            .unwrap_or(1);
+        for a in &p.agencies {
+            if skip.contains(&a.as_str()) {
+                continue;
+            }
+            by_agency.entry(a.to_string()).or_default().push((
+                p.code.to_string(),
+                version,
+                p.time_limit_days.max(1),
+            ));
+        }
+    }
+    let agencies = by_agency
+        .into_iter()
+        .map(|(a, procs)| {
+            let province = lookup
+                .agencies
+                .get(&a)
+                .and_then(|r| r.province.clone())
+                .unwrap_or_else(|| report::CENTRAL.to_string());
+            (a, province, procs)
+        })
+        .collect();
+    let today = kernel::clock::to_local(state.clock.now()).date();
+    let spec = dossier::history::Spec {
+        agencies,
+        from: today - chrono::Duration::days(365),
+        to: today - chrono::Duration::days(1),
+        today,
+        dossiers,
+        seed: 2026,
+    };
+    let n = dossier::history::generate(&state.db, &spec, &|_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("generating the demo history failed: {e}"))?;
+    state
+        .reports
+        .rebuild()
+        .await
+        .map_err(|e| anyhow::anyhow!("rebuilding the report roll-ups failed: {e}"))?;
+    Ok(n)
+}
+
 /// How this node takes payments: the sandbox in the demo or when configured, VNPAY when its
 /// merchant code and secret are set.
 fn payment_options(config: &Config, demo: bool) -> payment::Options {

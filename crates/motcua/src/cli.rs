@@ -356,6 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo, .. } => {
             let started = std::time::Instant::now();
+            let history = config.demo_history;
             let app = Application::build(
                 config,
                 BuildOptions {
@@ -365,6 +366,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            if demo {
+                let n = app::seed_demo_history(app.state(), history).await?;
+                if n > 0 {
+                    tracing::info!(dossiers = n, "demo history generated");
+                }
+            }
             let addr = app.local_addr()?;
             tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "motcua is ready");
             eprintln!("motcua: http://{addr}/");
@@ -384,6 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            app::seed_demo_history(&state, state.config.demo_history).await?;
             let n = catalog::store::procedure_count(&state.db).await?;
             eprintln!("demo loaded / đã nạp dữ liệu mẫu: {n} procedures");
         }

@@ -11,7 +11,8 @@ use crate::gateway::Outcome;
 use crate::{Answer, PaymentError, Payments, Provider, StartInput};
 
 const PROCEDURE: &str = "1.004222";
-const AGENCY: &str = "000.01.01.G01";
+/// The agency of the demo's payments (its accountant's).
+pub const AGENCY: &str = "000.01.01.G01";
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 

@@ -127,16 +127,19 @@ pub fn ranking(lines: &[Line]) -> Result<String, String> {
             .disable_y_mesh()
             .y_labels(n)
             .y_label_formatter(&|v: &SegmentValue<usize>| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    names.get(*i).cloned().unwrap_or_default()
-                }
+                // The first line at the top.
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names
+                    .get(n.saturating_sub(1).saturating_sub(*i))
+                    .cloned()
+                    .unwrap_or_default(),
                 SegmentValue::Last => String::new(),
             })
             .x_label_formatter(&|x: &f64| format!("{x:.0}%"))
             .draw()
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(shown.iter().enumerate().map(|(i, l)| {
+            .draw_series(shown.iter().enumerate().map(|(k, l)| {
+                let i = n - 1 - k;
                 let v = l.rates.on_time.unwrap_or(0.0);
                 let color = if v >= 90.0 { RESOLVED } else { LATE };
                 Rectangle::new(

@@ -1,0 +1,100 @@
+// The command centre in a real browser: the national operator drills from the country down to
+// one procedure of one agency, the crumbs lead back up, and the Excel export opens and says
+// what the page says; the public page with the rankings needs no login and fits a phone.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import readXlsxFile from 'read-excel-file/node';
+import { launchBrowser, startServer, stopServer, PHONE, SHOTS } from './harness.mjs';
+
+const PASSWORD = 'thu-nghiem-motcua-2026';
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ history: 4000 });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await stopServer(server);
+  }
+});
+
+async function loggedIn(login, options = {}) {
+  const ctx = await browser.newContext({ baseURL: server.origin, acceptDownloads: true, ...options });
+  const page = await ctx.newPage();
+  await page.goto('/dang-nhap');
+  await page.fill('#login', login);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  return { ctx, page };
+}
+
+const number = (s) => Number(String(s).replace(/\./g, '').trim());
+
+test('the national operator drills down to a procedure and exports what the page shows', async () => {
+  const { ctx, page } = await loggedIn('vanhanh');
+  await page.goto('/dieu-hanh?from=2025-01-01&to=2026-12-31');
+  assert.equal((await page.textContent('[data-testid=title]')).trim(), 'Toàn quốc');
+  const received = number(await page.textContent('[data-testid=kpi-received]'));
+  assert.ok(received > 3000, `the year's history is counted: ${received}`);
+  assert.ok(await page.locator('[data-testid=series] svg').count() === 1, 'the series is drawn');
+  assert.ok(await page.locator('[data-testid=ranking-chart] svg rect').count() > 1, 'the ranking is drawn');
+  await page.screenshot({ path: `${SHOTS}/dieu-hanh-toan-quoc.png`, fullPage: true });
+
+  // The provinces add up to the country.
+  const rows = page.locator('[data-testid=children] tbody tr');
+  const cells = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[2].textContent));
+  assert.equal(cells.map(number).reduce((a, b) => a + b, 0), received);
+
+  // Down: Hà Nội, then its busiest agency, then its busiest procedure.
+  await Promise.all([page.waitForURL('**province=01**'), page.click('[data-testid=children] tr[data-code="01"] a')]);
+  assert.equal((await page.textContent('[data-testid=title]')).trim(), 'Thành phố Hà Nội');
+  const province = number(await page.textContent('[data-testid=kpi-received]'));
+  assert.ok(province > 0 && province < received);
+  const agencyRow = page.locator('[data-testid=children] tbody tr', { has: page.locator('a') }).first();
+  const agencyCode = await agencyRow.getAttribute('data-code');
+  await Promise.all([page.waitForURL(`**agency=${agencyCode}**`), agencyRow.locator('a').click()]);
+  assert.equal(await page.locator('[data-testid=crumbs] a').count(), 3);
+  const agency = number(await page.textContent('[data-testid=kpi-received]'));
+  assert.ok(agency > 0 && agency <= province);
+  const procRow = page.locator('[data-testid=children] tbody tr').first();
+  const procCode = await procRow.getAttribute('data-code');
+  await Promise.all([page.waitForURL(`**procedure=${procCode}**`), procRow.locator('a').click()]);
+  assert.equal(await page.locator('[data-testid=crumbs] a').count(), 4);
+  const procedure = number(await page.textContent('[data-testid=kpi-received]'));
+  assert.ok(procedure > 0 && procedure <= agency);
+
+  // The export of the agency opens as a workbook whose total is the page's.
+  await page.click('[data-testid=crumbs] a:nth-child(3)');
+  await page.waitForURL(`**agency=${agencyCode}**`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-xlsx]')]);
+  assert.match(download.suggestedFilename(), /\.xlsx$/);
+  const sheets = await readXlsxFile(await download.path());
+  assert.deepEqual(sheets.map((s) => s.sheet), ['Tong hop', 'Thu tuc', 'Theo thoi gian']);
+  const lines = sheets[1].data;
+  assert.equal(lines[0][3], 'Tiếp nhận trực tuyến');
+  const total = lines[lines.length - 1];
+  assert.equal(total[1], 'Tổng cộng');
+  assert.equal(Number(total[3]) + Number(total[4]), agency);
+  assert.ok(lines.some((l) => l[0] === procCode), 'the procedure is a line of the workbook');
+  await ctx.close();
+});
+
+test('the public page ranks the provinces without a login, on a phone', async () => {
+  const ctx = await browser.newContext({ baseURL: server.origin, ...PHONE });
+  const page = await ctx.newPage();
+  await page.goto('/cong-khai');
+  await page.click('text=12 tháng qua');
+  const ranked = page.locator('[data-testid=provinces] tbody tr');
+  assert.ok(await ranked.count() >= 2);
+  assert.equal((await ranked.first().locator('td').first().textContent()).trim(), '1');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390 + 1, `no sideways scrolling of the page: ${width}`);
+  await page.screenshot({ path: `${SHOTS}/cong-khai-dien-thoai.png`, fullPage: true });
+  await ctx.close();
+});
