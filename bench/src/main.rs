@@ -3,6 +3,7 @@
 //! memory; `identity` measures password logins, bearer-token checks and OpenID Connect code exchanges. Each prints its results
 //! and writes them into its own section of `docs/BENCHMARKS.md`.
 
+mod dashboards;
 mod dossier;
 mod identity;
 mod measure;
@@ -85,6 +86,26 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         clients: usize,
         /// The Markdown file whose payment section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+        /// Run on one database alone (`sqlite` or `postgres`) and print the result without
+        /// writing it to the file.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Reports: the national dashboard and a province's drill-down on 10 million generated
+    /// dossiers, against a plain GROUP BY over the dossier table.
+    Report {
+        /// Dossiers generated over the last year.
+        #[arg(long, default_value_t = 10_000_000)]
+        dossiers: u64,
+        /// Agencies (commune People's Committees) per province.
+        #[arg(long, default_value_t = 30)]
+        per_province: usize,
+        /// Times each question is asked of the dashboard.
+        #[arg(long, default_value_t = 30)]
+        requests: usize,
+        /// The Markdown file whose report section is written or replaced.
         #[arg(long, default_value = "docs/BENCHMARKS.md")]
         out: PathBuf,
         /// Run on one database alone (`sqlite` or `postgres`) and print the result without
@@ -195,6 +216,28 @@ fn main() -> ExitCode {
             runtime.block_on(payment::run(payment::Args {
                 payments,
                 clients,
+                out,
+                command,
+                only,
+            }))
+        }
+        Command::Report {
+            dossiers,
+            per_province,
+            requests,
+            out,
+            only,
+        } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- report --dossiers {dossiers} --per-province {per_province} --requests {requests}"
+            );
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            runtime.block_on(dashboards::run(dashboards::Args {
+                dossiers,
+                per_province,
+                requests,
                 out,
                 command,
                 only,

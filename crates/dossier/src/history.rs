@@ -112,7 +112,7 @@ const COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code,
      fee_settled_at, fee_online";
 const PER_ROW: usize = 32;
 /// Rows per INSERT statement (within both databases' limits on parameters).
-const ROWS: usize = 200;
+const ROWS: usize = 16;
 
 fn insert_sql(n: usize) -> String {
     let mut s = format!("INSERT INTO dossiers ({COLUMNS}) VALUES ");

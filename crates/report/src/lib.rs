@@ -270,6 +270,12 @@ pub struct OpenFigures {
 }
 
 impl OpenFigures {
+    fn merge(&mut self, o: &OpenFigures) {
+        self.in_progress += o.in_progress;
+        self.overdue += o.overdue;
+        self.paused += o.paused;
+    }
+
     fn add(&mut self, o: &Open, due: NaiveDate, today: NaiveDate) {
         self.in_progress += o.active + o.paused;
         self.paused += o.paused;
@@ -561,27 +567,135 @@ impl Reports {
         name
     }
 
-    /// Agency-level rows of the period: whole months from the monthly roll-up, the rest from
-    /// the daily one.
-    async fn agency_rows(&self, period: Period) -> Result<Vec<MetricRow>> {
+    /// The period's figures summed in the database, from the agency-level roll-ups: whole
+    /// months from the monthly table, the days at either end from the daily one; only the
+    /// given agencies when some are. Answers the sums per agency and per bucket of the series
+    /// (days when `daily`, else months).
+    async fn agency_sums(
+        &self,
+        period: Period,
+        agencies: Option<&[String]>,
+    ) -> Result<(Vec<(String, Metrics)>, Vec<(NaiveDate, Metrics)>)> {
+        let sums: Vec<String> = rollup::COLUMNS
+            .iter()
+            .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+            .collect();
+        let sums = sums.join(", ");
         let cols = rollup::COLUMNS.join(", ");
         let (months, edges) = period.split();
-        let mut rows: Vec<MetricRow> = Vec::new();
-        if let Some((a, b)) = months {
-            let sql = format!(
-                "SELECT agency, month, {cols} FROM report_agency_monthly WHERE month >= $1 AND month <= $2"
-            );
-            let mut r: Vec<MetricRow> = on_db!(&self.db, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(a).bind(b).fetch_all(c).await)?;
-            rows.append(&mut r);
-        }
-        for (a, b) in edges {
-            let sql = format!(
-                "SELECT agency, day, {cols} FROM report_agency_daily WHERE day >= $1 AND day <= $2"
-            );
-            let mut r: Vec<MetricRow> = on_db!(&self.db, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(a).bind(b).fetch_all(c).await)?;
-            rows.append(&mut r);
-        }
-        Ok(rows)
+        // $1, $2: months; $3..$6: the two edge ranges (empty when unused); then the agencies.
+        // An empty range, within both databases' dates.
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
+        );
+        let none = (last, first);
+        let (m, e1, e2) = (
+            months.unwrap_or(none),
+            edges.first().copied().unwrap_or(none),
+            edges.get(1).copied().unwrap_or(none),
+        );
+        let filter = match agencies {
+            Some(list) => {
+                let marks: Vec<String> = (0..list.len()).map(|i| format!("${}", i + 7)).collect();
+                format!(" AND agency IN ({})", marks.join(", "))
+            }
+            None => String::new(),
+        };
+        let edge = "((day >= $3 AND day <= $4) OR (day >= $5 AND day <= $6))";
+        let by_agency = format!(
+            "SELECT agency, {sums} FROM (             SELECT agency, {cols} FROM report_agency_monthly WHERE month >= $1 AND month <= $2{filter}              UNION ALL SELECT agency, {cols} FROM report_agency_daily WHERE {edge}{filter}) x GROUP BY agency"
+        );
+        let series = if period.daily() {
+            format!(
+                "SELECT day, {sums} FROM report_agency_daily WHERE day >= $1 AND day <= $2 AND $3 <= $4 AND $5 <= $6{filter} GROUP BY day"
+            )
+        } else {
+            let month = rebuild::month_expr(self.db.backend(), "day");
+            format!(
+                "SELECT month, {sums} FROM report_agency_monthly WHERE month >= $1 AND month <= $2{filter} GROUP BY month                  UNION ALL SELECT {month} AS month, {sums} FROM report_agency_daily WHERE {edge}{filter} GROUP BY {month}"
+            )
+        };
+        let (s1, s2) = if period.daily() {
+            ((period.from, period.to), (first, last))
+        } else {
+            ((m.0, m.1), (first, last))
+        };
+        let list = agencies.unwrap_or(&[]);
+        type AgencyRow = (
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let rows: Vec<AgencyRow> = on_db!(&self.db, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(by_agency.as_str()))
+                .bind(m.0).bind(m.1).bind(e1.0).bind(e1.1).bind(e2.0).bind(e2.1);
+            for a in list {
+                q = q.bind(a);
+            }
+            q.fetch_all(c).await
+        })?;
+        type SeriesRow = (
+            NaiveDate,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let points: Vec<SeriesRow> = on_db!(&self.db, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(series.as_str()))
+                .bind(s1.0).bind(s1.1);
+            q = if period.daily() {
+                q.bind(s2.0).bind(s2.1).bind(s2.0).bind(s2.1)
+            } else {
+                q.bind(e1.0).bind(e1.1).bind(e2.0).bind(e2.1)
+            };
+            for a in list {
+                q = q.bind(a);
+            }
+            q.fetch_all(c).await
+        })?;
+        let points = points
+            .into_iter()
+            .map(|r| {
+                (
+                    r.0,
+                    Metrics::from_array([
+                        r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+                    ]),
+                )
+            })
+            .collect();
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.0,
+                    Metrics::from_array([
+                        r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+                    ]),
+                )
+            })
+            .collect();
+        Ok((rows, points))
     }
 
     /// Base rows of one agency (and one procedure), keyed by procedure.
@@ -649,21 +763,36 @@ impl Reports {
                         Some(_) => None,
                     }
                 };
-                for r in self.agency_rows(period).await? {
-                    let Some(g) = group_of(&r.0) else { continue };
-                    let m = metrics_of(&r);
+                let members: Option<Vec<String>> = province.map(|p| {
+                    lookup
+                        .agencies
+                        .values()
+                        .filter(|a| a.province.as_deref().unwrap_or(CENTRAL) == p)
+                        .map(|a| a.spec.code.to_string())
+                        .collect()
+                });
+                let (rows, points) = self.agency_sums(period, members.as_deref()).await?;
+                for (agency, m) in rows {
+                    let Some(g) = group_of(&agency) else { continue };
                     totals.add(&m, 1);
-                    series.entry(bucket(r.1)).or_default().add(&m, 1);
                     children.entry(g).or_default().0.add(&m, 1);
                 }
-                let opens: Vec<(String, NaiveDate, i64, i64)> = on_db!(&self.db, c => sqlx::query_as(
-                    "SELECT agency, due, active, paused FROM report_agency_open"
-                ).fetch_all(c).await)?;
-                for (agency, due, active, paused) in opens {
+                for (d, m) in points {
+                    series.entry(bucket(d)).or_default().add(&m, 1);
+                }
+                let opens: Vec<(String, i64, i64, i64)> = on_db!(&self.db, c => sqlx::query_as(
+                    "SELECT agency, CAST(SUM(active) AS BIGINT), CAST(SUM(paused) AS BIGINT), \
+                     CAST(SUM(CASE WHEN due < $1 THEN active ELSE 0 END) AS BIGINT) FROM report_agency_open GROUP BY agency"
+                ).bind(today).fetch_all(c).await)?;
+                for (agency, active, paused, overdue) in opens {
                     let Some(g) = group_of(&agency) else { continue };
-                    let o = Open { active, paused };
-                    open.add(&o, due, today);
-                    children.entry(g).or_default().1.add(&o, due, today);
+                    let o = OpenFigures {
+                        in_progress: active + paused,
+                        overdue,
+                        paused,
+                    };
+                    open.merge(&o);
+                    children.entry(g).or_default().1.merge(&o);
                 }
             }
             Scope::Agency { code } | Scope::Procedure { agency: code, .. } => {
@@ -791,11 +920,8 @@ impl Reports {
         let national = self.figures(&Scope::National, period).await?;
         let lookup = self.catalog.lookup();
         let mut agencies: BTreeMap<String, Metrics> = BTreeMap::new();
-        for r in self.agency_rows(period).await? {
-            agencies
-                .entry(r.0.clone())
-                .or_default()
-                .add(&metrics_of(&r), 1);
+        for (agency, m) in self.agency_sums(period, None).await?.0 {
+            agencies.entry(agency).or_default().add(&m, 1);
         }
         let mut lines: Vec<Line> = agencies
             .into_iter()

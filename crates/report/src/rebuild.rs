@@ -44,7 +44,8 @@ fn nonzero() -> String {
         .join(" OR ")
 }
 
-fn month_expr(backend: Backend, col: &str) -> String {
+/// The first day of the month of a date column, as a date.
+pub(crate) fn month_expr(backend: Backend, col: &str) -> String {
     match backend {
         Backend::Sqlite => format!("strftime('%Y-%m-01', {col})"),
         Backend::Postgres => format!("CAST(date_trunc('month', {col}) AS DATE)"),
