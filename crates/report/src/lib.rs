@@ -399,7 +399,7 @@ impl Reports {
 
     /// Compares the roll-ups with their recomputation.
     pub async fn check(&self) -> Result<Check> {
-        Ok(rebuild::check(self.source.as_ref()).await?)
+        Ok(rebuild::check(&self.db, self.source.as_ref()).await?)
     }
 
     /// Rebuilds the roll-ups when they never were (a new or upgraded database); answers

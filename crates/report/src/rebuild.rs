@@ -2,9 +2,11 @@
 //!
 //! The [`Source`] (the dossier system) gives the recomputation as SQL over its own tables;
 //! this module groups it, writes it in place of the kept roll-ups ([`rebuild`]) or compares it
-//! with them ([`check`]). Both run in one turn of the source's group commit, so no change of a
-//! dossier lands in between; on PostgreSQL the roll-up tables are also locked against other
-//! nodes for the length of the turn.
+//! with them ([`check`]). A rebuild runs in one turn of the source's group commit, so no
+//! change of a dossier lands in between; on PostgreSQL the roll-up tables are also locked
+//! against other nodes for its length. A check reads one snapshot (a deferred transaction on
+//! SQLite's WAL, repeatable read on PostgreSQL), in which the dossiers and the roll-ups written
+//! with them always agree, and blocks nobody.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -229,10 +231,23 @@ fn except_count(a: &str, b: &str) -> String {
     format!("SELECT COUNT(*) FROM (SELECT * FROM ({a}) x EXCEPT SELECT * FROM ({b}) y) d")
 }
 
-/// Compares the kept roll-ups with their recomputation from the raw rows.
-pub async fn check(source: &dyn Source) -> Result<Check, kernel::problem::Error> {
-    let mut w = source.committer().begin().await?;
-    let tx = w.tx()?;
+/// Compares the kept roll-ups with their recomputation from the raw rows, in one read-only
+/// snapshot: writers go on meanwhile and do not disturb it.
+pub async fn check(
+    db: &kernel::db::Db,
+    source: &dyn Source,
+) -> Result<Check, kernel::problem::Error> {
+    let mut snapshot = match db {
+        kernel::db::Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        kernel::db::Db::Postgres(p) => {
+            let mut t = p.begin().await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *t)
+                .await?;
+            Tx::Postgres(t)
+        }
+    };
+    let tx = &mut snapshot;
     let backend = tx.backend();
     let cols = COLUMNS.join(", ");
     let kept = format!(
@@ -287,6 +302,6 @@ pub async fn check(source: &dyn Source) -> Result<Check, kernel::problem::Error>
         );
         c.samples = on_tx!(&mut *tx, conn => sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *conn).await)?;
     }
-    w.commit().await?;
+    snapshot.commit().await?;
     Ok(c)
 }
