@@ -112,6 +112,17 @@ export async function stopServer(s) {
 }
 
 
+// A browser context logged in as `login` with the demo password, on its account page.
+export async function loggedIn(browser, origin, login, options = {}) {
+  const ctx = await browser.newContext({ baseURL: origin, ...options });
+  const page = await ctx.newPage();
+  await page.goto('/dang-nhap');
+  await page.fill('#login', login);
+  await page.fill('#password', 'thu-nghiem-motcua-2026');
+  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  return { ctx, page };
+}
+
 export function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

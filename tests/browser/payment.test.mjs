@@ -4,9 +4,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startServer, stopServer, PHONE } from './harness.mjs';
+import { launchBrowser, loggedIn as logInAs, startServer, stopServer, PHONE } from './harness.mjs';
 
-const PASSWORD = 'thu-nghiem-motcua-2026';
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 let server;
 let browser;
@@ -24,15 +23,7 @@ after(async () => {
   }
 });
 
-async function loggedIn(login, options = {}) {
-  const ctx = await browser.newContext({ baseURL: server.origin, ...options });
-  const page = await ctx.newPage();
-  await page.goto('/dang-nhap');
-  await page.fill('#login', login);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
-  return { ctx, page };
-}
+const loggedIn = (login, options = {}) => logInAs(browser, server.origin, login, options);
 
 test('a citizen pays online in the sandbox gateway and gets the receipt', async () => {
   const { ctx, page } = await loggedIn('001095012345', { ...PHONE });

@@ -5,9 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import readXlsxFile from 'read-excel-file/node';
-import { launchBrowser, startServer, stopServer, PHONE, SHOTS } from './harness.mjs';
+import { launchBrowser, loggedIn as logInAs, startServer, stopServer, PHONE, SHOTS } from './harness.mjs';
 
-const PASSWORD = 'thu-nghiem-motcua-2026';
 let server;
 let browser;
 
@@ -24,15 +23,7 @@ after(async () => {
   }
 });
 
-async function loggedIn(login, options = {}) {
-  const ctx = await browser.newContext({ baseURL: server.origin, acceptDownloads: true, ...options });
-  const page = await ctx.newPage();
-  await page.goto('/dang-nhap');
-  await page.fill('#login', login);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
-  return { ctx, page };
-}
+const loggedIn = (login, options = {}) => logInAs(browser, server.origin, login, { acceptDownloads: true, ...options });
 
 const number = (s) => Number(String(s).replace(/\./g, '').trim());
 

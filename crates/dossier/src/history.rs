@@ -143,7 +143,7 @@ macro_rules! bind_gen {
             .bind(&$g.fold)
             .bind($g.channel)
             .bind($g.status)
-            .bind("{}")
+            .bind(Json(serde_json::Value::Object(serde_json::Map::new())))
             .bind($g.days)
             .bind(&$g.reasons)
             .bind($g.submitted_at)

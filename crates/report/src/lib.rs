@@ -344,6 +344,34 @@ impl std::fmt::Debug for Reports {
     }
 }
 
+/// A row of sums: a key, then the twelve figures in the order of [`rollup::COLUMNS`].
+type Keyed<K> = (
+    K,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+/// The key and the figures of a row of sums.
+fn keyed<K>(r: Keyed<K>) -> (K, Metrics) {
+    (
+        r.0,
+        Metrics::from_array([
+            r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+        ]),
+    )
+}
+
+/// A base cell of one agency: its procedure, its day and its figures.
 type MetricRow = (
     String,
     NaiveDate,
@@ -622,22 +650,7 @@ impl Reports {
             ((m.0, m.1), (first, last))
         };
         let list = agencies.unwrap_or(&[]);
-        type AgencyRow = (
-            String,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
-        let rows: Vec<AgencyRow> = on_db!(&self.db, c => {
+        let rows: Vec<Keyed<String>> = on_db!(&self.db, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(by_agency.as_str()))
                 .bind(m.0).bind(m.1).bind(e1.0).bind(e1.1).bind(e2.0).bind(e2.1);
             for a in list {
@@ -645,22 +658,7 @@ impl Reports {
             }
             q.fetch_all(c).await
         })?;
-        type SeriesRow = (
-            NaiveDate,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
-        let points: Vec<SeriesRow> = on_db!(&self.db, c => {
+        let points: Vec<Keyed<NaiveDate>> = on_db!(&self.db, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(series.as_str()))
                 .bind(s1.0).bind(s1.1);
             q = if period.daily() {
@@ -673,28 +671,8 @@ impl Reports {
             }
             q.fetch_all(c).await
         })?;
-        let points = points
-            .into_iter()
-            .map(|r| {
-                (
-                    r.0,
-                    Metrics::from_array([
-                        r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
-                    ]),
-                )
-            })
-            .collect();
-        let rows = rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.0,
-                    Metrics::from_array([
-                        r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
-                    ]),
-                )
-            })
-            .collect();
+        let points = points.into_iter().map(keyed).collect();
+        let rows = rows.into_iter().map(keyed).collect();
         Ok((rows, points))
     }
 

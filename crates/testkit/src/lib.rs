@@ -186,7 +186,20 @@ impl TestApp {
             .unwrap_or_default())
     }
 
-    /// GET with a cookie header.
+    /// A bearer token of `login` for `scopes`, valid for a year of the test clock.
+    pub async fn token(&self, login: &str, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        match self
+            .state
+            .identity
+            .issue_token(login, &scopes, 366, "test", "test")
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => panic!("token for {login}: {e}"),
+        }
+    }
+
     /// Calls the API with a bearer token and an optional JSON body: the status and the JSON
     /// answer (`null` when it is not JSON). A request that cannot be sent fails the test.
     pub async fn call(
@@ -208,6 +221,7 @@ impl TestApp {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// GET with a cookie header.
     pub async fn get_with(&self, path: &str, cookie: &str) -> anyhow::Result<reqwest::Response> {
         Ok(self
             .client

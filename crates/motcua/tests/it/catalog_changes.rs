@@ -253,6 +253,8 @@ fn motcua(args: &[&str]) -> std::process::Output {
         .args(args)
         .env_remove("DATABASE_URL")
         .env("MOTCUA_LOG_FILTER", "warn")
+        // The demo's generated history is for its dashboards, not needed here.
+        .env("MOTCUA_DEMO_HISTORY", "0")
         .output()
         .unwrap_or_else(|e| panic!("cannot run motcua: {e}"))
 }
@@ -427,6 +429,7 @@ fn json_logs_are_one_object_per_line() {
             &dir.path().to_string_lossy(),
             "demo",
         ])
+        .env("MOTCUA_DEMO_HISTORY", "0")
         .env_remove("DATABASE_URL")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -19,6 +19,7 @@ fn command(data: &std::path::Path, db: &Option<String>) -> Command {
         c.arg("--database").arg(url);
     }
     c.env("MOTCUA_LOG_FILTER", "warn")
+        .env("MOTCUA_DEMO_HISTORY", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     c

@@ -24,23 +24,17 @@ const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 async fn token(app: &TestApp, login: &str) -> String {
-    app.state
-        .identity
-        .issue_token(
-            login,
-            &[
-                "dossiers:read".into(),
-                "dossiers:write".into(),
-                "dossiers:handle".into(),
-                "payments:admin".into(),
-                "reports:read".into(),
-            ],
-            366,
-            "test",
-            "test",
-        )
-        .await
-        .unwrap_or_else(|e| panic!("token for {login}: {e}"))
+    app.token(
+        login,
+        &[
+            "dossiers:read",
+            "dossiers:write",
+            "dossiers:handle",
+            "payments:admin",
+            "reports:read",
+        ],
+    )
+    .await
 }
 
 /// Tokens of the agency's officials by role, and of the applicant.
