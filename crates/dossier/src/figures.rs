@@ -5,7 +5,8 @@
 //! The two must say the same thing: a dossier is received on the local day of `received_at`
 //! (online or at the desk by its channel), resolved on the day of `returned_at` with its
 //! `outcome`, sent back on the day of `closed_at` when refused or stopped, paid online on the
-//! day of `fee_settled_at` when `fee_online` holds the amount, rated on the day of
+//! day of `fee_settled_at` when `fee_online` holds the amount (at the desk when `fee_desk`
+//! holds a positive amount), rated on the day of
 //! `rated_at`; every `request_supplement` event counts on its day; and a received dossier
 //! not yet returned, refused or stopped is in progress until its appointment date (paused
 //! while waiting for a supplement). The report crate's check compares the roll-ups kept by
@@ -37,6 +38,7 @@ pub(crate) struct FactRow {
     pub closed_at: Option<DateTime<Utc>>,
     pub fee_settled_at: Option<DateTime<Utc>>,
     pub fee_online: Option<i64>,
+    pub fee_desk: Option<i64>,
     pub rating: Option<String>,
     pub rated_at: Option<DateTime<Utc>>,
 }
@@ -78,6 +80,10 @@ impl FactRow {
                 (Some(t), Some(a)) => Some((day(t), a)),
                 _ => None,
             },
+            paid_desk: match (self.fee_settled_at, self.fee_desk) {
+                (Some(t), Some(a)) if a > 0 => Some(day(t)),
+                _ => None,
+            },
             rating: match (
                 self.rated_at,
                 self.rating.as_deref().and_then(Rating::parse),
@@ -108,7 +114,7 @@ pub(crate) async fn record(
 /// Reads a dossier's facts in a transaction.
 pub(crate) async fn read(tx: &mut kernel::audit::Tx<'static>, id: &str) -> Result<Option<FactRow>> {
     const SQL: &str = concat!(
-        "SELECT agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, rating, rated_at",
+        "SELECT agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at",
         " FROM dossiers WHERE id = $1"
     );
     Ok(on_tx!(&mut *tx, c => sqlx::query_as(SQL).bind(id).fetch_optional(&mut *c).await)?)
@@ -191,6 +197,11 @@ impl report::Source for Dossiers {
                 "fee_settled_at",
                 &[("paid_online", "1"), ("paid_amount", "fee_online")],
                 "fee_settled_at IS NOT NULL AND fee_online IS NOT NULL",
+            ),
+            d(
+                "fee_settled_at",
+                &[("paid_desk", "1")],
+                "fee_settled_at IS NOT NULL AND fee_desk > 0",
             ),
             d(
                 "rated_at",

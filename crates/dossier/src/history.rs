@@ -101,6 +101,7 @@ struct Gen {
     closed_at: Option<DateTime<Utc>>,
     fee_settled_at: Option<DateTime<Utc>>,
     fee_online: Option<i64>,
+    fee_desk: Option<i64>,
     reasons: Json<Vec<&'static str>>,
     updated_at: DateTime<Utc>,
     supplement_at: Option<DateTime<Utc>>,
@@ -109,8 +110,8 @@ struct Gen {
 const COLUMNS: &str = "id, code, procedure_code, procedure_version, agency_code, applicant_name, applicant_fold, channel, status, form, \
      time_limit_days, reasons, submitted_at, received_at, appointment_date, created_by, created_at, updated_at, workflow, step, \
      step_started_at, step_due_at, decided_at, returned_at, return_method, outcome, rating, rated_at, rule_set, closed_at, \
-     fee_settled_at, fee_online";
-const PER_ROW: usize = 32;
+     fee_settled_at, fee_online, fee_desk";
+const PER_ROW: usize = 33;
 /// Rows per INSERT statement (within both databases' limits on parameters).
 const ROWS: usize = 16;
 
@@ -166,6 +167,7 @@ macro_rules! bind_gen {
             .bind($g.closed_at)
             .bind($g.fee_settled_at)
             .bind($g.fee_online)
+            .bind($g.fee_desk)
     };
 }
 
@@ -343,6 +345,7 @@ pub async fn generate(db: &Db, spec: &Spec, progress: &(dyn Fn(u64) + Sync)) -> 
                 closed_at: None,
                 fee_settled_at: None,
                 fee_online: None,
+                fee_desk: None,
                 reasons: Json(Vec::new()),
                 updated_at: submitted_at,
                 supplement_at: None,
@@ -369,6 +372,11 @@ pub async fn generate(db: &Db, spec: &Spec, progress: &(dyn Fn(u64) + Sync)) -> 
             g.appointment = Some(due);
             g.rule_set = Some(crate::rules::in_force(*day).id.as_str());
             g.updated_at = received;
+            if !online && rng.chance(0.2) {
+                // Fees paid at the desk on receipt.
+                g.fee_desk = Some(*rng.pick(&AMOUNTS));
+                g.fee_settled_at = Some(received);
+            }
             if rng.chance(0.01) {
                 g.status = "stopped";
                 g.reasons = Json(vec!["Người nộp đề nghị dừng giải quyết"]);

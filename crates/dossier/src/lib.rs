@@ -302,6 +302,17 @@ pub use catalog::model::FeeDue as FeeStage;
 /// A procedure version's name, and when its fees are paid through the system.
 type ProcedureFacts = (String, Option<FeeStage>);
 
+/// How a dossier's fees were settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Paid through an online gateway: the amount.
+    Online(i64),
+    /// Paid at the desk: the amount.
+    Desk(i64),
+    /// Nothing to pay (a waiver, or fees of nothing).
+    Waived,
+}
+
 /// A dossier's fees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FeeState {
@@ -764,8 +775,8 @@ impl Dossiers {
     /// Records that a dossier's fees are settled (paid, or waived for a beneficiary), in the
     /// caller's turn, with its event and audit entry. A dossier that owes nothing through the
     /// system, or whose fees are settled already, is a conflict: nothing is written.
-    /// `online` is the amount when the fees were paid through an online gateway (the
-    /// figures count those payments).
+    /// `how` says whether they were paid online, at the desk or waived (the figures count
+    /// the first two apart).
     #[allow(clippy::too_many_arguments)]
     pub async fn settle_fee(
         &self,
@@ -773,21 +784,27 @@ impl Dossiers {
         dossier_id: &str,
         actor: &str,
         at: DateTime<Utc>,
-        online: Option<i64>,
+        how: Settled,
         data: Value,
     ) -> Result<()> {
+        let (online, desk) = match how {
+            Settled::Online(a) => (Some(a), None),
+            Settled::Desk(a) => (None, Some(a)),
+            Settled::Waived => (None, None),
+        };
         const SQL: &str = concat!(
-            "UPDATE dossiers SET fee_settled_at = $1, fee_online = $3, updated_at = $1, revision = revision + 1 WHERE id = $2 AND fee_settled_at IS NULL RETURNING ",
-            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, rating, rated_at"
+            "UPDATE dossiers SET fee_settled_at = $1, fee_online = $3, fee_desk = $4, updated_at = $1, revision = revision + 1 WHERE id = $2 AND fee_settled_at IS NULL RETURNING ",
+            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at"
         );
         let after: Option<figures::FactRow> = on_tx!(w.tx()?, c => sqlx::query_as(SQL)
-            .bind(at).bind(dossier_id).bind(online).fetch_optional(&mut *c).await)?;
+            .bind(at).bind(dossier_id).bind(online).bind(desk).fetch_optional(&mut *c).await)?;
         let Some(after) = after else {
             return Err(DossierError::Conflict);
         };
         let before = figures::FactRow {
             fee_settled_at: None,
             fee_online: None,
+            fee_desk: None,
             ..after.clone()
         };
         figures::record(w.tx()?, &before, &after, None).await?;
@@ -1953,7 +1970,7 @@ impl Dossiers {
         // Only one action wins on a dossier: the state must still be the one read.
         const SET_STATUS: &str = concat!(
             "UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4 AND revision = $5 RETURNING ",
-            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, rating, rated_at"
+            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at"
         );
         let after: Option<figures::FactRow> = on_tx!(&mut tx, c => sqlx::query_as(SET_STATUS)
             .bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).bind(row.revision)

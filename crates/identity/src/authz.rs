@@ -200,6 +200,9 @@ pub enum Action {
     /// Read the one-stop figures and rankings of an agency, of a province (its People's
     /// Committee stands for it) or of the whole country.
     ReadReports,
+    /// Change what the reports are made of: the citizen-service index's definition (the
+    /// node), the figures an agency enters or submits (that agency).
+    WriteReports,
 }
 
 impl Action {
@@ -220,6 +223,7 @@ impl Action {
             Action::ManagePayments => "payments:admin",
             Action::ReadPaymentReports => "payments:read",
             Action::ReadReports => "reports:read",
+            Action::WriteReports => "reports:write",
         }
     }
 }
@@ -240,6 +244,7 @@ pub const SCOPES: &[&str] = &[
     "payments:read",
     "payments:admin",
     "reports:read",
+    "reports:write",
 ];
 
 /// What it is asked about.
@@ -361,6 +366,13 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
                 || p.has(Role::AgencyAdmin, Some(a))
         }
         (Action::ReadReports, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        (Action::WriteReports, Resource::Agency(a)) => {
+            p.is_system_admin()
+                || p.has(Role::NationalOperator, None)
+                || p.has(Role::AgencyLeader, Some(a))
+                || p.has(Role::AgencyAdmin, Some(a))
+        }
+        (Action::WriteReports, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
     };
     if allowed {
         Decision::Allow

@@ -31,7 +31,7 @@ use utoipa::ToSchema;
 
 use catalog::Catalog;
 use catalog::model::Fee;
-use dossier::{Dossier, Dossiers, Status};
+use dossier::{Dossier, Dossiers, Settled, Status};
 use identity::{Action, Principal, Resource, Role};
 use kernel::audit::Entry;
 use kernel::batch::Write;
@@ -608,7 +608,7 @@ impl Payments {
                 issue_receipt(&mut w, &id, &d.agency_code, now).await?;
             }
             self.dossiers
-                .settle_fee(&mut w, &d.id, &p.id, now, None, json!({"payment": id, "amount": quote.total, "provider": provider.as_str(), "exempt": status == "exempt"}))
+                .settle_fee(&mut w, &d.id, &p.id, now, if status == "exempt" { Settled::Waived } else { Settled::Desk(quote.total) }, json!({"payment": id, "amount": quote.total, "provider": provider.as_str(), "exempt": status == "exempt"}))
                 .await?;
         }
         w.commit().await?;
@@ -786,7 +786,7 @@ impl Payments {
                 let r = &before;
                 issue_receipt(&mut w, &r.id, &r.agency_code, now).await?;
                 self.dossiers
-                    .settle_fee(&mut w, &r.dossier_id, &actor, now, Some(r.amount), json!({"payment": r.id, "amount": r.amount, "provider": provider.as_str(), "late": late}))
+                    .settle_fee(&mut w, &r.dossier_id, &actor, now, Settled::Online(r.amount), json!({"payment": r.id, "amount": r.amount, "provider": provider.as_str(), "late": late}))
                     .await?;
                 w.audit_later(now, &entry(&actor, "payment.paid", &subject(&r.id), json!({
                     "dossier": r.dossier_code, "amount": r.amount, "gateway_txn": notice.gateway_txn, "bank": notice.bank_code, "late": late,
@@ -840,7 +840,7 @@ impl Payments {
                     ).bind(true).bind(&notice.gateway_txn).bind(&notice.bank_code).bind(paid_at).bind(late).bind(now).bind(&r.id).execute(&mut *c).await.map(|_| ()))?;
                     issue_receipt(&mut w, &r.id, &r.agency_code, now).await?;
                     self.dossiers
-                        .settle_fee(&mut w, &r.dossier_id, &actor, now, Some(r.amount), json!({"payment": r.id, "amount": r.amount, "provider": provider.as_str(), "late": late}))
+                        .settle_fee(&mut w, &r.dossier_id, &actor, now, Settled::Online(r.amount), json!({"payment": r.id, "amount": r.amount, "provider": provider.as_str(), "late": late}))
                         .await?;
                     w.audit_later(now, &entry(&actor, "payment.paid", &subject(&r.id), json!({
                         "dossier": r.dossier_code, "amount": r.amount, "gateway_txn": notice.gateway_txn, "bank": notice.bank_code, "late": late,

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,6 +17,7 @@ use web::ApiError;
 use identity::web::Auth;
 
 use crate::error::invalid;
+use crate::index::{EnterValues, Entered, IndexFigures, NewVersion, Version};
 use crate::{Check, Figures, Line, OverdueLine, Period, ReportError, Reports, Scope};
 
 /// The reporting routes.
@@ -32,6 +33,9 @@ where
         .routes(routes!(overdue))
         .routes(routes!(public))
         .routes(routes!(check))
+        .routes(routes!(index_figures))
+        .routes(routes!(index_versions, add_index_version))
+        .routes(routes!(index_inputs, enter_index_inputs))
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -276,4 +280,136 @@ pub struct CheckAnswer {
     pub agrees: bool,
     #[serde(flatten)]
     pub check: Check,
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        invalid(
+            "body",
+            format!("Nội dung JSON không đọc được: {}", e.body_text()),
+            format!("The JSON body cannot be read: {}", e.body_text()),
+        )
+        .into()
+    })
+}
+
+/// The citizen-service index (Decision 766/QĐ-TTg) of the country, a province or an agency
+/// over the period: every group and indicator with its share and points, the level below
+/// ranked by score, and the months up to the period's end. Who may see the figures of the
+/// scope may see its index.
+#[utoipa::path(get, path = "/api/v1/reports/index", tag = "reports",
+    params(FiguresQuery),
+    responses(
+        (status = 200, body = IndexFigures),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "A procedure, or a bad period", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn index_figures(
+    State(r): State<Arc<Reports>>,
+    auth: Auth,
+    q: Result<Query<FiguresQuery>, QueryRejection>,
+) -> Result<Json<IndexFigures>, ApiError> {
+    let q = query(q)?;
+    let (scope, period) = (q.scope()?, q.period(&r)?);
+    Ok(Json(r.index_for(auth.principal(), &scope, period).await?))
+}
+
+/// Every version of the index's definition (groups, indicators, points, how each is
+/// measured), the first made first; each is in force from its day. No login.
+#[utoipa::path(get, path = "/api/v1/reports/index/versions", tag = "reports",
+    responses((status = 200, body = Vec<Version>)))]
+async fn index_versions(State(r): State<Arc<Reports>>) -> Result<Json<Vec<Version>>, ApiError> {
+    Ok(Json(r.index_versions().await?))
+}
+
+/// Puts a new version of the definition in force from `effective_from` (national operators
+/// and system administrators). Groups must add up to the total and indicators to their
+/// group; every problem is listed. Scores of earlier days keep the version then in force.
+#[utoipa::path(post, path = "/api/v1/reports/index/versions", tag = "reports",
+    request_body = NewVersion,
+    responses(
+        (status = 201, body = Version),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn add_index_version(
+    State(r): State<Arc<Reports>>,
+    auth: Auth,
+    headers: HeaderMap,
+    b: Result<Json<NewVersion>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let p = auth.writer(&headers)?;
+    r.allow_write(&p, None).await?;
+    let new = body(b)?;
+    let v = r.add_index_version(&p.id, new).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// Which agency and month.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InputsQuery {
+    pub agency: String,
+    /// `YYYY-MM`.
+    pub month: String,
+}
+
+/// The shares an agency entered for a month, for the indicators the one-stop system does not
+/// measure (with those not entered yet). Who may see the agency's figures.
+#[utoipa::path(get, path = "/api/v1/reports/index/inputs", tag = "reports",
+    params(InputsQuery),
+    responses(
+        (status = 200, body = Entered),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn index_inputs(
+    State(r): State<Arc<Reports>>,
+    auth: Auth,
+    q: Result<Query<InputsQuery>, QueryRejection>,
+) -> Result<Json<Entered>, ApiError> {
+    let p = auth.caller()?;
+    let q = query(q)?;
+    let month = crate::index::parse_month(&q.month)?;
+    let agency = q.agency.trim().to_string();
+    r.allow(
+        &p,
+        &Scope::Agency {
+            code: agency.clone(),
+        },
+    )
+    .await?;
+    Ok(Json(r.entered(&agency, month).await?))
+}
+
+/// Enters an agency's shares (percent, 0 to 100) for a month; a null clears one. The
+/// agency's leaders and administrators, or national operators. All or nothing.
+#[utoipa::path(put, path = "/api/v1/reports/index/inputs", tag = "reports",
+    request_body = EnterValues,
+    responses(
+        (status = 200, body = Entered),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn enter_index_inputs(
+    State(r): State<Arc<Reports>>,
+    auth: Auth,
+    headers: HeaderMap,
+    b: Result<Json<EnterValues>, JsonRejection>,
+) -> Result<Json<Entered>, ApiError> {
+    let p = auth.writer(&headers)?;
+    let input = body(b)?;
+    r.allow_write(&p, Some(input.agency.trim())).await?;
+    Ok(Json(r.enter(&p.id, input).await?))
 }

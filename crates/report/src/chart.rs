@@ -156,6 +156,79 @@ pub fn ranking(lines: &[Line]) -> Result<String, String> {
     Ok(element(svg))
 }
 
+/// The index month by month: the scaled score (out of `max`) and the points earned.
+pub fn index_history(
+    points: &[crate::index::HistoryPoint],
+    max: f64,
+    vi: bool,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (760, 240)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let n = points.len().max(1);
+        let top = if max.is_finite() && max > 0.0 {
+            max
+        } else {
+            100.0
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(28)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0..n, 0.0..top)
+            .map_err(|e| e.to_string())?;
+        let label = |i: &usize| {
+            points
+                .get(*i)
+                .map(|p| p.month.format("%m/%Y").to_string())
+                .unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_labels(n.min(12))
+            .x_label_formatter(&label)
+            .y_labels(6)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        let (a, b) = if vi {
+            ("Điểm quy đổi", "Điểm đạt")
+        } else {
+            ("Scaled score", "Points earned")
+        };
+        type Value = fn(&crate::index::HistoryPoint) -> Option<f64>;
+        let lines: [(&str, RGBColor, Value); 2] = [
+            (a, RECEIVED, |p| p.scaled),
+            (b, RESOLVED, |p| Some(p.points)),
+        ];
+        for (name, color, value) in lines {
+            chart
+                .draw_series(LineSeries::new(
+                    points
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, p)| value(p).map(|v| (i, v))),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(GRID)
+            .position(SeriesLabelPosition::LowerLeft)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(element(svg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

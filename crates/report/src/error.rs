@@ -59,7 +59,7 @@ impl Problem for ReportError {
     fn message_vi(&self) -> String {
         match self {
             ReportError::NotFound(c) => format!("Không tìm thấy {c}"),
-            ReportError::Forbidden => "Bạn không có quyền xem số liệu này".into(),
+            ReportError::Forbidden => "Bạn không có quyền với số liệu này".into(),
             ReportError::NeedLogin => "Hãy đăng nhập để xem số liệu này".into(),
             ReportError::Invalid(l) => format!("Thông tin chưa hợp lệ ({} mục)", l.len()),
             ReportError::Export(_) => "Không tạo được tệp báo cáo".into(),
@@ -71,7 +71,7 @@ impl Problem for ReportError {
     fn message_en(&self) -> String {
         match self {
             ReportError::NotFound(c) => format!("{c} was not found"),
-            ReportError::Forbidden => "You may not see these figures".into(),
+            ReportError::Forbidden => "You may not see or change these figures".into(),
             ReportError::NeedLogin => "Log in to see these figures".into(),
             ReportError::Invalid(l) => format!("Invalid input ({} item(s))", l.len()),
             ReportError::Export(_) => "The report file could not be made".into(),

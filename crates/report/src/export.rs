@@ -23,11 +23,13 @@ fn headings(vi: bool) -> Vec<&'static str> {
             "Rất hài lòng",
             "Hài lòng",
             "Không hài lòng",
+            "Thanh toán trực tiếp",
             "Đang giải quyết",
             "Đang giải quyết quá hạn",
             "Tỷ lệ đúng hạn (%)",
             "Tỷ lệ trực tuyến (%)",
             "Tỷ lệ hài lòng (%)",
+            "Tỷ lệ thanh toán trực tuyến (%)",
         ]
     } else {
         vec![
@@ -46,11 +48,13 @@ fn headings(vi: bool) -> Vec<&'static str> {
             "Very satisfied",
             "Satisfied",
             "Not satisfied",
+            "Paid at the desk",
             "In progress",
             "In progress, overdue",
             "On-time share (%)",
             "Online share (%)",
             "Satisfaction (%)",
+            "Paid online share (%)",
         ]
     }
 }
@@ -78,6 +82,7 @@ fn cells(
     v.push(rate(r.on_time));
     v.push(rate(r.online));
     v.push(rate(r.satisfied));
+    v.push(rate(r.paid_online));
     v
 }
 
@@ -203,7 +208,11 @@ pub fn xlsx(f: &Figures, vi: bool) -> Result<Vec<u8>, XlsxError> {
         let sheet = book.add_worksheet();
         sheet.set_name(if vi { "Theo thoi gian" } else { "Series" })?;
         let mut heads: Vec<String> = vec![if vi { "Từ ngày" } else { "From" }.to_string()];
-        heads.extend(headings(vi)[3..15].iter().map(|s| s.to_string()));
+        heads.extend(
+            headings(vi)[3..3 + crate::rollup::COLUMNS.len()]
+                .iter()
+                .map(|s| s.to_string()),
+        );
         write_line(sheet, 0, &heads, Some(&bold))?;
         for (i, b) in f.series.iter().enumerate() {
             let row = u32::try_from(i + 1).unwrap_or(u32::MAX);

@@ -12,6 +12,8 @@ pub mod api;
 pub mod chart;
 pub mod error;
 pub mod export;
+pub mod index;
+pub mod index_pages;
 pub mod pages;
 pub mod rebuild;
 pub mod rollup;
@@ -242,6 +244,9 @@ pub struct Rates {
     pub satisfied: Option<f64>,
     /// In progress past the appointment date, of those in progress.
     pub overdue: Option<f64>,
+    /// Paid through an online gateway, of the dossiers whose fees were paid (online or at the
+    /// desk; waived fees left out).
+    pub paid_online: Option<f64>,
 }
 
 fn pct(n: i64, d: i64) -> Option<f64> {
@@ -255,6 +260,7 @@ impl Rates {
             online: pct(m.received_online, m.received()),
             satisfied: pct(m.rated_very_satisfied + m.rated_satisfied, m.rated()),
             overdue: pct(open.overdue, open.in_progress),
+            paid_online: pct(m.paid_online, m.paid_online + m.paid_desk),
         }
     }
 }
@@ -344,9 +350,10 @@ impl std::fmt::Debug for Reports {
     }
 }
 
-/// A row of sums: a key, then the twelve figures in the order of [`rollup::COLUMNS`].
+/// A row of sums: a key, then the thirteen figures in the order of [`rollup::COLUMNS`].
 type Keyed<K> = (
     K,
+    i64,
     i64,
     i64,
     i64,
@@ -366,7 +373,7 @@ fn keyed<K>(r: Keyed<K>) -> (K, Metrics) {
     (
         r.0,
         Metrics::from_array([
-            r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
+            r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
         ]),
     )
 }
@@ -387,11 +394,12 @@ type MetricRow = (
     i64,
     i64,
     i64,
+    i64,
 );
 
 fn metrics_of(r: &MetricRow) -> Metrics {
     Metrics::from_array([
-        r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
+        r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14,
     ])
 }
 
@@ -492,6 +500,37 @@ impl Reports {
             return Ok(());
         }
         self.refuse(p, scope).await
+    }
+
+    /// Whether `p` may change what the reports are made of: an agency's entered figures
+    /// (`Some(agency)`), or the node's (`None`: the index's definition).
+    pub fn may_write(&self, p: &Principal, agency: Option<&str>) -> bool {
+        let subject = identity::Subject::Account(p.clone());
+        let r = match agency {
+            Some(a) => Resource::Agency(a),
+            None => Resource::Node,
+        };
+        identity::authorize(&subject, Action::WriteReports, &r) == identity::Decision::Allow
+    }
+
+    /// Lets `p` change what [`Reports::may_write`] covers, or records the refusal and refuses.
+    pub async fn allow_write(&self, p: &Principal, agency: Option<&str>) -> Result<()> {
+        if let Some(a) = agency {
+            self.known(&Scope::Agency {
+                code: a.to_string(),
+            })?;
+        }
+        if self.may_write(p, agency) {
+            return Ok(());
+        }
+        let resource = match agency {
+            Some(a) => Resource::Agency(a),
+            None => Resource::Node,
+        };
+        self.identity
+            .record_denial(&p.id, Action::WriteReports, &resource)
+            .await?;
+        Err(ReportError::Forbidden)
     }
 
     /// Records a refusal to see `scope` and answers it.

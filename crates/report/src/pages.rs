@@ -27,6 +27,7 @@ where
     axum::Router::new()
         .route("/dieu-hanh", get(dashboard))
         .route("/cong-khai", get(transparency))
+        .merge(crate::index_pages::routes())
 }
 
 /// A link to the dashboard at a scope, keeping the period.

@@ -21,7 +21,7 @@ use crate::rollup::COLUMNS;
 
 /// The raw rows the roll-ups are recomputed from, as SQL over the source's own tables.
 pub trait Source: Send + Sync {
-    /// A SELECT of `agency, procedure, day` and the twelve [`COLUMNS`], in that order, over
+    /// A SELECT of `agency, procedure, day` and the thirteen [`COLUMNS`], in that order, over
     /// the raw rows: a cell may come in several rows, which are summed.
     fn flows_sql(&self, backend: Backend) -> String;
     /// A SELECT of `agency, procedure, due, active, paused` over the dossiers in progress.

@@ -18,7 +18,7 @@ use kernel::audit::Tx;
 use kernel::on_tx;
 
 /// The figures counted per agency, procedure and day, in the order of their columns.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "received_online",
     "received_desk",
     "resolved_early",
@@ -31,6 +31,7 @@ pub const COLUMNS: [&str; 12] = [
     "rated_very_satisfied",
     "rated_satisfied",
     "rated_not_satisfied",
+    "paid_desk",
 ];
 
 /// The flows of one cell (or of a sum of cells).
@@ -57,10 +58,12 @@ pub struct Metrics {
     pub rated_very_satisfied: i64,
     pub rated_satisfied: i64,
     pub rated_not_satisfied: i64,
+    /// Dossiers whose fees were paid at the desk (not those exempt from them).
+    pub paid_desk: i64,
 }
 
 impl Metrics {
-    pub fn to_array(self) -> [i64; 12] {
+    pub fn to_array(self) -> [i64; 13] {
         [
             self.received_online,
             self.received_desk,
@@ -74,10 +77,11 @@ impl Metrics {
             self.rated_very_satisfied,
             self.rated_satisfied,
             self.rated_not_satisfied,
+            self.paid_desk,
         ]
     }
 
-    pub fn from_array(a: [i64; 12]) -> Metrics {
+    pub fn from_array(a: [i64; 13]) -> Metrics {
         Metrics {
             received_online: a[0],
             received_desk: a[1],
@@ -91,6 +95,7 @@ impl Metrics {
             rated_very_satisfied: a[9],
             rated_satisfied: a[10],
             rated_not_satisfied: a[11],
+            paid_desk: a[12],
         }
     }
 
@@ -194,6 +199,8 @@ pub struct Facts {
     pub open: Option<(NaiveDate, bool)>,
     /// The day its fees were paid through an online gateway, and the amount.
     pub paid_online: Option<(NaiveDate, i64)>,
+    /// The day its fees were paid at the desk (fees waived do not count).
+    pub paid_desk: Option<NaiveDate>,
     /// The day it was rated, and the rating.
     pub rating: Option<(NaiveDate, Rating)>,
 }
@@ -245,6 +252,9 @@ impl Cube {
                 m.paid_online = 1;
                 m.paid_amount = amount;
             });
+        }
+        if let Some(day) = f.paid_desk {
+            self.flow(f, day, sign, |m| m.paid_desk = 1);
         }
         if let Some((day, rating)) = f.rating {
             self.flow(f, day, sign, |m| match rating {
@@ -425,6 +435,7 @@ mod tests {
             sent_back: None,
             open: None,
             paid_online: None,
+            paid_desk: None,
             rating: None,
         }
     }
@@ -486,10 +497,11 @@ mod tests {
     #[test]
     fn upserts_add_every_column() {
         let s = upsert("report_daily", &["agency", "procedure", "day"]);
-        assert!(s.contains("$15"));
-        assert!(!s.contains("$16"));
+        assert!(s.contains("$16"));
+        assert!(!s.contains("$17"));
         assert!(s.contains(
             "rated_not_satisfied = report_daily.rated_not_satisfied + excluded.rated_not_satisfied"
         ));
+        assert!(s.contains("paid_desk = report_daily.paid_desk + excluded.paid_desk"));
     }
 }

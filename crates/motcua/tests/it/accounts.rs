@@ -567,6 +567,31 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         [303, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
     ),
     ("/cong-khai", [200; 11]),
+    // The service index: who sees the figures sees the index; the definition is public;
+    // an agency's entered shares are read like its figures and entered by its leaders and
+    // administrators.
+    (
+        "/api/v1/reports/index",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/reports/index?agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    ("/api/v1/reports/index/versions", [200; 11]),
+    (
+        "/api/v1/reports/index/inputs?agency=000.00.02.H26&month=2026-02",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/dieu-hanh/chi-so?agency=000.00.02.H26",
+        [303, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/dieu-hanh/chi-so/nhap?agency=000.00.02.H26&month=2026-02",
+        [303, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
+    ),
+    ("/dieu-hanh/chi-so/bo-chi-so", [200; 11]),
 ];
 
 async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
@@ -710,6 +735,18 @@ async fn officials_use_two_factor_and_codes_work_once(b: Backend) {
 /// `MATRIX`. Nothing is changed: those the rule book lets through are stopped by the state
 /// (the first dossier is returned already) or by a wrong detail.
 const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
+    // A new version of the service index: national operators and system administrators.
+    (
+        "/api/v1/reports/index/versions",
+        r#"{"effective_from": "2026-03-01", "note": "matrix", "definition": {definition}}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 201, 201, 403],
+    ),
+    // An agency's entered shares: its leaders and administrators, and national operators.
+    (
+        "PUT /api/v1/reports/index/inputs",
+        r#"{"agency": "000.00.02.H26", "month": "2026-02", "values": {"1.1": 90}}"#,
+        [401, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
+    ),
     (
         "/api/v1/dossiers/000.00.02.H26-260218-0001/actions/receive",
         "{}",
@@ -775,6 +812,7 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
             "dossiers:read".to_string(),
             "dossiers:write".to_string(),
             "dossiers:handle".to_string(),
+            "reports:write".to_string(),
         ];
         let t = app
             .state
@@ -789,15 +827,25 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
     ).fetch_optional(p).await)
     .unwrap_or_default();
     let received = received.unwrap_or_else(|| panic!("the demo has a received dossier"));
+    let definition = report::index::SEED;
     for (path, body, expected) in WRITE_MATRIX {
         let path = path.replace("{received}", &received);
-        let body = body.replace("{received}", &received);
+        let body = body
+            .replace("{received}", &received)
+            .replace("{definition}", definition);
+        let (put, path) = match path.strip_prefix("PUT ") {
+            Some(p) => (true, p.to_string()),
+            None => (false, path),
+        };
         for (i, token) in callers.iter().enumerate() {
-            let mut rb = app
-                .client
-                .post(app.url(&path))
-                .header("content-type", "application/json")
-                .body(body.to_string());
+            let url = app.url(&path);
+            let mut rb = if put {
+                app.client.put(url)
+            } else {
+                app.client.post(url)
+            }
+            .header("content-type", "application/json")
+            .body(body.to_string());
             if !token.is_empty() {
                 rb = rb.bearer_auth(token);
             }
@@ -809,7 +857,7 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
             } else {
                 status
             };
-            assert_eq!(got, expected[i], "POST {path} as caller {i}: {v}");
+            assert_eq!(got, expected[i], "{path} as caller {i}: {v}");
         }
     }
     let d: Vec<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
