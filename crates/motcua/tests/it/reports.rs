@@ -802,3 +802,380 @@ async fn dashboards_drill_down_export_and_answer_only_who_may_see(b: Backend) {
 }
 
 both!(dashboards_drill_down_export_and_answer_only_who_may_see);
+
+async fn the_service_index_scores_an_agency_and_keeps_its_versions(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let p = people(&app).await;
+    let leader = &p.by_role["agency_leader"];
+    let reception = &p.by_role["reception"];
+    let op = app
+        .token("vanhanh", &["reports:read", "reports:write"])
+        .await;
+    let writer = app
+        .token("r.lanhdao", &["reports:read", "reports:write"])
+        .await;
+
+    // The demo has dossiers of its own here: what follows adds to them.
+    let month = "from=2026-03-01&to=2026-03-31";
+    let (_, before) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/figures?agency={AGENCY}&{month}"),
+    )
+    .await;
+
+    // Monday 2 March 2026: three free dossiers online and one at the desk; one with fees
+    // filed online and paid through the gateway, one filed at the desk and paid there.
+    let mut ids = Vec::new();
+    for online in [true, true, true, false] {
+        ids.push(file(&app, &p, FREE, online).await);
+    }
+    let paid_online = file(&app, &p, PAID, true).await;
+    pay_online(&app, &p, &paid_online).await;
+    let paid_desk = file(&app, &p, PAID, false).await;
+    let (st, s) = app
+        .call(
+            "POST",
+            &format!("/api/v1/dossiers/{paid_desk}/payments"),
+            reception,
+            Some(json!({"provider": "desk", "choice": {"cases": [0]}})),
+        )
+        .await;
+    assert_eq!(st, 201, "{s}");
+    for id in ids.iter().chain([&paid_online, &paid_desk]) {
+        act(&app, reception, id, "receive", json!({})).await;
+    }
+    // Resolved early (and rated "not satisfied"), on the day, and two days late.
+    decide(&app, &p, &ids[0]).await;
+    act(
+        &app,
+        reception,
+        &ids[0],
+        "return",
+        json!({"method": "desk"}),
+    )
+    .await;
+    act(
+        &app,
+        &p.citizen,
+        &ids[0],
+        "rate",
+        json!({"rating": "not_satisfied", "comment": "Phải đi lại hai lần"}),
+    )
+    .await;
+    app.clock.advance(Duration::days(1));
+    decide(&app, &p, &ids[1]).await;
+    act(
+        &app,
+        reception,
+        &ids[1],
+        "return",
+        json!({"method": "desk"}),
+    )
+    .await;
+    app.clock.advance(Duration::days(2));
+    decide(&app, &p, &ids[2]).await;
+    act(
+        &app,
+        reception,
+        &ids[2],
+        "return",
+        json!({"method": "desk"}),
+    )
+    .await;
+
+    let (st, f) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/figures?agency={AGENCY}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{f}");
+    let n = |v: &Value, k: &str| v["totals"][k].as_i64().unwrap_or(-1);
+    assert_eq!(n(&f, "paid_online") - n(&before, "paid_online"), 1, "{f}");
+    assert_eq!(n(&f, "paid_desk") - n(&before, "paid_desk"), 1, "{f}");
+    assert_eq!(n(&f, "resolved_late") - n(&before, "resolved_late"), 1);
+    assert_eq!(
+        n(&f, "rated_not_satisfied") - n(&before, "rated_not_satisfied"),
+        1
+    );
+
+    // The index with the seeded definition (version 1), from those figures: 2.1 the share
+    // resolved early or on time, of 20 points; 3.3 the share received online, full points
+    // from 50%, of 6; 3.6 the share of paid fees paid online, of 6; 5.4 one less the shares
+    // resolved late and rated "not satisfied", full points at 90%, of 6. 38 of the 100
+    // points are measured here.
+    let share = |a: i64, b: i64| a as f64 / b as f64;
+    let r2 = |x: f64| (x * 100.0).round() / 100.0;
+    let resolved = n(&f, "resolved_early") + n(&f, "resolved_on_time") + n(&f, "resolved_late");
+    let received = n(&f, "received_online") + n(&f, "received_desk");
+    let paid = n(&f, "paid_online") + n(&f, "paid_desk");
+    let p21 = r2(20.0
+        * share(
+            n(&f, "resolved_early") + n(&f, "resolved_on_time"),
+            resolved,
+        ));
+    let p33 = r2(6.0 * (share(n(&f, "received_online"), received) / 0.5).min(1.0));
+    let p36 = r2(6.0 * share(n(&f, "paid_online"), paid));
+    let unhappy = n(&f, "resolved_late") + n(&f, "rated_not_satisfied");
+    let p54 = r2(6.0 * (share(resolved - unhappy, resolved).max(0.0) / 0.9).min(1.0));
+    let v1 = r2(p21 + p33 + p36 + p54);
+    assert!(p21 < 20.0 && p54 < 6.0 && p36 < 6.0, "{f}");
+    let (st, x) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/index?agency={AGENCY}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{x}");
+    let indicator = |x: &Value, code: &str| {
+        x["score"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["indicators"].as_array().cloned().unwrap_or_default())
+            .find(|i| i["code"] == code)
+            .unwrap_or_default()
+    };
+    assert_eq!(indicator(&x, "2.1")["points"], p21, "{x}");
+    assert_eq!(indicator(&x, "3.3")["points"], p33);
+    assert_eq!(indicator(&x, "3.6")["points"], p36);
+    assert_eq!(indicator(&x, "5.4")["points"], p54);
+    assert_eq!(indicator(&x, "1.1")["points"], Value::Null);
+    assert_eq!(x["score"]["points"], v1);
+    assert_eq!(x["score"]["measured_points"], 38.0);
+    assert_eq!(x["score"]["scaled"], r2(v1 * 100.0 / 38.0));
+    assert_eq!(x["definition"]["version"], 1);
+    assert_eq!(x["children"].as_array().map(Vec::len), Some(0));
+    let history = x["history"].as_array().cloned().unwrap_or_default();
+    assert_eq!(history.len(), 12, "{x}");
+    assert_eq!(history.last().map(|h| h["points"].clone()), Some(json!(v1)));
+    assert_eq!(
+        history.first().map(|h| h["scaled"].clone()),
+        Some(Value::Null)
+    );
+
+    // The agency enters what the one-stop system does not measure: 1.1 at 90% → 5.4 of 6,
+    // 4.1 at 50% → 3 of 6. All or nothing: a bad value stores none of them.
+    let inputs = "/api/v1/reports/index/inputs";
+    for (body, field) in [
+        (
+            json!({"agency": AGENCY, "month": "2026-03", "values": {"1.1": 90, "4.1": 150}}),
+            "values.4.1",
+        ),
+        (
+            json!({"agency": AGENCY, "month": "2026-03", "values": {"2.1": 90}}),
+            "values.2.1",
+        ),
+        (
+            json!({"agency": AGENCY, "month": "2026-05", "values": {"1.1": 90}}),
+            "month",
+        ),
+        (
+            json!({"agency": AGENCY, "month": "03/2026", "values": {"1.1": 90}}),
+            "month",
+        ),
+        (
+            json!({"agency": AGENCY, "month": "2026-03", "values": {}}),
+            "values",
+        ),
+    ] {
+        let (st, e) = app.call("PUT", inputs, &writer, Some(body)).await;
+        assert_eq!(st, 422, "{e}");
+        assert!(
+            e["errors"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|d| d["at"] == field)),
+            "{field}: {e}"
+        );
+        assert!(e["errors"][0]["vi"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    let (st, e) = app
+        .call(
+            "PUT",
+            inputs,
+            &writer,
+            Some(json!({"agency": "000.99.99.X99", "month": "2026-03", "values": {"1.1": 90}})),
+        )
+        .await;
+    assert_eq!(st, 404, "{e}");
+    let (st, e) = app
+        .call(
+            "PUT",
+            inputs,
+            &writer,
+            Some(json!({"agency": AGENCY, "month": "2026-03", "values": {"1.1": 90, "4.1": 50}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    let entered: BTreeMap<String, Value> = e["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["code"].as_str().unwrap_or("").to_string(),
+                v["rate"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(entered["1.1"], 90.0);
+    assert_eq!(entered["4.1"], 50.0);
+    assert_eq!(entered["1.2"], Value::Null);
+    let (st, x) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/index?agency={AGENCY}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{x}");
+    let v1 = r2(v1 + 5.4 + 3.0);
+    assert_eq!(x["score"]["points"], v1, "{x}");
+    assert_eq!(x["score"]["measured_points"], 50.0);
+    assert_eq!(x["score"]["scaled"], r2(v1 * 100.0 / 50.0));
+
+    // A national operator puts a new version in force from 15 March: 2.1 worth 30. A
+    // definition that does not add up is refused, every reason listed, nothing stored.
+    let mut d: Value = serde_json::from_str(report::index::SEED).unwrap_or_default();
+    d["groups"][1]["indicators"][0]["max_points"] = json!(30);
+    let (st, e) = app
+        .call(
+            "POST",
+            "/api/v1/reports/index/versions",
+            &op,
+            Some(json!({"effective_from": "2026-03-15", "definition": d.clone()})),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|d| d["at"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(fields.contains(&"groups[1].max_points"), "{e}");
+    let (st, e) = app
+        .call(
+            "POST",
+            "/api/v1/reports/index/versions",
+            leader,
+            Some(json!({"effective_from": "2026-03-15", "definition": d.clone()})),
+        )
+        .await;
+    assert_eq!(st, 403, "{e}");
+    d["groups"][1]["max_points"] = json!(30);
+    d["max_points"] = json!(110);
+    let (st, v) = app
+        .call(
+            "POST",
+            "/api/v1/reports/index/versions",
+            &op,
+            Some(json!({"effective_from": "2026-03-15", "note": "Điều chỉnh trọng số", "definition": d})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["version"], 2);
+    let (_, versions) = app
+        .call("GET", "/api/v1/reports/index/versions", "", None)
+        .await;
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+
+    // March is scored with version 2 (2.1 worth half as much again); a period ending before
+    // the 15th, and
+    // February in the history, keep version 1.
+    let (st, x) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/index?agency={AGENCY}&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{x}");
+    assert_eq!(x["definition"]["version"], 2);
+    let v2 = r2(v1 - p21 + r2(p21 * 1.5));
+    assert_eq!(x["score"]["points"], v2, "{x}");
+    assert_eq!(x["score"]["scaled"], r2(v2 * 110.0 / 60.0));
+    let history = x["history"].as_array().cloned().unwrap_or_default();
+    let versions_used: Vec<i64> = history
+        .iter()
+        .filter_map(|h| h["version"].as_i64())
+        .collect();
+    assert_eq!(versions_used.last(), Some(&2));
+    assert_eq!(versions_used.first(), Some(&1));
+    let (st, early) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/index?agency={AGENCY}&from=2026-03-01&to=2026-03-10"),
+    )
+    .await;
+    assert_eq!(st, 200, "{early}");
+    assert_eq!(early["definition"]["version"], 1);
+    assert_eq!(early["score"]["measured_points"], 50.0, "{early}");
+
+    // The province ranks its agencies by the index; the country its provinces.
+    let (st, pr) = get(
+        &app,
+        &op,
+        &format!("/api/v1/reports/index?province=01&{month}"),
+    )
+    .await;
+    assert_eq!(st, 200, "{pr}");
+    let line = pr["children"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["code"] == AGENCY))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["points"], v2, "{pr}");
+    assert_eq!(line["rank"], 1);
+    let (st, nat) = get(&app, &op, &format!("/api/v1/reports/index?{month}")).await;
+    assert_eq!(st, 200, "{nat}");
+    assert_eq!(nat["children_kind"], "province");
+    assert!(
+        nat["children"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c["code"] == "01" && c["rank"].is_u64())),
+        "{nat}"
+    );
+    // Not for one procedure; not for the agency's leader to see the country.
+    let (st, e) = get(
+        &app,
+        leader,
+        &format!("/api/v1/reports/index?agency={AGENCY}&procedure={FREE}"),
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    let (st, _) = get(&app, leader, "/api/v1/reports/index").await;
+    assert_eq!(st, 403);
+
+    // Each change is in the audit chain.
+    let actions: Vec<String> = kernel::on_db!(&app.state.db, c => sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE action LIKE 'report.index.%' ORDER BY seq"
+    ).fetch_all(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        actions,
+        [
+            "report.index.version",
+            "report.index.enter",
+            "report.index.version"
+        ]
+    );
+
+    // The page says the same, with its history drawn.
+    let page = app
+        .client
+        .get(app.url(&format!("/dieu-hanh/chi-so?agency={AGENCY}&{month}")))
+        .bearer_auth(leader)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap_or_default();
+    let shown = format!("{:.2}", r2(v2 * 110.0 / 60.0)).replace('.', ",");
+    let shown = shown.trim_end_matches('0').trim_end_matches(',');
+    assert!(
+        html.contains(shown) && html.contains("<svg"),
+        "{shown}: {html}"
+    );
+}
+
+both!(the_service_index_scores_an_agency_and_keeps_its_versions);
