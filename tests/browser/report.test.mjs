@@ -89,3 +89,51 @@ test('the public page ranks the provinces without a login, on a phone', async ()
   await page.screenshot({ path: `${SHOTS}/cong-khai-dien-thoai.png`, fullPage: true });
   await ctx.close();
 });
+
+test('the service index drills down, an agency enters its own shares, the operator re-weights it', async () => {
+  const { ctx, page } = await loggedIn('vanhanh');
+  await page.goto('/dieu-hanh?from=2025-01-01&to=2026-12-31');
+  await Promise.all([page.waitForURL('**/dieu-hanh/chi-so?**'), page.click('[data-testid=index-link]')]);
+  const scaled = (await page.textContent('[data-testid=index-scaled]')).trim();
+  assert.match(scaled, /^\d+(,\d+)?$/, `the country has a score: ${scaled}`);
+  assert.equal(await page.locator('[data-testid=index-groups] tr.group').count(), 5);
+  assert.equal(await page.locator('[data-testid=index-history] svg').count(), 1);
+  const provinces = page.locator('[data-testid=index-children] tbody tr', { has: page.locator('a') });
+  assert.ok(await provinces.count() > 1, 'the provinces are ranked');
+  await page.screenshot({ path: `${SHOTS}/chi-so-toan-quoc.png`, fullPage: true });
+  const code = await provinces.first().getAttribute('data-code');
+  await Promise.all([page.waitForURL(`**province=${code}**`), provinces.first().locator('a').click()]);
+  assert.equal(await page.locator('[data-testid=crumbs] a').count(), 2);
+  assert.ok(await page.locator('[data-testid=index-children] tbody tr').count() >= 1, 'its agencies are ranked');
+
+  // The operator puts 2.1 at 30 points from today: a new version, listed.
+  await page.goto('/dieu-hanh/chi-so/bo-chi-so');
+  assert.equal(await page.locator('[data-testid=versions] tbody tr').count(), 1);
+  await page.fill('input[name="p.2.1"]', 'ba mươi');
+  await page.click('[data-testid=edit] button[type=submit]');
+  assert.match(await page.textContent('[data-testid=errors]'), /2\.1/);
+  await page.fill('input[name="p.2.1"]', '30');
+  await page.fill('#note', 'Tăng trọng số giải quyết đúng hạn');
+  await page.click('[data-testid=edit] button[type=submit]');
+  assert.match(await page.textContent('[data-testid=made]'), /2/);
+  assert.equal(await page.locator('[data-testid=versions] tbody tr').count(), 2);
+  await ctx.close();
+
+  // The agency's leader lands on the agency's index and enters what it reports itself.
+  const leader = await loggedIn('lanhdao');
+  await leader.page.goto('/dieu-hanh/chi-so');
+  assert.match(await leader.page.textContent('[data-testid=index-version]'), /2/);
+  await Promise.all([leader.page.waitForURL('**/dieu-hanh/chi-so/nhap?**'), leader.page.click('[data-testid=enter-link]')]);
+  await leader.page.fill('input[name="v.1.1"]', '120');
+  await leader.page.click('[data-testid=inputs] button[type=submit]');
+  assert.match(await leader.page.textContent('[data-testid=errors]'), /0 đến 100/);
+  await leader.page.fill('input[name="v.1.1"]', '95,5');
+  await leader.page.click('[data-testid=inputs] button[type=submit]');
+  await leader.page.waitForSelector('[data-testid=saved]');
+  assert.equal(await leader.page.inputValue('input[name="v.1.1"]'), '95,5');
+  await leader.page.click('text=Xem chỉ số của cơ quan');
+  const row = leader.page.locator('[data-testid=index-groups] tr[data-code="1.1"]');
+  assert.match(await row.textContent(), /95,5%/);
+  await leader.page.screenshot({ path: `${SHOTS}/chi-so-co-quan.png`, fullPage: true });
+  await leader.ctx.close();
+});
