@@ -64,6 +64,28 @@ pub async fn enqueue(
 }
 
 impl Identity {
+    /// The accounts (id, e-mail address) holding any of `roles` in `agency` that can be
+    /// written to: not disabled, with an address.
+    pub async fn contacts(
+        &self,
+        agency: &str,
+        roles: &[crate::Role],
+    ) -> Result<Vec<(String, String)>> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for role in roles {
+            let rows: Vec<(String, String)> = on_db!(&self.db, c => sqlx::query_as(
+                "SELECT a.id, a.email FROM account_roles r JOIN accounts a ON a.id = r.account_id \
+                 WHERE r.agency_code = $1 AND r.role = $2 AND a.disabled = FALSE AND a.email IS NOT NULL AND a.email <> '' ORDER BY a.id"
+            ).bind(agency).bind(role.as_str()).fetch_all(c).await)?;
+            for r in rows {
+                if !out.iter().any(|x| x.0 == r.0) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Tells the mailer and the text-message sender there is something new (no-op for what
     /// is off).
     pub fn wake_mailer(&self) {

@@ -249,6 +249,12 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         .ensure_built()
         .await
         .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
+    if opts.demo {
+        reports
+            .seed_demo()
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the demo reports failed: {e}"))?;
+    }
     Ok(AppState {
         reports,
         payments,
@@ -435,6 +441,9 @@ impl Application {
         }
         tokio::spawn(payment::Payments::sweep(Arc::downgrade(
             &self.state.payments,
+        )));
+        tokio::spawn(report::Reports::remind_loop(Arc::downgrade(
+            &self.state.reports,
         )));
         let router = crate::routes::router(self.state.clone());
         axum::serve(

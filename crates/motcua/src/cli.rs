@@ -111,6 +111,8 @@ enum ReportCmd {
     /// Compare the roll-ups with their recomputation from the dossiers; exits with 1 when
     /// they differ.
     Check,
+    /// Send the periodic-report reminders due now (a running node sends them every hour).
+    Remind,
 }
 
 #[derive(Subcommand)]
@@ -447,6 +449,10 @@ async fn report_cmd(config: Config, clock: Arc<dyn Clock>, what: ReportCmd) -> a
                 );
             }
             println!("report roll-ups agree with the dossiers / số liệu tổng hợp khớp với hồ sơ");
+        }
+        ReportCmd::Remind => {
+            let n = state.reports.remind().await.map_err(fail)?;
+            println!("{n} reminder(s) queued / đã xếp {n} thư nhắc vào hàng đợi");
         }
     }
     Ok(())

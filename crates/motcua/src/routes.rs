@@ -55,6 +55,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(dossier::api::routes())
         .merge(payment::api::routes())
         .merge(report::api::routes())
+        .merge(report::regime_api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))

@@ -12,6 +12,9 @@ pub enum ReportError {
     NeedLogin,
     #[error("invalid: {0:?}")]
     Invalid(Vec<ProblemDetail>),
+    /// The record moved on meanwhile (Vietnamese, English).
+    #[error("conflict: {1}")]
+    Conflict(String, String),
     /// A file could not be made.
     #[error("export failed: {0}")]
     Export(String),
@@ -39,6 +42,7 @@ impl Problem for ReportError {
             ReportError::NeedLogin => "login_required",
             ReportError::Invalid(_) => "invalid_input",
             ReportError::Export(_) => "export_failed",
+            ReportError::Conflict(..) => "conflict",
             ReportError::Kernel(e) => e.kind(),
             ReportError::Identity(e) => e.kind(),
         }
@@ -51,6 +55,7 @@ impl Problem for ReportError {
             ReportError::NeedLogin => 401,
             ReportError::Invalid(_) => 422,
             ReportError::Export(_) => 500,
+            ReportError::Conflict(..) => 409,
             ReportError::Kernel(e) => e.status(),
             ReportError::Identity(e) => e.status(),
         }
@@ -63,6 +68,7 @@ impl Problem for ReportError {
             ReportError::NeedLogin => "Hãy đăng nhập để xem số liệu này".into(),
             ReportError::Invalid(l) => format!("Thông tin chưa hợp lệ ({} mục)", l.len()),
             ReportError::Export(_) => "Không tạo được tệp báo cáo".into(),
+            ReportError::Conflict(vi, _) => vi.clone(),
             ReportError::Kernel(e) => e.message_vi(),
             ReportError::Identity(e) => e.message_vi(),
         }
@@ -75,6 +81,7 @@ impl Problem for ReportError {
             ReportError::NeedLogin => "Log in to see these figures".into(),
             ReportError::Invalid(l) => format!("Invalid input ({} item(s))", l.len()),
             ReportError::Export(_) => "The report file could not be made".into(),
+            ReportError::Conflict(_, en) => en.clone(),
             ReportError::Kernel(e) => e.message_en(),
             ReportError::Identity(e) => e.message_en(),
         }

@@ -16,6 +16,8 @@ pub mod index;
 pub mod index_pages;
 pub mod pages;
 pub mod rebuild;
+pub mod regime;
+pub mod regime_api;
 pub mod rollup;
 
 use std::collections::{BTreeMap, HashMap};

@@ -592,7 +592,42 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         [303, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
     ),
     ("/dieu-hanh/chi-so/bo-chi-so", [200; 11]),
+    // The reporting regime: templates for anyone logged in; an agency's reports for who sees
+    // its figures or submits them; consolidations for who sees the scope.
+    (
+        "/api/v1/report-templates",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "/api/v1/report-templates/BC-TTHC-01",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "/api/v1/report-submissions?template=BC-TTHC-01&agency=000.00.02.H26&period=2026-02",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/api/v1/report-submissions/{report}",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/api/v1/report-consolidations?template=BC-TTHC-01&period=2026-02",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/report-consolidations?template=BC-TTHC-01&period=2026-02&agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
+    ),
 ];
+
+/// The demo's report waiting for approval.
+async fn demo_report(app: &testkit::TestApp) -> String {
+    let id: Option<String> = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT id FROM report_submissions WHERE agency = '000.00.02.H26' AND status = 'submitted' LIMIT 1"
+    ).fetch_optional(p).await)
+    .unwrap_or_default();
+    id.unwrap_or_else(|| panic!("the demo has a report waiting for approval"))
+}
 
 async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     let app = spawn_app(b, Spawn::default())
@@ -616,7 +651,9 @@ async fn every_route_answers_each_caller_as_the_table_says(b: Backend) {
     callers.push(session_of(&app, "vanhanh", PASSWORD).await);
     callers.push(admin_session(&app, "quantri").await);
     callers.push(session_of(&app, "canbo.hue", PASSWORD).await);
+    let report = demo_report(&app).await;
     for (path, expected) in MATRIX {
+        let path = &path.replace("{report}", &report);
         for (i, cookie) in callers.iter().enumerate() {
             let r = get_with(&app, path, if cookie.is_empty() { "x=y" } else { cookie }).await;
             assert_eq!(r.status().as_u16(), expected[i], "{path} as caller {i}");
@@ -741,6 +778,30 @@ const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
         r#"{"effective_from": "2026-03-01", "note": "matrix", "definition": {definition}}"#,
         [401, 403, 403, 403, 403, 403, 403, 403, 201, 201, 403],
     ),
+    // Report templates and their agencies: national operators.
+    (
+        "/api/v1/report-templates",
+        r#"{"code": "BC-MATRIX", "name": "Mẫu thử", "frequency": "quarter", "fields": [{"code": "n", "name": "Số", "kind": "integer"}]}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 201, 201, 403],
+    ),
+    (
+        "PUT /api/v1/report-templates/BC-TTHC-01/agencies",
+        r#"{"agencies": ["000.00.02.H26"]}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    // An agency's report: its leaders and administrators, and national operators.
+    (
+        "/api/v1/report-submissions",
+        r#"{"template": "BC-TTHC-01", "agency": "000.00.02.H26", "period": "2026-03", "values": {"received": 10, "received_online": 6, "resolved": 8, "on_time": 7, "late": 1}}"#,
+        [401, 403, 403, 403, 403, 403, 201, 201, 201, 201, 403],
+    ),
+    // Deciding on it: national operators (a province's People's Committee has nobody here);
+    // the decision named is not one, so nothing changes.
+    (
+        "/api/v1/report-submissions/{report}/decision",
+        r#"{"decision": "maybe"}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 422, 422, 403],
+    ),
     // An agency's entered shares: its leaders and administrators, and national operators.
     (
         "PUT /api/v1/reports/index/inputs",
@@ -828,8 +889,11 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
     .unwrap_or_default();
     let received = received.unwrap_or_else(|| panic!("the demo has a received dossier"));
     let definition = report::index::SEED;
+    let report = demo_report(&app).await;
     for (path, body, expected) in WRITE_MATRIX {
-        let path = path.replace("{received}", &received);
+        let path = path
+            .replace("{received}", &received)
+            .replace("{report}", &report);
         let body = body
             .replace("{received}", &received)
             .replace("{definition}", definition);

@@ -11,4 +11,5 @@ mod dossiers;
 mod oidc;
 mod pages_and_routes;
 mod payments;
+mod regime;
 mod reports;

@@ -253,6 +253,15 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/reports/index/versions", 401),
     ("GET", "/api/v1/reports/index/inputs", 401),
     ("PUT", "/api/v1/reports/index/inputs", 401),
+    ("GET", "/api/v1/report-templates", 401),
+    ("POST", "/api/v1/report-templates", 401),
+    ("GET", "/api/v1/report-templates/BC-01", 401),
+    ("PUT", "/api/v1/report-templates/BC-01/agencies", 401),
+    ("GET", "/api/v1/report-submissions", 401),
+    ("POST", "/api/v1/report-submissions", 401),
+    ("GET", "/api/v1/report-submissions/x", 401),
+    ("POST", "/api/v1/report-submissions/x/decision", 401),
+    ("GET", "/api/v1/report-consolidations", 401),
     ("GET", "/dieu-hanh", 303),
     ("GET", "/dieu-hanh/chi-so", 303),
     ("GET", "/dieu-hanh/chi-so/nhap", 303),
@@ -383,6 +392,14 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/agencies/000.00.02.H26/certificate"
             | "/api/v1/agencies/000.00.00.H26/certificate" => {
                 "/api/v1/agencies/{code}/certificate".to_string()
+            }
+            "/api/v1/report-templates/BC-01" => "/api/v1/report-templates/{code}".to_string(),
+            "/api/v1/report-templates/BC-01/agencies" => {
+                "/api/v1/report-templates/{code}/agencies".to_string()
+            }
+            "/api/v1/report-submissions/x" => "/api/v1/report-submissions/{id}".to_string(),
+            "/api/v1/report-submissions/x/decision" => {
+                "/api/v1/report-submissions/{id}/decision".to_string()
             }
             _ => p,
         })
