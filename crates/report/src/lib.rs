@@ -18,6 +18,7 @@ pub mod pages;
 pub mod rebuild;
 pub mod regime;
 pub mod regime_api;
+pub mod regime_pages;
 pub mod rollup;
 
 use std::collections::{BTreeMap, HashMap};

@@ -28,6 +28,7 @@ where
         .route("/dieu-hanh", get(dashboard))
         .route("/cong-khai", get(transparency))
         .merge(crate::index_pages::routes())
+        .merge(crate::regime_pages::routes())
 }
 
 /// A link to the dashboard at a scope, keeping the period.
@@ -93,7 +94,7 @@ fn pct(r: Option<f64>) -> String {
     r.map(|x| format!("{x:.2}%")).unwrap_or_else(|| "—".into())
 }
 
-fn number(n: i64) -> String {
+pub(crate) fn number(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {

@@ -618,6 +618,18 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/api/v1/report-consolidations?template=BC-TTHC-01&period=2026-02&agency=000.00.02.H26",
         [401, 403, 403, 403, 403, 200, 200, 200, 200, 200, 403],
     ),
+    (
+        "/bao-cao",
+        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "/bao-cao/lap?template=BC-TTHC-01&agency=000.00.02.H26&period=2026-02",
+        [303, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
+    ),
+    (
+        "/bao-cao/tong-hop?template=BC-TTHC-01&period=2026-02",
+        [303, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
 ];
 
 /// The demo's report waiting for approval.
