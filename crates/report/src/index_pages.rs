@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, FromRef, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use web::{Chrome, PageError, Site, render};
@@ -22,6 +22,7 @@ use crate::error::invalid;
 use crate::index::{
     Definition, EnterValues, Entered, IndexFigures, Measure, NewVersion, Version, parse_month,
 };
+use crate::pages::{login_first, session_of};
 use crate::{Period, ReportError, Reports, Scope, chart};
 
 /// The index pages.
@@ -39,21 +40,6 @@ where
             "/dieu-hanh/chi-so/bo-chi-so",
             get(versions_page).post(versions_post),
         )
-}
-
-fn login_first(c: &Chrome) -> Response {
-    Redirect::to(&format!(
-        "/dang-nhap?next={}",
-        web::layout::encode_component(&c.here)
-    ))
-    .into_response()
-}
-
-fn session_of(auth: &Auth) -> Option<(Principal, String)> {
-    match (auth.principal(), &auth.session) {
-        (Some(p), Some(s)) => Some((p.clone(), s.csrf.clone())),
-        _ => None,
-    }
 }
 
 fn bad_query(e: QueryRejection) -> ReportError {

@@ -31,6 +31,23 @@ where
         .merge(crate::regime_pages::routes())
 }
 
+/// Sends a caller without a session to log in, and back here after.
+pub(crate) fn login_first(c: &Chrome) -> Response {
+    Redirect::to(&format!(
+        "/dang-nhap?next={}",
+        web::layout::encode_component(&c.here)
+    ))
+    .into_response()
+}
+
+/// The caller of a page with a browser session, and the session's CSRF token.
+pub(crate) fn session_of(auth: &Auth) -> Option<(identity::Principal, String)> {
+    match (auth.principal(), &auth.session) {
+        (Some(p), Some(s)) => Some((p.clone(), s.csrf.clone())),
+        _ => None,
+    }
+}
+
 /// A link to the dashboard at a scope, keeping the period.
 fn href(scope: &Scope, period: &Period) -> String {
     let mut q = vec![

@@ -18,6 +18,7 @@ use identity::Principal;
 use identity::web::Auth;
 
 use crate::error::invalid;
+use crate::pages::{login_first, session_of};
 use crate::regime::{
     Consolidation, Decision, Field, Kind, NewSubmission, ReportPeriod, Submission, Template,
 };
@@ -36,21 +37,6 @@ where
         .route("/bao-cao/lap", get(form_page).post(form_post))
         .route("/bao-cao/tong-hop", get(consolidation_page))
         .route("/bao-cao/quyet-dinh", post(decision_post))
-}
-
-fn login_first(c: &Chrome) -> Response {
-    Redirect::to(&format!(
-        "/dang-nhap?next={}",
-        web::layout::encode_component(&c.here)
-    ))
-    .into_response()
-}
-
-fn session_of(auth: &Auth) -> Option<(Principal, String)> {
-    match (auth.principal(), &auth.session) {
-        (Some(p), Some(s)) => Some((p.clone(), s.csrf.clone())),
-        _ => None,
-    }
 }
 
 fn enc(s: &str) -> String {
