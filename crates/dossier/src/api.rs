@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use web::ApiError;
+use web::extract::{json as body, path};
 
 use identity::web::Auth;
 use kernel::ProblemDetail;
@@ -190,28 +191,6 @@ fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
 /// The caller of a request that changes something (CSRF-checked for a browser's session).
 fn writer(auth: &Auth, headers: &HeaderMap) -> Result<identity::Principal, ApiError> {
     Ok(auth.writer(headers)?)
-}
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(v)| v).map_err(|e| {
-        DossierError::Invalid(vec![ProblemDetail::new(
-            "path",
-            format!("Đường dẫn không hợp lệ: {e}"),
-            format!("Invalid path: {e}"),
-        )])
-        .into()
-    })
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        DossierError::Invalid(vec![ProblemDetail::new(
-            "body",
-            format!("Nội dung JSON không đọc được: {}", e.body_text()),
-            format!("The JSON body cannot be read: {}", e.body_text()),
-        )])
-        .into()
-    })
 }
 
 /// File a dossier: a draft (then upload documents and submit), or submitted at once. At the

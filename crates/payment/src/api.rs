@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::ApiError;
+use web::extract::{json as body, path, query};
 
 use identity::web::Auth;
 
-use crate::error::invalid;
 use crate::{
     DossierFees, Payment, PaymentError, Payments, RefundInput, StartInput, Started, Statement,
     Summary,
@@ -53,39 +53,6 @@ fn who(auth: &Auth) -> Result<identity::Principal, ApiError> {
 /// The caller of a request that changes something (CSRF-checked for a browser's session).
 fn writer(auth: &Auth, headers: &HeaderMap) -> Result<identity::Principal, ApiError> {
     Ok(auth.writer(headers)?)
-}
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(v)| v).map_err(|e| {
-        invalid(
-            "path",
-            format!("Đường dẫn không hợp lệ: {e}"),
-            format!("Invalid path: {e}"),
-        )
-        .into()
-    })
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        invalid(
-            "body",
-            format!("Nội dung JSON không đọc được: {}", e.body_text()),
-            format!("The JSON body cannot be read: {}", e.body_text()),
-        )
-        .into()
-    })
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v).map_err(|e| {
-        invalid(
-            "query",
-            format!("Tham số không hợp lệ: {}", e.body_text()),
-            format!("Invalid parameters: {}", e.body_text()),
-        )
-        .into()
-    })
 }
 
 /// The caller's address as the gateway wants it.

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::ApiError;
+use web::extract::{json as body, query};
 
 use identity::web::Auth;
 
@@ -36,17 +37,6 @@ where
         .routes(routes!(index_figures))
         .routes(routes!(index_versions, add_index_version))
         .routes(routes!(index_inputs, enter_index_inputs))
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v).map_err(|e| {
-        invalid(
-            "query",
-            format!("Tham số không hợp lệ: {}", e.body_text()),
-            format!("Invalid parameters: {}", e.body_text()),
-        )
-        .into()
-    })
 }
 
 /// Which figures: the level (none of the three gives the country) and the period.
@@ -280,17 +270,6 @@ pub struct CheckAnswer {
     pub agrees: bool,
     #[serde(flatten)]
     pub check: Check,
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        invalid(
-            "body",
-            format!("Nội dung JSON không đọc được: {}", e.body_text()),
-            format!("The JSON body cannot be read: {}", e.body_text()),
-        )
-        .into()
-    })
 }
 
 /// The citizen-service index (Decision 766/QĐ-TTg) of the country, a province or an agency

@@ -13,10 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::ApiError;
+use web::extract::{json as body, path, query};
 
 use identity::web::Auth;
 
-use crate::error::invalid;
 use crate::regime::{Consolidation, Decision, NewSubmission, Submission, Template, TemplateSpec};
 use crate::{ReportError, Reports, Scope};
 
@@ -35,39 +35,6 @@ where
         .routes(routes!(get_submission))
         .routes(routes!(decide))
         .routes(routes!(consolidation))
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        invalid(
-            "body",
-            format!("Nội dung JSON không đọc được: {}", e.body_text()),
-            format!("The JSON body cannot be read: {}", e.body_text()),
-        )
-        .into()
-    })
-}
-
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v).map_err(|e| {
-        invalid(
-            "query",
-            format!("Tham số không hợp lệ: {}", e.body_text()),
-            format!("Invalid parameters: {}", e.body_text()),
-        )
-        .into()
-    })
-}
-
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(v)| v).map_err(|e| {
-        invalid(
-            "path",
-            format!("Đường dẫn không hợp lệ: {e}"),
-            format!("Invalid path: {e}"),
-        )
-        .into()
-    })
 }
 
 /// Every report template (its latest version) with the agencies that make it. Any logged-in

@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod error;
+pub mod extract;
 pub mod lang;
 pub mod layout;
 pub mod metrics;
