@@ -573,7 +573,16 @@ impl ReportPeriod {
 
     /// The period before this one.
     pub fn previous(&self, frequency: Frequency, deadline_day: u32) -> Result<Self> {
-        ReportPeriod::containing(self.from - Duration::days(1), frequency, deadline_day)
+        match frequency {
+            // The half-year's figures start in December: the day before is still in a
+            // second half, which has no report; the one before is last year's.
+            Frequency::HalfYear => ReportPeriod::parse(
+                &format!("{}-H1", self.to.year() - 1),
+                frequency,
+                deadline_day,
+            ),
+            _ => ReportPeriod::containing(self.from - Duration::days(1), frequency, deadline_day),
+        }
     }
 }
 
@@ -1443,6 +1452,19 @@ mod tests {
             .previous(Frequency::Year, 20)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(prev.key, "2026");
+        // After June, the half-year report due is this year's, and the one before last year's.
+        let h = ReportPeriod::containing(d(2026, 8, 1), Frequency::HalfYear, 20)
+            .and_then(|c| c.previous(Frequency::HalfYear, 20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.key, "2026-H1");
+        let h = h
+            .previous(Frequency::HalfYear, 20)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.key, "2025-H1");
+        let q = ReportPeriod::parse("2026-Q1", Frequency::Quarter, 20)
+            .and_then(|q| q.previous(Frequency::Quarter, 20))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.key, "2025-Q4");
     }
 
     #[test]
