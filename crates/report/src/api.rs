@@ -225,10 +225,14 @@ pub struct PublicRanking {
     pub national: Figures,
     /// Every agency that received or resolved a dossier in the period, ranked.
     pub agencies: Vec<Line>,
+    /// The citizen-service index (Decision 766/QĐ-TTg) of the country, with the provinces
+    /// ranked by it; no history.
+    pub index: IndexFigures,
 }
 
-/// The public transparency figures: the country's totals and the on-time ranking of the
-/// provinces and of the agencies over the period. No login.
+/// The public transparency figures: the country's totals, the on-time ranking of the
+/// provinces and of the agencies over the period, and the provinces' citizen-service index.
+/// No login.
 #[utoipa::path(get, path = "/api/v1/reports/public", tag = "reports",
     params(FiguresQuery),
     responses(
@@ -242,7 +246,12 @@ async fn public(
     let q = query(q)?;
     let period = q.period(&r)?;
     let (national, agencies) = r.public_ranking(period).await?;
-    Ok(Json(PublicRanking { national, agencies }))
+    let index = r.public_index(period).await?;
+    Ok(Json(PublicRanking {
+        national,
+        agencies,
+        index,
+    }))
 }
 
 /// Compares the kept roll-ups with their recomputation from the dossiers (national

@@ -795,6 +795,20 @@ impl Reports {
     /// The index of the country, a province or an agency over a period, with the level
     /// below ranked and the months up to the period's end.
     pub async fn index(&self, scope: &Scope, period: Period) -> Result<IndexFigures> {
+        self.index_with(scope, period, true).await
+    }
+
+    /// The country's index with the provinces ranked, without the history: the public page's.
+    pub async fn public_index(&self, period: Period) -> Result<IndexFigures> {
+        self.index_with(&Scope::National, period, false).await
+    }
+
+    async fn index_with(
+        &self,
+        scope: &Scope,
+        period: Period,
+        with_history: bool,
+    ) -> Result<IndexFigures> {
         if let Scope::Procedure { .. } = scope {
             return Err(invalid(
                 "procedure",
@@ -874,6 +888,18 @@ impl Reports {
             rank_index(&mut children);
         }
         // The history: the months up to the period's last, each scored with its version.
+        if !with_history {
+            return Ok(IndexFigures {
+                scope: scope.clone(),
+                title: f.title,
+                period,
+                definition: v,
+                score: score_now,
+                children_kind,
+                children,
+                history: Vec::new(),
+            });
+        }
         let last = crate::rollup::month_of(period.to);
         let mut first = last;
         for _ in 1..HISTORY_MONTHS {
@@ -896,26 +922,27 @@ impl Reports {
             to: period.to,
         };
         let hist = self.figures(scope, span).await?;
-        let hist_means: Vec<(NaiveDate, HashMap<String, f64>)> = {
-            let mut out = Vec::new();
-            for b in &hist.series {
-                let m = self
-                    .entered_means(b.start, b.start)
-                    .await
-                    .map(|x| pooled(&x, &member))?;
-                out.push((b.start, m));
-            }
-            out
-        };
+        // A short span comes day by day: add it up by month.
+        let mut months: BTreeMap<NaiveDate, Metrics> = BTreeMap::new();
+        for b in &hist.series {
+            months
+                .entry(crate::rollup::month_of(b.start))
+                .or_default()
+                .add(&b.metrics, 1);
+        }
         let mut history = Vec::new();
-        for (b, (_, entered)) in hist.series.iter().zip(hist_means.iter()) {
-            let end = last_day_of_month(b.start).min(period.to);
+        for (month, metrics) in &months {
+            let end = last_day_of_month(*month).min(period.to);
             let Some(hv) = in_force(&versions, end) else {
                 continue;
             };
-            let s = score(hv, &b.metrics, entered);
+            let entered = self
+                .entered_means(*month, *month)
+                .await
+                .map(|x| pooled(&x, &member))?;
+            let s = score(hv, metrics, &entered);
             history.push(HistoryPoint {
-                month: b.start,
+                month: *month,
                 version: hv.version,
                 points: s.points,
                 scaled: s.scaled,

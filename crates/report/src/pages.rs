@@ -335,6 +335,7 @@ async fn dashboard(
 struct TransparencyPage {
     c: Chrome,
     f: Figures,
+    index: crate::index::IndexFigures,
     agencies: Vec<Line>,
     presets: Vec<(String, String)>,
     ranking_svg: String,
@@ -343,6 +344,10 @@ struct TransparencyPage {
 impl TransparencyPage {
     fn pct(&self, r: &Option<f64>) -> String {
         pct(*r)
+    }
+    fn pts(&self, x: &Option<f64>) -> String {
+        x.map(|v| format!("{v:.2}").replace('.', ","))
+            .unwrap_or_else(|| "—".into())
     }
     fn num(&self, n: impl std::borrow::Borrow<i64>) -> String {
         number(*n.borrow())
@@ -364,6 +369,10 @@ async fn transparency(
         Err(e) => return Err(PageError::new(e, c)),
     };
     agencies.truncate(200);
+    let index = match r.public_index(period).await {
+        Ok(x) => x,
+        Err(e) => return Err(PageError::new(e, c)),
+    };
     let vi = c.lang.is_vi();
     let ranking_svg = chart::ranking(&f.children).unwrap_or_default();
     let presets = presets(r.today(), vi)
@@ -382,6 +391,7 @@ async fn transparency(
     Ok(render(&TransparencyPage {
         c,
         f,
+        index,
         agencies,
         presets,
         ranking_svg,

@@ -788,6 +788,13 @@ async fn dashboards_drill_down_export_and_answer_only_who_may_see(b: Backend) {
         "{public}"
     );
     assert_eq!(public["national"]["totals"], nat["totals"]);
+    assert!(
+        public["index"]["children"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|x| x["code"] == "01" && x["scaled"].is_f64())),
+        "{public}"
+    );
+    assert_eq!(public["index"]["history"], json!([]));
     let page = app
         .get("/cong-khai")
         .await
@@ -795,7 +802,9 @@ async fn dashboards_drill_down_export_and_answer_only_who_may_see(b: Backend) {
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap_or_default();
     assert!(
-        html.contains("Thành phố Hà Nội") && html.contains("<svg"),
+        html.contains("Thành phố Hà Nội")
+            && html.contains("<svg")
+            && html.contains("Quyết định 766/QĐ-TTg"),
         "{html}"
     );
     app.stop().await.unwrap_or_else(|e| panic!("{e:#}"));
