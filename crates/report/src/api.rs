@@ -19,7 +19,7 @@ use identity::web::Auth;
 
 use crate::error::invalid;
 use crate::index::{EnterValues, Entered, IndexFigures, NewVersion, Version};
-use crate::{Check, Figures, Line, OverdueLine, Period, ReportError, Reports, Scope};
+use crate::{Check, Figures, OverdueLine, Period, ReportError, Reports, Scope};
 
 /// The reporting routes.
 pub fn routes<S>() -> OpenApiRouter<S>
@@ -218,40 +218,22 @@ async fn overdue(
     ))
 }
 
-/// The public rankings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublicRanking {
-    /// The country's figures, with the provinces ranked.
-    pub national: Figures,
-    /// Every agency that received or resolved a dossier in the period, ranked.
-    pub agencies: Vec<Line>,
-    /// The citizen-service index (Decision 766/QĐ-TTg) of the country, with the provinces
-    /// ranked by it; no history.
-    pub index: IndexFigures,
-}
-
 /// The public transparency figures: the country's totals, the on-time ranking of the
 /// provinces and of the agencies over the period, and the provinces' citizen-service index.
-/// No login.
+/// No login; an answer may be up to a minute old.
 #[utoipa::path(get, path = "/api/v1/reports/public", tag = "reports",
     params(FiguresQuery),
     responses(
-        (status = 200, body = PublicRanking),
+        (status = 200, body = crate::Public),
         (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 async fn public(
     State(r): State<Arc<Reports>>,
     q: Result<Query<FiguresQuery>, QueryRejection>,
-) -> Result<Json<PublicRanking>, ApiError> {
+) -> Result<Json<crate::Public>, ApiError> {
     let q = query(q)?;
     let period = q.period(&r)?;
-    let (national, agencies) = r.public_ranking(period).await?;
-    let index = r.public_index(period).await?;
-    Ok(Json(PublicRanking {
-        national,
-        agencies,
-        index,
-    }))
+    Ok(Json(crate::Public::clone(&*r.public(period).await?)))
 }
 
 /// Compares the kept roll-ups with their recomputation from the dossiers (national

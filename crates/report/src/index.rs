@@ -795,12 +795,18 @@ impl Reports {
     /// The index of the country, a province or an agency over a period, with the level
     /// below ranked and the months up to the period's end.
     pub async fn index(&self, scope: &Scope, period: Period) -> Result<IndexFigures> {
-        self.index_with(scope, period, true).await
+        self.index_with(scope, period, true, None).await
     }
 
-    /// The country's index with the provinces ranked, without the history: the public page's.
-    pub async fn public_index(&self, period: Period) -> Result<IndexFigures> {
-        self.index_with(&Scope::National, period, false).await
+    /// The country's index with the provinces ranked, without the history, from the country's
+    /// figures already at hand: the public page's.
+    pub(crate) async fn public_index(
+        &self,
+        period: Period,
+        national: &crate::Figures,
+    ) -> Result<IndexFigures> {
+        self.index_with(&Scope::National, period, false, Some(national))
+            .await
     }
 
     async fn index_with(
@@ -808,6 +814,7 @@ impl Reports {
         scope: &Scope,
         period: Period,
         with_history: bool,
+        figures: Option<&crate::Figures>,
     ) -> Result<IndexFigures> {
         if let Scope::Procedure { .. } = scope {
             return Err(invalid(
@@ -861,7 +868,10 @@ impl Reports {
                 .map(|(k, (s, n))| (k, s / n))
                 .collect::<HashMap<String, f64>>()
         };
-        let f = self.figures(scope, period).await?;
+        let f = match figures {
+            Some(f) => f.clone(),
+            None => self.figures(scope, period).await?,
+        };
         let means = self.entered_means(period.from, period.to).await?;
         let score_now = score(&v, &f.totals, &pooled(&means, &member));
         let children_kind = match scope {

@@ -336,6 +336,24 @@ pub struct Figures {
     pub series: Vec<Bucket>,
 }
 
+/// How long a public answer is kept.
+pub const PUBLIC_TTL_SECS: u64 = 60;
+
+/// What the public transparency page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Public {
+    /// The country's figures, with the provinces ranked.
+    pub national: Figures,
+    /// Every agency that received or resolved a dossier in the period, ranked.
+    pub agencies: Vec<Line>,
+    /// The citizen-service index (Decision 766/QĐ-TTg) of the country, with the provinces
+    /// ranked by it; no history.
+    pub index: index::IndexFigures,
+}
+
+type PublicCache =
+    std::sync::Mutex<HashMap<(NaiveDate, NaiveDate), (std::time::Instant, Arc<Public>)>>;
+
 /// The reporting service.
 pub struct Reports {
     db: Db,
@@ -345,6 +363,7 @@ pub struct Reports {
     source: Arc<dyn Source>,
     overdue: Arc<dyn OverdueSource>,
     names: RwLock<HashMap<String, String>>,
+    public_cache: PublicCache,
 }
 
 impl std::fmt::Debug for Reports {
@@ -423,6 +442,7 @@ impl Reports {
             source,
             overdue,
             names: RwLock::new(HashMap::new()),
+            public_cache: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -933,6 +953,35 @@ impl Reports {
             }
         };
         Ok(lines)
+    }
+
+    /// The public page's figures for a period. Anyone may ask and each answer adds up the
+    /// whole country, so an answer is kept for [`PUBLIC_TTL_SECS`] seconds.
+    pub async fn public(&self, period: Period) -> Result<Arc<Public>> {
+        let key = (period.from, period.to);
+        if let Ok(c) = self.public_cache.lock()
+            && let Some((at, p)) = c.get(&key)
+            && at.elapsed().as_secs() < PUBLIC_TTL_SECS
+        {
+            return Ok(p.clone());
+        }
+        let (national, agencies) = self.public_ranking(period).await?;
+        let index = self.public_index(period, &national).await?;
+        let p = Arc::new(Public {
+            national,
+            agencies,
+            index,
+        });
+        if let Ok(mut c) = self.public_cache.lock() {
+            if c.len() >= 64 {
+                c.retain(|_, (at, _)| at.elapsed().as_secs() < PUBLIC_TTL_SECS);
+                if c.len() >= 64 {
+                    c.clear();
+                }
+            }
+            c.insert(key, (std::time::Instant::now(), p.clone()));
+        }
+        Ok(p)
     }
 
     /// The public rankings: provinces, and every agency, by on-time share over the period.

@@ -364,15 +364,16 @@ async fn transparency(
         Ok(x) => x,
         Err(e) => return Err(PageError::new(e, c)),
     };
-    let (f, mut agencies) = match r.public_ranking(period).await {
+    let public = match r.public(period).await {
         Ok(x) => x,
         Err(e) => return Err(PageError::new(e, c)),
     };
+    let crate::Public {
+        national: f,
+        mut agencies,
+        index,
+    } = crate::Public::clone(&public);
     agencies.truncate(200);
-    let index = match r.public_index(period).await {
-        Ok(x) => x,
-        Err(e) => return Err(PageError::new(e, c)),
-    };
     let vi = c.lang.is_vi();
     let ranking_svg = chart::ranking(&f.children).unwrap_or_default();
     let presets = presets(r.today(), vi)
