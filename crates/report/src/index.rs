@@ -157,11 +157,29 @@ impl Definition {
                 "The total must be above 0 and at most 1000".into(),
             );
         }
-        if self.groups.is_empty() {
+        if self.groups.is_empty() || self.groups.len() > 20 || self.indicators().count() > 100 {
             say(
                 "groups".into(),
-                "Bộ chỉ số cần ít nhất một nhóm".into(),
-                "The index needs at least one group".into(),
+                "Bộ chỉ số cần từ 1 đến 20 nhóm, tối đa 100 chỉ số".into(),
+                "The index needs 1 to 20 groups and at most 100 indicators".into(),
+            );
+        }
+        let too_long = |s: &str| s.chars().count() > 300;
+        if too_long(&self.name)
+            || too_long(&self.name_en)
+            || too_long(&self.source)
+            || self
+                .groups
+                .iter()
+                .any(|g| too_long(&g.name) || too_long(&g.name_en))
+            || self
+                .indicators()
+                .any(|i| too_long(&i.name) || too_long(&i.name_en))
+        {
+            say(
+                "name".into(),
+                "Tên dài quá 300 ký tự".into(),
+                "A name is longer than 300 characters".into(),
             );
         }
         let mut codes = BTreeSet::new();

@@ -147,7 +147,28 @@ fn code_ok(s: &str) -> bool {
 
 type Tree = evalexpr::Node<evalexpr::DefaultNumericTypes>;
 
+/// The longest formula, and how deep its brackets may go (the parser recurses).
+const FORMULA_CHARS: usize = 500;
+const FORMULA_DEPTH: usize = 16;
+
 fn parse_formula(f: &str) -> std::result::Result<Tree, String> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for ch in f.chars() {
+        match ch {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if f.chars().count() > FORMULA_CHARS || deepest > FORMULA_DEPTH {
+        return Err(format!(
+            "at most {FORMULA_CHARS} characters and {FORMULA_DEPTH} levels of brackets"
+        ));
+    }
     evalexpr::build_operator_tree::<evalexpr::DefaultNumericTypes>(f).map_err(|e| e.to_string())
 }
 
@@ -168,6 +189,13 @@ impl TemplateSpec {
                 "name",
                 "Hãy nhập tên mẫu báo cáo (tối đa 300 ký tự)",
                 "The template needs a name (up to 300 characters)",
+            ));
+        }
+        if self.basis.chars().count() > 500 || self.name_en.chars().count() > 300 {
+            out.push(ProblemDetail::new(
+                "basis",
+                "Căn cứ tối đa 500 ký tự, tên tiếng Anh tối đa 300",
+                "The basis is up to 500 characters, the English name up to 300",
             ));
         }
         if !(15..=28).contains(&self.deadline_day) {
@@ -206,11 +234,15 @@ impl TemplateSpec {
                     ),
                 ));
             }
-            if f.name.trim().is_empty() || f.name.chars().count() > 300 {
+            if f.name.trim().is_empty()
+                || f.name.chars().count() > 300
+                || f.name_en.chars().count() > 300
+                || f.unit.chars().count() > 40
+            {
                 out.push(ProblemDetail::new(
                     at("name"),
-                    "Hãy nhập tên chỉ tiêu (tối đa 300 ký tự)",
-                    "The indicator needs a name (up to 300 characters)",
+                    "Hãy nhập tên chỉ tiêu (tối đa 300 ký tự; đơn vị tối đa 40)",
+                    "The indicator needs a name (up to 300 characters; a unit up to 40)",
                 ));
             }
             if let (Some(a), Some(b)) = (f.min, f.max)
@@ -366,6 +398,13 @@ impl TemplateSpec {
         &self,
         given: &BTreeMap<String, Value>,
     ) -> std::result::Result<BTreeMap<String, Value>, Vec<ProblemDetail>> {
+        if given.len() > self.fields.len() + 20 {
+            return Err(vec![ProblemDetail::new(
+                "values",
+                format!("Mẫu báo cáo chỉ có {} chỉ tiêu", self.fields.len()),
+                format!("The template has only {} indicators", self.fields.len()),
+            )]);
+        }
         let mut problems = Vec::new();
         let by_code: HashMap<&str, &Field> =
             self.fields.iter().map(|f| (f.code.as_str(), f)).collect();
@@ -1496,6 +1535,10 @@ mod tests {
         let mut call = spec();
         call.fields[2].formula = Some("math::sqrt(on_time)".into());
         assert!(!call.problems().is_empty());
+        // Deep brackets are refused before the parser sees them.
+        let mut deep = spec();
+        deep.fields[2].formula = Some(format!("{}on_time{}", "(".repeat(5000), ")".repeat(5000)));
+        assert!(deep.problems().iter().any(|p| p.at == "fields[2].formula"));
     }
 
     #[test]
