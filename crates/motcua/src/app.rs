@@ -249,12 +249,6 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         .ensure_built()
         .await
         .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
-    if opts.demo {
-        reports
-            .seed_demo()
-            .await
-            .map_err(|e| anyhow::anyhow!("creating the demo reports failed: {e}"))?;
-    }
     Ok(AppState {
         reports,
         payments,
@@ -278,6 +272,17 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
 /// rankings have something to show; the agencies where the demo's officials work keep only
 /// their own. Answers how many were written.
 pub async fn seed_demo_history(state: &AppState, dossiers: u64) -> anyhow::Result<u64> {
+    let n = generate_history(state, dossiers).await?;
+    // The periodic reports start from the figures, so they come after the history.
+    state
+        .reports
+        .seed_demo()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo reports failed: {e}"))?;
+    Ok(n)
+}
+
+async fn generate_history(state: &AppState, dossiers: u64) -> anyhow::Result<u64> {
     let done = dossier::history::generated(&state.db)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -989,7 +989,7 @@ impl Reports {
             .spec
             .check_values(&new.values)
             .map_err(ReportError::Invalid)?;
-        self.write_submission(&p.id, &t, &agency, &period, &values)
+        self.write_submission(&p.id, &t, &agency, &period, &values, self.clock.now())
             .await
     }
 
@@ -1001,9 +1001,9 @@ impl Reports {
         agency: &str,
         period: &ReportPeriod,
         values: &BTreeMap<String, Value>,
+        now: DateTime<Utc>,
     ) -> Result<Submission> {
-        let now = self.clock.now();
-        let late = self.today() > period.deadline;
+        let late = kernel::clock::to_local(now).date() > period.deadline;
         let id = uuid::Uuid::now_v7().to_string();
         let json = serde_json::to_string(values).map_err(|e| ReportError::Export(e.to_string()))?;
         let mut tx = Tx::begin(&self.db).await?;
@@ -1316,8 +1316,9 @@ impl Reports {
     }
 
     /// The demo's reporting: the monthly one-stop report, assigned to the demo's service
-    /// centre and two more agencies of Hà Nội, and the centre's report of last month waiting
-    /// for approval (once).
+    /// centre and two more agencies of Hà Nội (those with the most dossiers last period), and
+    /// those two's reports of last period, sent on time and waiting for approval (once). Run it
+    /// after the demo's history, so that their figures are the generated ones.
     pub async fn seed_demo(&self) -> Result<()> {
         if !self.templates().await?.is_empty() {
             return Ok(());
@@ -1325,7 +1326,8 @@ impl Reports {
         let spec: TemplateSpec = serde_json::from_str(DEMO_TEMPLATE)
             .map_err(|e| ReportError::Export(format!("demo template: {e}")))?;
         let t = self.put_template("system", spec).await?;
-        let mut agencies = vec![DEMO_AGENCY.to_string()];
+        let (f, d) = (t.spec.frequency, t.spec.deadline_day);
+        let period = ReportPeriod::containing(self.today(), f, d)?.previous(f, d)?;
         let mut others: Vec<String> = self
             .catalog
             .lookup()
@@ -1335,24 +1337,37 @@ impl Reports {
             .map(|a| a.spec.code.to_string())
             .collect();
         others.sort();
-        agencies.extend(others.into_iter().take(2));
+        let mut ranked = Vec::with_capacity(others.len());
+        for a in others {
+            let v = self.prefill(&t, &a, &period).await?;
+            let received = v.get("received").and_then(Value::as_i64).unwrap_or(0);
+            ranked.push((std::cmp::Reverse(received), a, v));
+        }
+        ranked.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        ranked.truncate(2);
+        let mut agencies = vec![DEMO_AGENCY.to_string()];
+        agencies.extend(ranked.iter().map(|(_, a, _)| a.clone()));
         let t = self.assign("system", &t.spec.code, &agencies).await?;
-        let (f, d) = (t.spec.frequency, t.spec.deadline_day);
-        let period = ReportPeriod::containing(self.today(), f, d)?.previous(f, d)?;
-        let mut given = self.prefill(&t, DEMO_AGENCY, &period).await?;
-        given.retain(|k, _| {
-            t.spec
-                .fields
-                .iter()
-                .any(|f| &f.code == k && f.formula.is_none())
-        });
-        given.insert(
-            "notes".into(),
-            json!("Tiếp nhận và trả kết quả đúng quy trình; đề nghị nâng cấp đường truyền."),
-        );
-        let values = t.spec.check_values(&given).map_err(ReportError::Invalid)?;
-        self.write_submission("system", &t, DEMO_AGENCY, &period, &values)
-            .await?;
+        // Sent two days before the deadline, in the morning.
+        let sent = (period.deadline - Duration::days(2))
+            .and_hms_opt(2, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(|| self.clock.now());
+        for (_, agency, mut given) in ranked {
+            given.retain(|k, _| {
+                t.spec
+                    .fields
+                    .iter()
+                    .any(|f| &f.code == k && f.formula.is_none())
+            });
+            given.insert(
+                "notes".into(),
+                json!("Tiếp nhận và trả kết quả đúng quy trình; đề nghị nâng cấp đường truyền."),
+            );
+            let values = t.spec.check_values(&given).map_err(ReportError::Invalid)?;
+            self.write_submission("system", &t, &agency, &period, &values, sent)
+                .await?;
+        }
         Ok(())
     }
 

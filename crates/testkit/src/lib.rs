@@ -119,6 +119,10 @@ pub async fn spawn_on(
         listener,
     )
     .await?;
+    if opts.demo {
+        // The demo's periodic reports (its history is left out: tests make their own).
+        motcua::app::seed_demo_history(app.state(), 0).await?;
+    }
     let addr = app.local_addr()?;
     let state = app.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
