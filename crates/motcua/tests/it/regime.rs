@@ -93,6 +93,23 @@ async fn submissions(app: &TestApp, who: &str, agency: &str, period: &str) -> Ve
     v.as_array().cloned().unwrap_or_default()
 }
 
+/// Submits a report of the test's template.
+async fn submit(
+    app: &TestApp,
+    who: &str,
+    agency: &str,
+    period: &str,
+    values: Value,
+) -> (u16, Value) {
+    app.call(
+        "POST",
+        "/api/v1/report-submissions",
+        who,
+        Some(json!({"template": "BC-MC-02", "agency": agency, "period": period, "values": values})),
+    )
+    .await
+}
+
 async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend) {
     let app = spawn_app(b, Spawn::default())
         .await
@@ -188,17 +205,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     assert_eq!(t["agencies"].as_array().map(Vec::len), Some(2));
 
     // Bad reports are refused whole, every problem listed; nothing is stored.
-    let (st, e) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &leader,
-            Some(
-                json!({"template": "BC-MC-02", "agency": AGENCY, "period": "2026-03",
-                "values": {"resolved": 2.5, "on_time": "chín", "on_time_share": 90, "extra": 1}}),
-            ),
-        )
-        .await;
+    let (st, e) = submit(
+        &app,
+        &leader,
+        AGENCY,
+        "2026-03",
+        json!({"resolved": 2.5, "on_time": "chín", "on_time_share": 90, "extra": 1}),
+    )
+    .await;
     assert_eq!(st, 422, "{e}");
     let at = fields_of(&e);
     for f in [
@@ -212,17 +226,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     }
     assert!(e["errors"][0]["vi"].as_str().is_some_and(|s| !s.is_empty()));
     for (period, field) in [("2026-05", "period"), ("2026-Q1", "period")] {
-        let (st, e) = app
-            .call(
-                "POST",
-                "/api/v1/report-submissions",
-                &leader,
-                Some(
-                    json!({"template": "BC-MC-02", "agency": AGENCY, "period": period,
-                    "values": {"received": 12, "resolved": 10, "on_time": 9}}),
-                ),
-            )
-            .await;
+        let (st, e) = submit(
+            &app,
+            &leader,
+            AGENCY,
+            period,
+            json!({"received": 12, "resolved": 10, "on_time": 9}),
+        )
+        .await;
         assert_eq!(st, 422, "{e}");
         assert_eq!(fields_of(&e), [field]);
     }
@@ -232,29 +243,25 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
             .is_empty()
     );
     // Not for another agency.
-    let (st, _) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &leader,
-            Some(
-                json!({"template": "BC-MC-02", "agency": other, "period": "2026-03",
-                "values": {"received": 1, "resolved": 1, "on_time": 1}}),
-            ),
-        )
-        .await;
+    let (st, _) = submit(
+        &app,
+        &leader,
+        &other,
+        "2026-03",
+        json!({"received": 1, "resolved": 1, "on_time": 1}),
+    )
+    .await;
     assert_eq!(st, 403);
 
     // The leader submits; the share is computed.
-    let (st, s1) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &leader,
-            Some(json!({"template": "BC-MC-02", "agency": AGENCY, "period": "2026-03",
-                "values": {"received": 12, "resolved": 10, "on_time": "9", "notes": "Đúng tiến độ"}})),
-        )
-        .await;
+    let (st, s1) = submit(
+        &app,
+        &leader,
+        AGENCY,
+        "2026-03",
+        json!({"received": 12, "resolved": 10, "on_time": "9", "notes": "Đúng tiến độ"}),
+    )
+    .await;
     assert_eq!(st, 201, "{s1}");
     assert_eq!(
         (&s1["version"], &s1["status"], &s1["late"]),
@@ -262,17 +269,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     );
     assert_eq!(s1["values"]["on_time_share"], 90.0);
     // A correction is a new version; the first is superseded and cannot be decided on.
-    let (st, s2) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &leader,
-            Some(
-                json!({"template": "BC-MC-02", "agency": AGENCY, "period": "2026-03",
-                "values": {"received": 12, "resolved": 10, "on_time": 8}}),
-            ),
-        )
-        .await;
+    let (st, s2) = submit(
+        &app,
+        &leader,
+        AGENCY,
+        "2026-03",
+        json!({"received": 12, "resolved": 10, "on_time": 8}),
+    )
+    .await;
     assert_eq!(st, 201, "{s2}");
     assert_eq!(s2["version"], 2);
     let versions = submissions(&app, &leader, AGENCY, "2026-03").await;
@@ -284,29 +288,23 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
 
     // The other agency's software submits by client credentials, for its agency only.
     let machine = machine_token(&app, &other).await;
-    let (st, _) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &machine,
-            Some(
-                json!({"template": "BC-MC-02", "agency": AGENCY, "period": "2026-03",
-                "values": {"received": 1, "resolved": 1, "on_time": 1}}),
-            ),
-        )
-        .await;
+    let (st, _) = submit(
+        &app,
+        &machine,
+        AGENCY,
+        "2026-03",
+        json!({"received": 1, "resolved": 1, "on_time": 1}),
+    )
+    .await;
     assert_eq!(st, 403);
-    let (st, m1) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &machine,
-            Some(
-                json!({"template": "BC-MC-02", "agency": other, "period": "2026-03",
-                "values": {"received": 30, "resolved": 20, "on_time": 20}}),
-            ),
-        )
-        .await;
+    let (st, m1) = submit(
+        &app,
+        &machine,
+        &other,
+        "2026-03",
+        json!({"received": 30, "resolved": 20, "on_time": 20}),
+    )
+    .await;
     assert_eq!(st, 201, "{m1}");
 
     // The People's Committee decides: not the agency itself; a return needs its reason;
@@ -397,17 +395,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     assert_eq!(c["values"]["received"], 12.0);
     assert_eq!(c["values"]["on_time_share"], 80.0);
     // Resubmitted and approved, the two add up and the share is recomputed from the sums.
-    let (st, m2) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &machine,
-            Some(
-                json!({"template": "BC-MC-02", "agency": other, "period": "2026-03",
-                "values": {"received": 30, "resolved": 20, "on_time": 17}}),
-            ),
-        )
-        .await;
+    let (st, m2) = submit(
+        &app,
+        &machine,
+        &other,
+        "2026-03",
+        json!({"received": 30, "resolved": 20, "on_time": 17}),
+    )
+    .await;
     assert_eq!((st, &m2["version"]), (201, &json!(2)), "{m2}");
     let (st, _) = app
         .call(
@@ -465,17 +460,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     assert!(sent >= here + there, "{sent}");
     assert_eq!(outbox(&app).await, i64::try_from(here + there).unwrap_or(0));
     assert_eq!(app.state.reports.remind().await.unwrap_or(99), 0);
-    let (st, late) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &leader,
-            Some(
-                json!({"template": "BC-MC-02", "agency": AGENCY, "period": "2026-04",
-                "values": {"received": 5, "resolved": 5, "on_time": 5}}),
-            ),
-        )
-        .await;
+    let (st, late) = submit(
+        &app,
+        &leader,
+        AGENCY,
+        "2026-04",
+        json!({"received": 5, "resolved": 5, "on_time": 5}),
+    )
+    .await;
     assert_eq!((st, &late["late"]), (201, &json!(false)), "{late}");
     app.clock.advance(Duration::days(4)); // 21 April: past the deadline.
     assert!(app.state.reports.remind().await.unwrap_or(0) >= there);
@@ -485,17 +477,14 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     );
     // The access token of March is long expired: the software asks for another.
     let machine = machine_token(&app, &other).await;
-    let (st, late) = app
-        .call(
-            "POST",
-            "/api/v1/report-submissions",
-            &machine,
-            Some(
-                json!({"template": "BC-MC-02", "agency": other, "period": "2026-04",
-                "values": {"received": 5, "resolved": 5, "on_time": 5}}),
-            ),
-        )
-        .await;
+    let (st, late) = submit(
+        &app,
+        &machine,
+        &other,
+        "2026-04",
+        json!({"received": 5, "resolved": 5, "on_time": 5}),
+    )
+    .await;
     assert_eq!((st, &late["late"]), (201, &json!(true)), "{late}");
 
     // Every step is in the audit chain.
