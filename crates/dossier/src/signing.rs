@@ -4,7 +4,8 @@
 //! with RSA PKCS #1 v1.5, the agency's certificate included, and the signed attributes
 //! content-type, message-digest and signing-time. Anyone can check it with the agency's
 //! certificate, e.g. `openssl cms -verify -binary -inform DER -in result.p7s -content result.pdf
-//! -CAfile agency.pem -purpose any`.
+//! -CAfile agency.pem -purpose any`. Keys, certificates and signatures are made by
+//! [`kernel::pki`].
 //!
 //! Each agency gets an RSA-2048 key and a self-signed certificate (CN the agency's code, O its
 //! name, C=VN, ten years) the first time it signs; both are kept in `agency_signing_keys`, as
@@ -17,47 +18,21 @@
 //! result was returned (at the desk, by post or online), and each such download is an event and
 //! an audit entry.
 
-use std::time::{Duration, SystemTime};
-
 use chrono::{DateTime, Utc};
-use cms::builder::{SignedDataBuilder, SignerInfoBuilder};
-use cms::cert::x509::Certificate;
-use cms::cert::x509::attr::{Attribute, AttributeTypeAndValue};
-use cms::cert::x509::der::asn1::{Any, SetOfVec, UtcTime, Utf8StringRef};
-use cms::cert::x509::der::oid::ObjectIdentifier;
-use cms::cert::x509::der::pem::LineEnding;
-use cms::cert::x509::der::{Decode, Encode, EncodePem, Tag};
-use cms::cert::x509::name::{Name, RdnSequence, RelativeDistinguishedName};
-use cms::cert::x509::serial_number::SerialNumber;
-use cms::cert::x509::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use cms::cert::x509::time::{Time, Validity};
-use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
-use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier};
-use rsa::RsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use rsa::rand_core::{OsRng, RngCore};
-use rsa::sha2::{Digest, Sha256};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use x509_cert::builder::{Builder, CertificateBuilder, Profile};
 
 use identity::Principal;
 use kernel::audit::{self, Entry, Tx};
 use kernel::blob::BlobId;
+use kernel::pki::{self, KeyPair, PkiError};
 use kernel::{on_db, on_tx};
 
 use crate::slips::{Block, Context, day, file_stem, render, when};
 use crate::{Dossier, DossierError, Dossiers, Status, actor_of, event_later};
 
 type Result<T, E = DossierError> = std::result::Result<T, E>;
-
-const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
-const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
-const OID_C: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
-const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-const OID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
-const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
 /// How long an agency's certificate is valid.
 const CERTIFICATE_YEARS: u64 = 10;
@@ -87,124 +62,31 @@ pub enum ResultFile {
     Signature,
 }
 
-/// An agency's signing key and certificate.
+/// An agency's signing key and certificate, with the certificate's serial as stored.
 struct AgencyKey {
-    key: RsaPrivateKey,
-    certificate: Certificate,
+    pair: KeyPair,
     serial: String,
 }
 
-fn storage(what: &str) -> impl Fn(String) -> DossierError + '_ {
+fn pki_error(what: &str) -> impl Fn(PkiError) -> DossierError + '_ {
     move |e| DossierError::Storage(format!("{what}: {e}"))
 }
 
-fn rdn(oid: ObjectIdentifier, value: &str, printable: bool) -> Result<RelativeDistinguishedName> {
-    let err = |e: cms::cert::x509::der::Error| DossierError::Storage(format!("name: {e}"));
-    let value = if printable {
-        Any::new(Tag::PrintableString, value.as_bytes()).map_err(err)?
-    } else {
-        Any::from(Utf8StringRef::new(value).map_err(err)?)
-    };
-    let set = SetOfVec::try_from(vec![AttributeTypeAndValue { oid, value }]).map_err(err)?;
-    Ok(RelativeDistinguishedName(set))
-}
-
-/// The first `n` characters of `s`.
-fn cut(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
-/// A new key and self-signed certificate for an agency: the key as PKCS #8 PEM, the
-/// certificate as PEM, its serial in hex.
+/// A new key and self-signed certificate for an agency (CN its code, O its name, C=VN): the
+/// key as PKCS #8 PEM, the certificate as PEM, its serial in hex.
 fn new_key(agency: &str, name: &str, now: DateTime<Utc>) -> Result<(String, String, String)> {
-    let key = RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| storage("key")(e.to_string()))?;
-    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(key.clone());
-    let spki = SubjectPublicKeyInfoOwned::from_key(key.to_public_key())
-        .map_err(|e| storage("public key")(e.to_string()))?;
-    let mut serial = [0u8; 16];
-    OsRng.fill_bytes(&mut serial);
-    serial[0] = (serial[0] & 0x7f) | 0x40;
-    let serial_hex = hex_of(&serial);
-    let serial = SerialNumber::new(&serial).map_err(|e| storage("serial")(e.to_string()))?;
-    let start = SystemTime::from(now) - Duration::from_secs(3600);
-    let end = start + Duration::from_secs(CERTIFICATE_YEARS * 365 * 24 * 3600);
-    let validity = Validity {
-        not_before: Time::try_from(start).map_err(|e| storage("validity")(e.to_string()))?,
-        not_after: Time::try_from(end).map_err(|e| storage("validity")(e.to_string()))?,
-    };
-    let subject: Name = RdnSequence(vec![
-        rdn(OID_C, "VN", true)?,
-        rdn(OID_O, &cut(name, 64), false)?,
-        rdn(OID_CN, &cut(agency, 64), false)?,
-    ]);
-    let builder = CertificateBuilder::new(
-        Profile::Leaf {
-            issuer: subject.clone(),
-            enable_key_agreement: false,
-            enable_key_encipherment: false,
-        },
-        serial,
-        validity,
-        subject,
-        spki,
-        &signer,
-    )
-    .map_err(|e| storage("certificate")(e.to_string()))?;
-    let cert = builder
-        .build::<rsa::pkcs1v15::Signature>()
-        .map_err(|e| storage("certificate")(e.to_string()))?;
-    let cert_pem = cert
-        .to_pem(LineEnding::LF)
-        .map_err(|e| storage("certificate")(e.to_string()))?;
-    let key_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| storage("key")(e.to_string()))?;
-    Ok((key_pem.to_string(), cert_pem, serial_hex))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let pair = pki::new_self_signed(agency, name, now, CERTIFICATE_YEARS)
+        .map_err(pki_error("signing key"))?;
+    Ok((
+        pair.key_pem().map_err(pki_error("key"))?,
+        pair.certificate_pem().map_err(pki_error("certificate"))?,
+        pair.serial_hex(),
+    ))
 }
 
 /// A detached CMS SignedData over `content`, signed by `k` at `at`, as DER.
 fn sign_detached(k: &AgencyKey, content: &[u8], at: DateTime<Utc>) -> Result<Vec<u8>> {
-    let err = |e: cms::builder::Error| DossierError::Storage(format!("signature: {e:?}"));
-    let der_err = |e: cms::cert::x509::der::Error| DossierError::Storage(format!("signature: {e}"));
-    let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(k.key.clone());
-    let digest = Sha256::digest(content);
-    let content_info = EncapsulatedContentInfo {
-        econtent_type: OID_DATA,
-        econtent: None,
-    };
-    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: k.certificate.tbs_certificate.issuer.clone(),
-        serial_number: k.certificate.tbs_certificate.serial_number.clone(),
-    });
-    let sha256 = AlgorithmIdentifierOwned {
-        oid: OID_SHA256,
-        parameters: None,
-    };
-    let secs = u64::try_from(at.timestamp()).unwrap_or(0);
-    let time = UtcTime::from_unix_duration(Duration::from_secs(secs)).map_err(der_err)?;
-    let signing_time = Attribute {
-        oid: OID_SIGNING_TIME,
-        values: SetOfVec::try_from(vec![
-            Any::from_der(&time.to_der().map_err(der_err)?).map_err(der_err)?,
-        ])
-        .map_err(der_err)?,
-    };
-    let mut info =
-        SignerInfoBuilder::new(&signer, sid, sha256.clone(), &content_info, Some(&digest))
-            .map_err(err)?;
-    info.add_signed_attribute(signing_time).map_err(err)?;
-    let mut data = SignedDataBuilder::new(&content_info);
-    data.add_digest_algorithm(sha256)
-        .map_err(err)?
-        .add_certificate(CertificateChoices::Certificate(k.certificate.clone()))
-        .map_err(err)?
-        .add_signer_info::<_, rsa::pkcs1v15::Signature>(info)
-        .map_err(err)?;
-    data.build().map_err(err)?.to_der().map_err(der_err)
+    pki::sign_detached(&k.pair, content, at).map_err(pki_error("signature"))
 }
 
 /// A form value as printed.
@@ -319,15 +201,8 @@ impl Dossiers {
         let Some((key_pem, cert_pem, serial)) = row else {
             return Ok(None);
         };
-        let key =
-            RsaPrivateKey::from_pkcs8_pem(&key_pem).map_err(|e| storage("key")(e.to_string()))?;
-        let certificate = <Certificate as cms::cert::x509::der::DecodePem>::from_pem(&cert_pem)
-            .map_err(|e| storage("certificate")(e.to_string()))?;
-        Ok(Some(AgencyKey {
-            key,
-            certificate,
-            serial,
-        }))
+        let pair = KeyPair::from_pem(&key_pem, &cert_pem).map_err(pki_error("signing key"))?;
+        Ok(Some(AgencyKey { pair, serial }))
     }
 
     /// The agency's key, made (and audited) the first time it is needed. Two made at once
@@ -543,6 +418,8 @@ impl Dossiers {
 
 #[cfg(test)]
 mod tests {
+    use cms::cert::x509::der::Decode;
+
     use super::*;
 
     #[test]
@@ -554,12 +431,18 @@ mod tests {
             panic!("key")
         };
         let k = AgencyKey {
-            key: RsaPrivateKey::from_pkcs8_pem(&key_pem).unwrap_or_else(|e| panic!("{e}")),
-            certificate: <Certificate as cms::cert::x509::der::DecodePem>::from_pem(&cert_pem)
-                .unwrap_or_else(|e| panic!("{e}")),
+            pair: KeyPair::from_pem(&key_pem, &cert_pem).unwrap_or_else(|e| panic!("{e}")),
             serial,
         };
+        assert_eq!(k.serial, k.pair.serial_hex());
+        let info = pki::cert_info(k.pair.certificate()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info.subject_cn.as_deref(), Some("000.00.02.H26"));
+        assert_eq!(info.issuer_cn, info.subject_cn, "self-signed");
+        assert_eq!((info.not_after - info.not_before).num_days(), 3650);
         let sig = sign_detached(&k, b"%PDF-1.7 ...", now).unwrap_or_else(|e| panic!("{e}"));
+        let v = pki::verify_detached(&sig, b"%PDF-1.7 ...", &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.certificate, *k.pair.certificate());
+        assert!(pki::verify_detached(&sig, b"%PDF-1.7 ,,,", &[]).is_err());
         let ci = cms::content_info::ContentInfo::from_der(&sig).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ci.content_type.to_string(), "1.2.840.113549.1.7.2");
         let sd: cms::signed_data::SignedData =

@@ -1,9 +1,10 @@
 //! The kernel: what every motcua system stands on.
 //!
 //! Configuration, the error contract ([`problem`]), the database handle ([`db`]), the clock and
-//! the working-day calendar, Vietnamese identifiers, the content-addressed blob store and the
-//! tamper-evident audit chain. Nothing here knows about HTTP routes or pages: the rules are pure
-//! functions, and storage is a thin shell around them.
+//! the working-day calendar, Vietnamese identifiers, the content-addressed blob store, the
+//! tamper-evident audit chain, and certificates and signatures ([`pki`]). Nothing here knows
+//! about HTTP routes or pages: the rules are pure functions, and storage is a thin shell around
+//! them.
 
 pub mod audit;
 pub mod batch;
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod ids;
+pub mod pki;
 pub mod problem;
 pub mod sample;
 pub mod text;
