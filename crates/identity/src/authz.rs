@@ -53,19 +53,23 @@ pub enum Role {
     AgencyAdmin,
     /// Kế toán: the agency's fees collected, refunds and reconciliation with the gateways.
     Accountant,
+    /// Văn thư: the agency's official documents, sent and received through the exchange hub,
+    /// and its registers of them.
+    Clerk,
     /// Vận hành quốc gia: watches every province.
     NationalOperator,
     /// Quản trị hệ thống.
     SystemAdmin,
 }
 
-pub const ALL_ROLES: [Role; 8] = [
+pub const ALL_ROLES: [Role; 9] = [
     Role::Reception,
     Role::Specialist,
     Role::DepartmentHead,
     Role::AgencyLeader,
     Role::AgencyAdmin,
     Role::Accountant,
+    Role::Clerk,
     Role::NationalOperator,
     Role::SystemAdmin,
 ];
@@ -79,6 +83,7 @@ impl Role {
             Role::AgencyLeader => "agency_leader",
             Role::AgencyAdmin => "agency_admin",
             Role::Accountant => "accountant",
+            Role::Clerk => "clerk",
             Role::NationalOperator => "national_operator",
             Role::SystemAdmin => "system_admin",
         }
@@ -99,6 +104,8 @@ impl Role {
             (Role::AgencyAdmin, true) => "Quản trị cơ quan",
             (Role::Accountant, true) => "Kế toán",
             (Role::Accountant, false) => "Accountant",
+            (Role::Clerk, true) => "Văn thư",
+            (Role::Clerk, false) => "Records clerk",
             (Role::NationalOperator, true) => "Vận hành quốc gia",
             (Role::SystemAdmin, true) => "Quản trị hệ thống",
             (Role::Reception, false) => "Reception desk",
@@ -203,6 +210,11 @@ pub enum Action {
     /// Change what the reports are made of: the citizen-service index's definition (the
     /// node), the figures an agency enters or submits (that agency).
     WriteReports,
+    /// Send, receive and answer an agency's official documents through the exchange hub, and
+    /// keep its registers.
+    ExchangeDocuments,
+    /// Run the exchange hub: the agencies on it, their certificates and revocations.
+    ManageExchange,
 }
 
 impl Action {
@@ -224,6 +236,8 @@ impl Action {
             Action::ReadPaymentReports => "payments:read",
             Action::ReadReports => "reports:read",
             Action::WriteReports => "reports:write",
+            Action::ExchangeDocuments => "documents:exchange",
+            Action::ManageExchange => "exchange:admin",
         }
     }
 }
@@ -245,6 +259,8 @@ pub const SCOPES: &[&str] = &[
     "payments:admin",
     "reports:read",
     "reports:write",
+    "documents:exchange",
+    "exchange:admin",
 ];
 
 /// What it is asked about.
@@ -373,6 +389,11 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
                 || p.has(Role::AgencyAdmin, Some(a))
         }
         (Action::WriteReports, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        (Action::ExchangeDocuments, Resource::Agency(a)) => {
+            p.has(Role::Clerk, Some(a)) || p.has(Role::AgencyLeader, Some(a))
+        }
+        (Action::ExchangeDocuments, _) => false,
+        (Action::ManageExchange, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
     };
     if allowed {
         Decision::Allow

@@ -79,6 +79,20 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         Some("000.01.01.G01"),
     ),
     (
+        "vanthu",
+        AccountKind::Official,
+        "Đinh Thị Lan",
+        Some(Role::Clerk),
+        Some(AGENCY),
+    ),
+    (
+        "vanthu.ubnd",
+        AccountKind::Official,
+        "Mai Văn Nam",
+        Some(Role::Clerk),
+        Some("000.00.00.H26"),
+    ),
+    (
         "vanhanh",
         AccountKind::Official,
         "Đỗ Văn Hải",

@@ -29,6 +29,13 @@ pub struct AppState {
     pub dossiers: Arc<dossier::Dossiers>,
     pub payments: Arc<payment::Payments>,
     pub reports: Arc<report::Reports>,
+    pub exchange: Arc<exchange::Exchange>,
+}
+
+impl FromRef<AppState> for Arc<exchange::Exchange> {
+    fn from_ref(s: &AppState) -> Self {
+        s.exchange.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<report::Reports> {
@@ -101,7 +108,7 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 6] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 7] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
@@ -109,6 +116,7 @@ pub fn migration_sets() -> [&'static db::MigrationSet; 6] {
         &dossier::MIGRATIONS,
         &payment::MIGRATIONS,
         &report::MIGRATIONS,
+        &exchange::MIGRATIONS,
     ]
 }
 
@@ -249,8 +257,15 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         .ensure_built()
         .await
         .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
+    let exchange = Arc::new(exchange::Exchange::new(
+        db.clone(),
+        opts.clock.clone(),
+        blobs.clone(),
+        identity.clone(),
+    ));
     Ok(AppState {
         reports,
+        exchange,
         payments,
         site: web::Site {
             node_name: config.node_name.clone(),
@@ -280,6 +295,18 @@ pub async fn seed_demo_history(state: &AppState, dossiers: u64) -> anyhow::Resul
         .await
         .map_err(|e| anyhow::anyhow!("creating the demo reports failed: {e}"))?;
     Ok(n)
+}
+
+/// Puts the demo's agencies on the document exchange hub with their keys, and sends its
+/// first document (once). Kept out of every start because it makes six RSA keys.
+pub async fn seed_demo_exchange(state: &AppState) -> anyhow::Result<()> {
+    if exchange::demo::seed(&state.exchange)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo document hub failed: {e}"))?
+    {
+        tracing::info!("demo agencies put on the document exchange hub");
+    }
+    Ok(())
 }
 
 async fn generate_history(state: &AppState, dossiers: u64) -> anyhow::Result<u64> {
@@ -449,6 +476,9 @@ impl Application {
         )));
         tokio::spawn(report::Reports::remind_loop(Arc::downgrade(
             &self.state.reports,
+        )));
+        tokio::spawn(exchange::Exchange::push_loop(Arc::downgrade(
+            &self.state.exchange,
         )));
         let router = crate::routes::router(self.state.clone());
         axum::serve(

@@ -101,6 +101,41 @@ enum Command {
         #[command(subcommand)]
         what: ReportCmd,
     },
+    /// The document exchange hub: send a signed edXML package from files, or check one.
+    Exchange {
+        #[command(subcommand)]
+        what: ExchangeCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExchangeCmd {
+    /// Hand a package to this node's hub, as its sender: it is checked as one from the API
+    /// (parsed, signature verified against the registry, recipients known, no replay).
+    /// Without `--signature`, the sending agency's key that the node keeps signs it.
+    Send {
+        /// The edXML package.
+        #[arg(long)]
+        package: PathBuf,
+        /// Its detached CMS signature (DER or PEM), made by the sending agency.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Where to write the signature made here.
+        #[arg(long)]
+        signature_out: Option<PathBuf>,
+    },
+    /// Check a package and its detached signature: the package parses, the signature holds
+    /// over its bytes, and (against this node's registry, unless `--certificate` is given)
+    /// the signing certificate is the sender's, valid and not revoked. Exits 1 if not.
+    Verify {
+        #[arg(long)]
+        package: PathBuf,
+        #[arg(long)]
+        signature: PathBuf,
+        /// Check against this certificate (PEM) instead of the registry.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -369,6 +404,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             if demo {
+                app::seed_demo_exchange(app.state()).await?;
                 let n = app::seed_demo_history(app.state(), history).await?;
                 if n > 0 {
                     tracing::info!(dossiers = n, "demo history generated");
@@ -393,6 +429,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            app::seed_demo_exchange(&state).await?;
             app::seed_demo_history(&state, state.config.demo_history).await?;
             let n = catalog::store::procedure_count(&state.db).await?;
             eprintln!("demo loaded / đã nạp dữ liệu mẫu: {n} procedures");
@@ -407,6 +444,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { what } => user_cmd(config, clock, what).await?,
         Command::Oidc { what } => oidc_cmd(config, clock, what).await?,
         Command::Report { what } => report_cmd(config, clock, what).await?,
+        Command::Exchange { what } => exchange_cmd(config, clock, what).await?,
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -415,6 +453,93 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
             println!("audit chain intact / chuỗi nhật ký nguyên vẹn: {n} entries");
+        }
+    }
+    Ok(())
+}
+
+/// A signature file as DER: PEM (`-----BEGIN PKCS7-----` or `CMS`) is decoded.
+fn signature_der(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(bytes);
+    };
+    if !text.trim_start().starts_with("-----BEGIN") {
+        return Ok(bytes);
+    }
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|e| anyhow::anyhow!("the signature's PEM is not base64: {e}"))
+}
+
+async fn exchange_cmd(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    what: ExchangeCmd,
+) -> anyhow::Result<()> {
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+    };
+    let fail = |e: exchange::ExchangeError| {
+        use kernel::Problem;
+        let details: Vec<String> = e
+            .details()
+            .into_iter()
+            .map(|d| format!("\n  {}: {} / {}", d.at, d.vi, d.en))
+            .collect();
+        anyhow::anyhow!(
+            "{} / {}{}",
+            e.message_vi(),
+            e.message_en(),
+            details.concat()
+        )
+    };
+    match what {
+        ExchangeCmd::Verify {
+            package,
+            signature,
+            certificate,
+        } => {
+            let bytes = read(&package)?;
+            let sig = signature_der(read(&signature)?)?;
+            if let Some(cert) = certificate {
+                let pem = String::from_utf8(read(&cert)?)
+                    .map_err(|_| anyhow::anyhow!("the certificate is not PEM text"))?;
+                let c = exchange::verify_offline(&bytes, &sig, &pem).map_err(fail)?;
+                println!("{}", serde_json::to_string_pretty(&c)?);
+                return Ok(());
+            }
+            let state = cli_state(config, clock).await?;
+            let c = state.exchange.verify(&bytes, &sig).await.map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            println!("the package and its signature hold / gói tin và chữ ký số hợp lệ");
+        }
+        ExchangeCmd::Send {
+            package,
+            signature,
+            signature_out,
+        } => {
+            let state = cli_state(config, clock).await?;
+            let bytes = read(&package)?;
+            let sig = match signature {
+                Some(s) => signature_der(read(&s)?)?,
+                None => state.exchange.sign_as_sender(&bytes).await.map_err(fail)?,
+            };
+            if let Some(out) = signature_out {
+                std::fs::write(&out, &sig)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            }
+            let d = state
+                .exchange
+                .accept_as(None, "system:cli", &bytes, &sig)
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string_pretty(&d)?);
         }
     }
     Ok(())

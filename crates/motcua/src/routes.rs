@@ -41,6 +41,7 @@ use crate::app::AppState;
         (name = "dossiers", description = "Dossiers: file online or at the desk, upload documents, and the desk's check (receive, supplement, refuse). A dossier the caller may not see answers 404"),
         (name = "reports", description = "Figures of the one-stop system kept live per agency, procedure and day: dashboards from the country down to one procedure for any period, the on-time rankings, the overdue list, CSV and XLSX exports, the public transparency figures, and the roll-ups' check against the dossiers"),
         (name = "payments", description = "Fees and charges: what a dossier owes, paying through a gateway (redirect, return, and the gateway's signed IPN confirmation) or at the desk, receipts, refunds, and reconciliation with the gateways' daily statements"),
+        (name = "exchange", description = "The document exchange hub: agencies' document-management systems send official documents as edXML packages (QCVN 102:2016) with a detached CMS signature, fetch or are pushed what is sent to them, and answer with signed status packages; the registry of agencies and their X.509 certificates, the node's CA and CRL, the hub's signed receipts, and the registers of documents sent and received"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
 )]
@@ -56,6 +57,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(payment::api::routes())
         .merge(report::api::routes())
         .merge(report::regime_api::routes())
+        .merge(exchange::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -79,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dossier::pages::account_routes::<AppState>())
         .merge(payment::pages::routes::<AppState>())
         .merge(report::pages::routes::<AppState>())
+        .merge(exchange::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)

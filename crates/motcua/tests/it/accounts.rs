@@ -623,6 +623,44 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/bao-cao",
         [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
+    // The document exchange hub: its certificates for anyone; the registry for anyone logged
+    // in; an agency's inbox, register and pages for its clerks and leaders (the demo's
+    // leader here; clerks are in the exchange tests), registers also for the hub's
+    // operators, who alone see the pushes and the registry's page.
+    ("/api/v1/exchange/ca", [200; 11]),
+    ("/api/v1/exchange/crl", [200; 11]),
+    (
+        "/api/v1/exchange/agencies",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "/api/v1/exchange/documents/x",
+        [401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ),
+    (
+        "/api/v1/exchange/inbox?agency=000.00.02.H26",
+        [401, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403],
+    ),
+    (
+        "/api/v1/exchange/register?agency=000.00.02.H26&direction=in",
+        [401, 403, 403, 403, 403, 403, 200, 403, 200, 200, 403],
+    ),
+    (
+        "/api/v1/exchange/pushes",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
+    (
+        "/van-ban",
+        [303, 403, 403, 403, 403, 403, 200, 403, 303, 303, 403],
+    ),
+    (
+        "/van-ban/soan?agency=000.00.02.H26",
+        [303, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403],
+    ),
+    (
+        "/van-ban/truc",
+        [303, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
     (
         "/bao-cao/lap?template=BC-TTHC-01&agency=000.00.02.H26&period=2026-02",
         [303, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
@@ -821,6 +859,34 @@ const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
         r#"{"agency": "000.00.02.H26", "month": "2026-02", "values": {"1.1": 90}}"#,
         [401, 403, 403, 403, 403, 403, 200, 200, 200, 200, 403],
     ),
+    // The exchange hub's registry: its operators, stopped by a wrong detail or an agency not
+    // on the hub. A package names its sender inside, so a send without its signature is
+    // refused before anyone's rights are asked.
+    (
+        "/api/v1/exchange/agencies",
+        r#"{"organ_id": "not an id!", "name": ""}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 422, 422, 403],
+    ),
+    (
+        "/api/v1/exchange/agencies/000.00.99.H26/certificates",
+        "{}",
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
+    (
+        "/api/v1/exchange/certificates/00/revoke",
+        "{}",
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
+    (
+        "/api/v1/exchange/documents",
+        "{}",
+        [401, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400],
+    ),
+    (
+        "/api/v1/exchange/statuses",
+        "{}",
+        [401, 400, 400, 400, 400, 400, 400, 400, 400, 400, 400],
+    ),
     (
         "/api/v1/dossiers/000.00.02.H26-260218-0001/actions/receive",
         "{}",
@@ -887,6 +953,8 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
             "dossiers:write".to_string(),
             "dossiers:handle".to_string(),
             "reports:write".to_string(),
+            "documents:exchange".to_string(),
+            "exchange:admin".to_string(),
         ];
         let t = app
             .state

@@ -8,6 +8,7 @@ mod catalog_api;
 mod catalog_changes;
 mod crash;
 mod dossiers;
+mod exchange;
 mod oidc;
 mod pages_and_routes;
 mod payments;

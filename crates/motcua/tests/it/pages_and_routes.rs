@@ -262,6 +262,42 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/report-submissions/x", 401),
     ("POST", "/api/v1/report-submissions/x/decision", 401),
     ("GET", "/api/v1/report-consolidations", 401),
+    ("GET", "/api/v1/exchange/ca", 200),
+    ("GET", "/api/v1/exchange/hub-certificate", 200),
+    ("GET", "/api/v1/exchange/crl", 200),
+    ("GET", "/api/v1/exchange/agencies", 401),
+    ("POST", "/api/v1/exchange/agencies", 401),
+    ("GET", "/api/v1/exchange/agencies/000.00.02.H26", 401),
+    (
+        "POST",
+        "/api/v1/exchange/agencies/000.00.02.H26/certificates",
+        401,
+    ),
+    ("POST", "/api/v1/exchange/certificates/x/revoke", 401),
+    ("POST", "/api/v1/exchange/documents", 401),
+    ("GET", "/api/v1/exchange/documents/x", 401),
+    ("GET", "/api/v1/exchange/documents/x/package", 401),
+    ("GET", "/api/v1/exchange/documents/x/signature", 401),
+    ("GET", "/api/v1/exchange/inbox?agency=000.00.02.H26", 401),
+    ("POST", "/api/v1/exchange/statuses", 401),
+    (
+        "GET",
+        "/api/v1/exchange/register?agency=000.00.02.H26&direction=in",
+        401,
+    ),
+    ("GET", "/api/v1/exchange/receipts/x", 401),
+    ("GET", "/api/v1/exchange/receipts/x/signature", 401),
+    ("GET", "/api/v1/exchange/pushes", 401),
+    ("GET", "/van-ban", 303),
+    ("GET", "/van-ban/soan", 303),
+    ("POST", "/van-ban/soan", 400),
+    ("GET", "/van-ban/truc", 303),
+    ("POST", "/van-ban/truc/co-quan", 303),
+    ("POST", "/van-ban/truc/chung-thu", 303),
+    ("POST", "/van-ban/truc/thu-hoi", 303),
+    ("GET", "/van-ban/x", 303),
+    ("POST", "/van-ban/x/trang-thai", 303),
+    ("GET", "/van-ban/x/tep/0", 303),
     ("GET", "/dieu-hanh", 303),
     ("GET", "/bao-cao", 303),
     ("GET", "/bao-cao/lap", 303),
@@ -405,6 +441,26 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/report-submissions/x" => "/api/v1/report-submissions/{id}".to_string(),
             "/api/v1/report-submissions/x/decision" => {
                 "/api/v1/report-submissions/{id}/decision".to_string()
+            }
+            "/api/v1/exchange/agencies/000.00.02.H26" => {
+                "/api/v1/exchange/agencies/{organ_id}".to_string()
+            }
+            "/api/v1/exchange/agencies/000.00.02.H26/certificates" => {
+                "/api/v1/exchange/agencies/{organ_id}/certificates".to_string()
+            }
+            "/api/v1/exchange/certificates/x/revoke" => {
+                "/api/v1/exchange/certificates/{serial}/revoke".to_string()
+            }
+            "/api/v1/exchange/documents/x" => "/api/v1/exchange/documents/{id}".to_string(),
+            "/api/v1/exchange/documents/x/package" => {
+                "/api/v1/exchange/documents/{id}/package".to_string()
+            }
+            "/api/v1/exchange/documents/x/signature" => {
+                "/api/v1/exchange/documents/{id}/signature".to_string()
+            }
+            "/api/v1/exchange/receipts/x" => "/api/v1/exchange/receipts/{id}".to_string(),
+            "/api/v1/exchange/receipts/x/signature" => {
+                "/api/v1/exchange/receipts/{id}/signature".to_string()
             }
             _ => p,
         })
