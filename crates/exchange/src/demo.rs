@@ -84,6 +84,7 @@ pub async fn seed(x: &Exchange) -> Result<bool> {
     p.header.code.code_notation = "UBND-KSTTHC".into();
     p.header.promulgation_info.promulgation_date = kernel::clock::to_local(x.now()).date();
     p.header.due_date = None;
+    p.header.document_id = None;
     p.header.subject =
         "Về việc đẩy mạnh tiếp nhận hồ sơ trực tuyến toàn trình tại Trung tâm Phục vụ hành chính công"
             .into();

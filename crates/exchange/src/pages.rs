@@ -384,6 +384,16 @@ impl DocumentPage {
             .map(|code| (code, self.label(code)))
             .collect()
     }
+    fn receipt_label(&self, kind: &str) -> &'static str {
+        match (kind, self.c.lang.is_vi()) {
+            ("accepted", true) => "Trục nhận từ nơi gửi",
+            ("accepted", false) => "Taken from the sender",
+            ("delivered", true) => "Giao cho nơi nhận",
+            ("delivered", false) => "Handed to the recipient",
+            (_, true) => "Nhận trạng thái",
+            (_, false) => "Status taken",
+        }
+    }
     fn business_label(&self) -> &'static str {
         match (self.d.business.as_str(), self.c.lang.is_vi()) {
             ("revoke", true) => "Thu hồi",
