@@ -477,6 +477,20 @@ fn signature_der(bytes: Vec<u8>) -> anyhow::Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("the signature's PEM is not base64: {e}"))
 }
 
+/// The node's state for a command that needs the database alone (the search index stays
+/// with the running node).
+async fn db_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motcua::AppState> {
+    app::open_state(
+        config,
+        &BuildOptions {
+            demo: false,
+            clock,
+            index_in_memory: true,
+        },
+    )
+    .await
+}
+
 async fn exchange_cmd(
     config: Config,
     clock: Arc<dyn Clock>,
@@ -514,7 +528,7 @@ async fn exchange_cmd(
                 println!("{}", serde_json::to_string_pretty(&c)?);
                 return Ok(());
             }
-            let state = cli_state(config, clock).await?;
+            let state = db_state(config, clock).await?;
             let c = state.exchange.verify(&bytes, &sig).await.map_err(fail)?;
             println!("{}", serde_json::to_string_pretty(&c)?);
             println!("the package and its signature hold / gói tin và chữ ký số hợp lệ");
@@ -524,7 +538,7 @@ async fn exchange_cmd(
             signature,
             signature_out,
         } => {
-            let state = cli_state(config, clock).await?;
+            let state = db_state(config, clock).await?;
             let bytes = read(&package)?;
             let sig = match signature {
                 Some(s) => signature_der(read(&s)?)?,

@@ -167,6 +167,32 @@ fn openssl_verifies(dir: &Path, content: &[u8], sig: &[u8], ca: &str) -> bool {
     ok
 }
 
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+/// Runs the motcua binary on the test node's data folder and database; whether it succeeded,
+/// and what it printed.
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_motcua"));
+    c.arg("--data").arg(app.data_dir());
+    if let Some(url) = &app.config.database_url {
+        c.arg("--database").arg(url);
+    }
+    let out = c
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("motcua: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Sends a package with its signature; the status and JSON answer.
 async fn send(app: &TestApp, token: &str, path: &str, package: &[u8], sig: &[u8]) -> (u16, Value) {
     let r = app
@@ -529,6 +555,80 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
     let (st, e) = send(&app, &ta, "/api/v1/exchange/documents", &bad, &sig).await;
     assert!(st == 422 || st == 400, "{st} {e}");
 
+    // The command line: a package checked against the registry, or offline against a
+    // certificate, and one handed to the hub from files.
+    let pkg = dir.path().join("cv.xml");
+    let p7s = dir.path().join("cv.p7s");
+    std::fs::write(&pkg, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&p7s, &sig).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "verify",
+            "--package",
+            path(&pkg),
+            "--signature",
+            path(&p7s),
+        ],
+    );
+    assert!(ok && out.contains(A), "{out}");
+    let cert = dir.path().join("a-cert.pem");
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "verify",
+            "--package",
+            path(&pkg),
+            "--signature",
+            path(&p7s),
+            "--certificate",
+            path(&cert),
+        ],
+    );
+    assert!(ok, "{out}");
+    let bad_pkg = dir.path().join("bad.xml");
+    std::fs::write(&bad_pkg, &bad).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "verify",
+            "--package",
+            path(&bad_pkg),
+            "--signature",
+            path(&p7s),
+            "--certificate",
+            path(&cert),
+        ],
+    );
+    assert!(!ok, "a tampered package fails: {out}");
+    let nine = bytes_of(&package(&[B], 9));
+    std::fs::write(&pkg, &nine).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&p7s, a.sign(&nine)).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "send",
+            "--package",
+            path(&pkg),
+            "--signature",
+            path(&p7s),
+        ],
+    );
+    assert!(ok && out.contains("\"sender\": \"000.00.00.H26\""), "{out}");
+    let (_, inbox) = app
+        .call(
+            "GET",
+            &format!("/api/v1/exchange/inbox?agency={B}"),
+            &tb,
+            None,
+        )
+        .await;
+    assert_eq!(inbox.as_array().map(Vec::len), Some(1), "{inbox}");
+
     // Revoking A's certificate: nothing more signed with it is taken, and the CRL lists it.
     let serial = d["certificate_serial"]
         .as_str()
@@ -606,6 +706,18 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
         dir.path(),
     );
     assert!(!ok && text.contains("revoked"), "{text}");
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "verify",
+            "--package",
+            path(&pkg),
+            "--signature",
+            path(&p7s),
+        ],
+    );
+    assert!(!ok && out.contains("revoked"), "{out}");
 
     // Every change above joined the audit chain, and the chain holds.
     kernel::audit::verify(&app.state.db)
