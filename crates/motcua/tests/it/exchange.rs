@@ -555,6 +555,37 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
     let (st, e) = send(&app, &ta, "/api/v1/exchange/documents", &bad, &sig).await;
     assert!(st == 422 || st == 400, "{st} {e}");
 
+    // A recall names the document it recalls; one naming none the sender sent is refused.
+    let mut recall = p.clone();
+    recall.business.business_doc_type = edxml::BusinessType::Revoke;
+    recall.business.business_doc_reason = "Ban hành nhầm phụ lục".into();
+    recall.business.document_id = Some(p.document_id());
+    let rb = bytes_of(&recall);
+    let (st, r) = send(&app, &ta, "/api/v1/exchange/documents", &rb, &a.sign(&rb)).await;
+    assert_eq!(st, 201, "{r}");
+    assert_eq!(
+        (r["business"].as_str(), r["refers_to"].as_str()),
+        (Some("revoke"), Some(id.as_str())),
+        "{r}"
+    );
+    recall.business.document_id = Some("000.00.00.H26,2020/01/01,999/KHONG-CO".into());
+    let rb = bytes_of(&recall);
+    let (st, e) = send(&app, &ta, "/api/v1/exchange/documents", &rb, &a.sign(&rb)).await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (422, Some("unknown_document")),
+        "{e}"
+    );
+    let (_, _, _) = get_bytes(
+        &app,
+        &tb,
+        &format!(
+            "/api/v1/exchange/documents/{}/package",
+            r["id"].as_str().unwrap_or_default()
+        ),
+    )
+    .await;
+
     // The command line: a package checked against the registry, or offline against a
     // certificate, and one handed to the hub from files.
     let pkg = dir.path().join("cv.xml");
