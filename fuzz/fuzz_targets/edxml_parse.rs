@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use motcua_exchange::edxml::{Limits, Profile, parse, parse_status, write, write_status};
+use motcua_edxml::{Limits, Profile, parse, parse_status, write, write_status};
 
 fuzz_target!(|data: &[u8]| {
     let profile = Profile::default();

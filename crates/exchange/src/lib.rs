@@ -14,8 +14,10 @@
 pub mod api;
 pub mod compose;
 pub mod demo;
-pub mod edxml;
 pub mod error;
+
+/// edXML packages and status packages (the `motcua-edxml` crate).
+pub use edxml;
 pub mod hub;
 pub mod pages;
 pub mod push;

@@ -5,11 +5,10 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// An agency (cơ quan, tổ chức): the sender (`From`), a recipient (`To`) or the author of a
 /// status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     /// The agency's code on the hub (mã định danh), e.g. `000.00.01.H26`.
     pub organ_id: String,
@@ -33,7 +32,7 @@ pub struct Organization {
 }
 
 /// The number and notation of a document (số, ký hiệu): `12` and `UBND-VP` for `12/UBND-VP`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Code {
     pub code_number: String,
     #[serde(default)]
@@ -52,7 +51,7 @@ impl Code {
 }
 
 /// Where and when the document was issued.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromulgationInfo {
     /// The place of issue, e.g. `Hà Nội`.
     #[serde(default)]
@@ -62,7 +61,7 @@ pub struct PromulgationInfo {
 }
 
 /// The kind of document: the hub's numeric code, a detail code and the name (e.g. Công văn).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentType {
     /// `Type`: the code of the kind in the hub's list.
     pub type_code: u16,
@@ -75,7 +74,7 @@ pub struct DocumentType {
 }
 
 /// Who signed the document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignerInfo {
     /// The authority under which it was signed (thẩm quyền: TM., KT., TL., Q. …).
     #[serde(default)]
@@ -89,7 +88,7 @@ pub struct SignerInfo {
 }
 
 /// Other information about the document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherInfo {
     /// Urgency: 0 normal (thường), 1 urgent (khẩn), 2 very urgent (thượng khẩn), 3 express
     /// (hoả tốc), 4 express at a set time (hoả tốc hẹn giờ).
@@ -113,7 +112,7 @@ pub struct OtherInfo {
 }
 
 /// The document a package or a status answers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseFor {
     /// The agency that issued the answered document.
     pub organ_id: String,
@@ -129,7 +128,7 @@ pub struct ResponseFor {
 }
 
 /// The header of a document package (MessageHeader).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageHeader {
     pub from: Organization,
     /// The recipients: at least one.
@@ -164,15 +163,14 @@ pub struct MessageHeader {
 }
 
 /// One hop of the package: the agency or hub it passed and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceHeader {
     pub organ_id: String,
-    #[schema(value_type = String, format = DateTime)]
     pub timestamp: DateTime<FixedOffset>,
 }
 
 /// What the package does to the document (BussinessDocType).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessType {
     /// 0: a new document (văn bản mới).
@@ -230,7 +228,7 @@ impl BusinessType {
 }
 
 /// How a recipient changes in an update (ReceiverType).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiverType {
     /// 0: the agency is taken off the recipients.
@@ -258,14 +256,14 @@ impl ReceiverType {
 }
 
 /// A change of recipients in an update.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receiver {
     pub receiver_type: ReceiverType,
     pub organ_id: String,
 }
 
 /// What an update changes (BussinessDocumentInfo).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessDocumentInfo {
     /// `DocumentInfo`: the hub's flag that the document's details changed, kept as written.
     #[serde(default)]
@@ -279,7 +277,7 @@ pub struct BusinessDocumentInfo {
 }
 
 /// A document replaced, and the agencies it had been sent to (ReplacementInfo).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplacementInfo {
     pub document_id: String,
     #[serde(default)]
@@ -287,7 +285,7 @@ pub struct ReplacementInfo {
 }
 
 /// The person who handled a package or a status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffInfo {
     #[serde(default)]
     pub department: String,
@@ -301,7 +299,7 @@ pub struct StaffInfo {
 
 /// What the package does (the `Bussiness` element of TraceHeaderList, spelled so in the
 /// standard).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Business {
     pub business_doc_type: BusinessType,
     /// The reason for a recall, update or replacement.
@@ -326,7 +324,7 @@ pub struct Business {
 
 /// A file of the package. Its bytes are base64 in the XML (`ContentTransferEncoded`) and in
 /// JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// The content id that ties the manifest's reference to the data (without `cid:`).
     pub content_id: String,
@@ -339,12 +337,11 @@ pub struct Attachment {
     pub description: String,
     /// The bytes.
     #[serde(with = "base64_bytes")]
-    #[schema(value_type = String, format = Byte)]
     pub data: Vec<u8>,
 }
 
 /// A document package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub header: MessageHeader,
     /// The hops, oldest first.

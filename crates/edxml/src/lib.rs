@@ -30,7 +30,7 @@
 //! detached CMS signature carried beside them, so an XML-DSig `Signature` found in a header is
 //! skipped on parse and never written.
 //!
-//! Where the element names and codes come from is noted in `crates/exchange/data/edxml.md`.
+//! Where the element names and codes come from is noted in `crates/edxml/data/edxml.md`.
 
 mod model;
 mod read;
@@ -43,7 +43,6 @@ mod write;
 mod tests;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 pub use model::{
     Attachment, Business, BusinessDocumentInfo, BusinessType, Code, DocumentType, MessageHeader,
@@ -62,7 +61,7 @@ pub const MAX_ORGAN_ID_CHARS: usize = 64;
 
 /// How this node speaks edXML. The default is QCVN 102:2016; another hub's namespace (or
 /// prefix, or way of writing times) can be configured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Profile {
     /// The namespace of every edXML element. The root must be `edXML` in this namespace.
@@ -86,7 +85,7 @@ impl Default for Profile {
 }
 
 /// How timestamps are written. Parsing takes both forms whatever the profile says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimestampStyle {
     /// `2024-05-02T08:30:00+07:00`: exact, with the offset (and fractions of a second).
@@ -100,7 +99,7 @@ pub enum TimestampStyle {
 
 /// Bounds on what [`parse`] and [`parse_status`] take. Anything beyond them is refused before
 /// it costs memory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
     /// The largest input, in bytes.
@@ -132,7 +131,7 @@ impl Default for Limits {
 
 /// One problem of a package: the field (a path such as `MessageHeader.To[2].OrganId`) and
 /// what is wrong, in Vietnamese and in English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub field: String,
     pub vi: String,
@@ -269,34 +268,6 @@ impl EdxmlError {
                 format!("The edXML package is invalid: {}", summary(problems))
             }
         }
-    }
-}
-
-impl kernel::Problem for EdxmlError {
-    fn kind(&self) -> &'static str {
-        EdxmlError::kind(self)
-    }
-
-    fn status(&self) -> u16 {
-        match self {
-            EdxmlError::TooLarge { .. } => 413,
-            _ => 400,
-        }
-    }
-
-    fn message_vi(&self) -> String {
-        EdxmlError::message_vi(self)
-    }
-
-    fn message_en(&self) -> String {
-        EdxmlError::message_en(self)
-    }
-
-    fn details(&self) -> Vec<kernel::ProblemDetail> {
-        self.problems()
-            .iter()
-            .map(|p| kernel::ProblemDetail::new(p.field.clone(), p.vi.clone(), p.en.clone()))
-            .collect()
     }
 }
 

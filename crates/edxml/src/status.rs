@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::model::{Organization, Package, ResponseFor, StaffInfo, sample_moment};
 
 /// The status codes of the hub. Written with two digits (`01`); `1` is read as `01`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusCode {
     /// 01: the document arrived (đã đến).
@@ -128,7 +127,7 @@ impl std::fmt::Display for StatusCode {
 }
 
 /// A status package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusPackage {
     /// The document answered.
     pub response_for: ResponseFor,
@@ -139,7 +138,6 @@ pub struct StatusPackage {
     #[serde(default)]
     pub description: String,
     /// When the status was given.
-    #[schema(value_type = String, format = DateTime)]
     pub timestamp: DateTime<FixedOffset>,
     /// Who gave it.
     #[serde(default)]
