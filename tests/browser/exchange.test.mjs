@@ -111,5 +111,25 @@ test('a document goes from one clerk to another and every status comes back', as
   await page.goto('/van-ban?tab=so-di');
   const out = page.locator('[data-testid=register] tr', { hasText: 'rà soát quy trình nội bộ' });
   assert.match(await out.textContent(), /1\/1 hoàn thành/);
+
+  // The sender recalls it; the recipient refuses, since it was already handled.
+  await page.goto(url);
+  await page.click('[data-testid=recall]');
+  await page.fill('#reason', 'Ban hành nhầm số ký hiệu');
+  await Promise.all([page.waitForURL('**/van-ban/*?gui=1'), page.click('[data-testid=recall-form] button[type=submit]')]);
+  assert.match(await page.textContent('[data-testid=refers-to]'), /Thu hồi/);
+  const recallUrl = page.url().replace(/\?.*$/, '');
+  const centre2 = await loggedIn('vanthu');
+  await centre2.page.goto(recallUrl);
+  await centre2.page.check('[data-testid=answer-form] input[name=code][value="16"]');
+  await centre2.page.fill('[data-testid=answer-form] textarea[name=description]', 'Văn bản đã xử lý xong.');
+  await Promise.all([centre2.page.waitForURL('**/van-ban/*?tl=1'), centre2.page.click('[data-testid=answer-form] button[type=submit]')]);
+  assert.equal(await centre2.page.locator('[data-testid=answer-form]').count(), 0, 'a recall is answered once');
+  await centre2.ctx.close();
+  await page.goto(recallUrl);
+  assert.match(await row().textContent(), /16 Từ chối thu hồi/);
+  await page.goto(url);
+  assert.match(await page.textContent('[data-testid=followed-by]'), /đã bị thu hồi/);
+  assert.equal(await page.locator('[data-testid=recall-form]').count(), 0, 'recalled once');
   await ubnd.ctx.close();
 });

@@ -116,8 +116,16 @@ pub struct Summary {
     pub attachments: Vec<(usize, String, String)>,
 }
 
-/// The statuses a recipient may answer next, from where a delivery stands.
-pub fn next_statuses(current: &str) -> Vec<&'static str> {
+/// The statuses a recipient may answer next, from where a delivery stands: a recall, update
+/// or replacement (`recall`) is agreed to or refused, once.
+pub fn next_statuses(current: &str, recall: bool, answered: bool) -> Vec<&'static str> {
+    if recall {
+        return if answered {
+            Vec::new()
+        } else {
+            vec!["15", "16"]
+        };
+    }
     match current {
         "sent" => vec!["01", "02", "03"],
         "01" => vec!["02", "03"],
@@ -367,7 +375,16 @@ impl Exchange {
                 "This document was not sent to the agency chosen",
             ));
         }
-        let Some(code) = StatusCode::parse(&a.code).filter(|c| !c.is_recall()) else {
+        // A recall, update or replacement is answered by agreeing or refusing; a new document
+        // goes through its handling.
+        let answers_recall = d.business != "new";
+        let Some(code) = StatusCode::parse(&a.code).filter(|c| {
+            if answers_recall {
+                matches!(c, StatusCode::RecallAccepted | StatusCode::RecallRefused)
+            } else {
+                !c.is_recall()
+            }
+        }) else {
             return Err(invalid(
                 "code",
                 "Trạng thái không hợp lệ",
@@ -423,6 +440,53 @@ impl Exchange {
         let bytes = edxml::write_status(&status, &self.profile)?;
         let sig = pki::sign_detached(&key, &bytes, self.now())?;
         self.answer(p, &bytes, &sig).await
+    }
+
+    /// Recalls (thu hồi) a document the agency sent: a package of business type `revoke`
+    /// naming it, with the reason, signed with the agency's key and sent to the same
+    /// recipients, who agree or refuse.
+    pub async fn recall(&self, p: &Principal, id: &str, reason: &str) -> Result<Document> {
+        let d = self.document(id).await?;
+        self.allow_act(p, &d.sender).await?;
+        if d.business != "new" {
+            return Err(invalid(
+                "document",
+                "Chỉ thu hồi được văn bản gốc",
+                "Only an original document can be recalled",
+            ));
+        }
+        if d.followed_by.iter().any(|(_, b)| b == "revoke") {
+            return Err(crate::error::refused(
+                409,
+                "already_recalled",
+                "Văn bản đã được thu hồi",
+                "The document was already recalled",
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 1000 {
+            return Err(invalid(
+                "reason",
+                "Hãy nêu lý do thu hồi (tối đa 1.000 ký tự)",
+                "Give the reason for the recall (at most 1,000 characters)",
+            ));
+        }
+        let (bytes, _) = self.package(p, id).await?;
+        let mut package = edxml::parse(&bytes, &self.profile, &self.limits)?;
+        package.business = Business {
+            business_doc_type: edxml::BusinessType::Revoke,
+            business_doc_reason: reason.to_string(),
+            document_id: Some(d.document_id.clone()),
+            ..Business::default()
+        };
+        package.trace.push(TraceHeader {
+            organ_id: d.sender.clone(),
+            timestamp: local_now(self),
+        });
+        let key = self.signing_key(&d.sender).await?;
+        let out = edxml::write(&package, &self.profile)?;
+        let sig = pki::sign_detached(&key, &out, self.now())?;
+        self.accept(p, &out, &sig).await
     }
 
     /// A document and what its page shows from the package (a recipient's view of it is

@@ -53,6 +53,8 @@ pub struct Document {
     pub received_at: DateTime<Utc>,
     pub deliveries: Vec<Delivery>,
     pub receipts: Vec<Receipt>,
+    /// Later packages that revoke, update or replace this one: (id, business).
+    pub followed_by: Vec<(String, String)>,
 }
 
 /// A document's way to one recipient.
@@ -523,6 +525,9 @@ impl Exchange {
         let rs: Vec<(String, String, String, DateTime<Utc>)> = on_db!(&self.db, p => sqlx::query_as(
             "SELECT id, kind, agency, issued_at FROM exchange_receipts WHERE document = $1 ORDER BY issued_at, id"
         ).bind(id).fetch_all(p).await)?;
+        let followed: Vec<(String, i64)> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT id, business FROM exchange_documents WHERE refers_to = $1 ORDER BY received_at, id"
+        ).bind(id).fetch_all(p).await)?;
         let deliveries = ds
             .into_iter()
             .map(|d| {
@@ -577,6 +582,10 @@ impl Exchange {
             attachments: r.attachments,
             received_at: r.received_at,
             deliveries,
+            followed_by: followed
+                .into_iter()
+                .map(|(i, b)| (i, business_name(b).to_string()))
+                .collect(),
             receipts: rs
                 .into_iter()
                 .map(|x| Receipt {

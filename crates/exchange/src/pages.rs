@@ -48,6 +48,7 @@ where
         .route("/van-ban/truc/thu-hoi", post(revoke_post))
         .route("/van-ban/{id}", get(document_page))
         .route("/van-ban/{id}/trang-thai", post(status_post))
+        .route("/van-ban/{id}/thu-hoi", post(recall_post))
         .route("/van-ban/{id}/tep/{n}", get(attachment))
 }
 
@@ -363,6 +364,8 @@ struct DocumentPage {
     c: Chrome,
     csrf: String,
     d: Document,
+    /// Whether the caller may recall it (a clerk or leader of its sender, not yet recalled).
+    can_recall: bool,
     sender_name: String,
     /// The recipients the caller answers for, with their current status.
     answering: Vec<(String, String)>,
@@ -379,7 +382,15 @@ impl DocumentPage {
         if self.c.lang.is_vi() { vi } else { en }
     }
     fn next_codes(&self, current: &str) -> Vec<(&'static str, String)> {
-        crate::compose::next_statuses(current)
+        let recall = self.d.business != "new";
+        let answered = self
+            .d
+            .deliveries
+            .iter()
+            .filter(|x| x.status == current)
+            .flat_map(|x| x.history.iter())
+            .any(|h| matches!(h.code.as_str(), "15" | "16"));
+        crate::compose::next_statuses(current, recall, answered)
             .into_iter()
             .map(|code| (code, self.label(code)))
             .collect()
@@ -435,6 +446,9 @@ async fn document_page(
         Ok(v) => v,
         Err(e) => return Err(PageError::new(e, c)),
     };
+    let can_recall = d.business == "new"
+        && !d.followed_by.iter().any(|(_, b)| b == "revoke")
+        && x.may_act(&p, &d.sender).await.unwrap_or(false);
     let mut answering = Vec::new();
     for del in &d.deliveries {
         if x.may_act(&p, &del.recipient).await.unwrap_or(false) {
@@ -445,6 +459,7 @@ async fn document_page(
         sender_name: x.agency_name(&d.sender).await,
         c,
         csrf,
+        can_recall,
         answering,
         attachments: summary.attachments,
         content: summary.content,
@@ -483,6 +498,32 @@ async fn status_post(
     };
     match x.answer_as(&p, &id, &a).await {
         Ok(_) => Ok(Redirect::to(&format!("/van-ban/{id}?tl=1")).into_response()),
+        Err(e) => Err(PageError::new(e, c)),
+    }
+}
+
+async fn recall_post(
+    State(x): State<Arc<Exchange>>,
+    auth: Auth,
+    c: Chrome,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Some((p, csrf)) = session_of(&auth) else {
+        return Ok(login_first(&c));
+    };
+    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
+        return Err(PageError::new(
+            invalid("form", "Biểu mẫu không đọc được", "The form cannot be read"),
+            c,
+        ));
+    };
+    if !csrf_ok(&f, &csrf) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c));
+    }
+    let reason = f.get("reason").map(String::as_str).unwrap_or("");
+    match x.recall(&p, &id, reason).await {
+        Ok(r) => Ok(Redirect::to(&format!("/van-ban/{}?gui=1", r.id)).into_response()),
         Err(e) => Err(PageError::new(e, c)),
     }
 }

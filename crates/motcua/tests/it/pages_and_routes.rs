@@ -297,6 +297,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/van-ban/truc/thu-hoi", 303),
     ("GET", "/van-ban/x", 303),
     ("POST", "/van-ban/x/trang-thai", 303),
+    ("POST", "/van-ban/x/thu-hoi", 303),
     ("GET", "/van-ban/x/tep/0", 303),
     ("GET", "/dieu-hanh", 303),
     ("GET", "/bao-cao", 303),
