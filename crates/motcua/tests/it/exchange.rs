@@ -660,6 +660,58 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
         .await;
     assert_eq!(inbox.as_array().map(Vec::len), Some(1), "{inbox}");
 
+    // A package signed by motcua (the key the node keeps for the Department of Justice)
+    // verifies with openssl against the node's CA; a changed byte fails.
+    const C: &str = "000.00.03.H26";
+    let (st, v) = app
+        .call(
+            "POST",
+            "/api/v1/exchange/agencies",
+            &op,
+            Some(json!({"organ_id": C, "name": "Sở Tư pháp Thành phố Hà Nội"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, c) = app
+        .call(
+            "POST",
+            &format!("/api/v1/exchange/agencies/{C}/certificates"),
+            &op,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((st, c["key_held"].as_bool()), (201, Some(true)), "{c}");
+    let mut from_c = edxml::sample_package(C, &[B], 21);
+    from_c.header.document_id = None;
+    let cb = bytes_of(&from_c);
+    let cpkg = dir.path().join("c.xml");
+    std::fs::write(&cpkg, &cb).unwrap_or_else(|e| panic!("{e}"));
+    let made = dir.path().join("c.p7s");
+    let (ok, out) = cli(
+        &app,
+        &[
+            "exchange",
+            "send",
+            "--package",
+            path(&cpkg),
+            "--signature-out",
+            path(&made),
+        ],
+    );
+    assert!(ok, "{out}");
+    let csig = std::fs::read(&made).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        openssl_verifies(dir.path(), &cb, &csig, &ca),
+        "motcua's signature verifies with openssl"
+    );
+    let mut cb2 = cb.clone();
+    let at = cb2.len() / 3;
+    cb2[at] ^= 0x20;
+    assert!(
+        !openssl_verifies(dir.path(), &cb2, &csig, &ca),
+        "and fails on a changed byte"
+    );
+
     // Revoking A's certificate: nothing more signed with it is taken, and the CRL lists it.
     let serial = d["certificate_serial"]
         .as_str()
