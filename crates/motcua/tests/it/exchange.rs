@@ -1062,7 +1062,31 @@ async fn pushes_reach_endpoints_after_failures(backend: Backend) {
     assert!(pushes[0]["done_at"].is_string());
     let (st, _) = app.call("GET", "/api/v1/exchange/pushes", &ta, None).await;
     assert_eq!(st, 403);
-    let _ = (tb, b);
+
+    // A status B answers reaches A's endpoint too, as B signed it.
+    let (st, v) = app
+        .call("POST", "/api/v1/exchange/agencies", &op, Some(json!({"organ_id": A, "name": "Ủy ban nhân dân Thành phố Hà Nội", "endpoint": format!("http://{at}/edoc")})))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let s = status_bytes(&package(&[B], 3), StatusCode::Arrived, "");
+    let ssig = b.sign(&s);
+    let (st, d) = send(&app, &tb, "/api/v1/exchange/statuses", &s, &ssig).await;
+    assert_eq!(st, 201, "{d}");
+    let mut pushed = None;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let g = got.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(x) = g.bodies.iter().find(|x| x.3 == "status") {
+            pushed = Some(x.clone());
+            break;
+        }
+    }
+    let (body, sig_header, mac, _) =
+        pushed.unwrap_or_else(|| panic!("the status was pushed to the sender"));
+    assert_eq!(body, s);
+    assert_eq!(sig_header, b64(&ssig));
+    assert_eq!(mac, "", "A set no push secret");
+    let _ = tb;
 }
 
 /// A token of a machine client registered for `agency` with `documents:exchange`.
