@@ -1,10 +1,12 @@
 //! `motcua-bench`: motcua's benchmarks. `search` measures the procedure search against
 //! PostgreSQL full-text search (relevance, latency, throughput) and the binary's startup and
-//! memory; `identity` measures password logins, bearer-token checks and OpenID Connect code exchanges. Each prints its results
+//! memory; `identity` measures password logins, bearer-token checks and OpenID Connect code exchanges;
+//! `exchange` measures signed documents sent, fetched and answered through the exchange hub. Each prints its results
 //! and writes them into its own section of `docs/BENCHMARKS.md`.
 
 mod dashboards;
 mod dossier;
+mod exchange;
 mod identity;
 mod measure;
 mod node;
@@ -106,6 +108,23 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         requests: usize,
         /// The Markdown file whose report section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+        /// Run on one database alone (`sqlite` or `postgres`) and print the result without
+        /// writing it to the file.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Document exchange: signed edXML packages posted, fetched (with the hub's signed receipt)
+    /// and answered with a signed status, end to end over HTTP.
+    Exchange {
+        /// Documents sent, each fetched and answered once.
+        #[arg(long, default_value_t = 2000)]
+        packages: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// The Markdown file whose exchange section is written or replaced.
         #[arg(long, default_value = "docs/BENCHMARKS.md")]
         out: PathBuf,
         /// Run on one database alone (`sqlite` or `postgres`) and print the result without
@@ -238,6 +257,26 @@ fn main() -> ExitCode {
                 dossiers,
                 per_province,
                 requests,
+                out,
+                command,
+                only,
+            }))
+        }
+        Command::Exchange {
+            packages,
+            clients,
+            out,
+            only,
+        } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- exchange --packages {packages} --clients {clients}"
+            );
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            runtime.block_on(exchange::run(exchange::Args {
+                packages,
+                clients,
                 out,
                 command,
                 only,
