@@ -245,14 +245,29 @@ impl Exchange {
         Ok(row.filter(|r| r.1).map(|r| r.0))
     }
 
-    /// Makes and stores the hub's signed receipt; returns its id and body.
-    fn make_receipt(
+    /// Stores blobs on a blocking thread: each write is flushed to disk.
+    pub(crate) async fn store(&self, items: Vec<Vec<u8>>) -> Result<Vec<BlobId>> {
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            items
+                .iter()
+                .map(|b| blobs.put(b))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| ExchangeError::Signing(format!("blob task: {e}")))?
+        .map_err(Into::into)
+    }
+
+    /// Makes, signs and stores the hub's receipt (on a blocking thread: signing and flushing
+    /// take milliseconds); returns its id and the SHA-256 of its body and signature.
+    async fn make_receipt(
         &self,
         kind: &str,
         document: &str,
         agency: &str,
         facts: serde_json::Value,
-        hub: &pki::KeyPair,
+        hub: std::sync::Arc<pki::KeyPair>,
         at: DateTime<Utc>,
     ) -> Result<(String, String, String)> {
         let id = uuid::Uuid::now_v7().to_string();
@@ -267,9 +282,13 @@ impl Exchange {
         });
         let bytes =
             serde_json::to_vec_pretty(&body).map_err(|e| ExchangeError::Signing(e.to_string()))?;
-        let sig = pki::sign_detached(hub, &bytes, at)?;
-        let b = self.blobs.put(&bytes)?;
-        let s = self.blobs.put(&sig)?;
+        let blobs = self.blobs.clone();
+        let (b, s) = tokio::task::spawn_blocking(move || -> Result<(BlobId, BlobId)> {
+            let sig = pki::sign_detached(&hub, &bytes, at)?;
+            Ok((blobs.put(&bytes)?, blobs.put(&sig)?))
+        })
+        .await
+        .map_err(|e| ExchangeError::Signing(format!("receipt task: {e}")))??;
         Ok((id, b.as_str().to_string(), s.as_str().to_string()))
     }
 
@@ -390,19 +409,18 @@ impl Exchange {
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7().to_string();
         let signature_sha = hex(&Sha256::digest(signature));
-        let package_blob = self.blobs.put(package)?;
-        let signature_blob = self.blobs.put(signature)?;
-        debug_assert_eq!(package_blob.as_str(), package_sha);
+        self.store(vec![package.to_vec(), signature.to_vec()])
+            .await?;
         let hub = self.own_key("hub").await?;
         let (receipt, body_sha, receipt_sig_sha) = self.make_receipt(
             "accepted",
             &id,
             &sender,
             json!({"document_id": document_id, "package_sha256": package_sha, "signature_sha256": signature_sha, "to": recipients}),
-            &hub,
+            hub,
             now,
-        )?;
-        let _ = signature_blob;
+        )
+        .await?;
         let search = folded(&[
             &h.subject,
             &h.code.code_number,
@@ -636,9 +654,10 @@ impl Exchange {
             &d.id,
             recipient,
             json!({"document_id": d.document_id, "package_sha256": d.package_sha256, "from": d.sender, "to": recipient}),
-            &hub,
+            hub,
             now,
-        )?;
+        )
+        .await?;
         let mut tx = Tx::begin(&self.db).await?;
         let n = on_tx!(&mut tx, c => sqlx::query(
             "UPDATE exchange_deliveries SET fetched_at = $1 WHERE document = $2 AND recipient = $3 AND fetched_at IS NULL"
@@ -751,8 +770,8 @@ impl Exchange {
             self.allow_act(c, &from).await?;
         }
         let signer = self.verify_as(&from, package, signature).await?;
-        self.blobs.put(package)?;
-        self.blobs.put(signature)?;
+        self.store(vec![package.to_vec(), signature.to_vec()])
+            .await?;
         let signed = Signed {
             package_sha256: package_sha,
             signature_sha256: hex(&Sha256::digest(signature)),
@@ -823,9 +842,10 @@ impl Exchange {
             &doc_id,
             from,
             json!({"document_id": d.document_id, "status": code, "stated_at": stated, "package_sha256": signed.as_ref().map(|s| s.package_sha256.clone())}),
-            &hub,
+            hub,
             now,
-        )?;
+        )
+        .await?;
         let year = i64::from(kernel::clock::to_local(now).year());
         let mut tx = Tx::begin(&self.db).await?;
         let shown = if recall {

@@ -56,6 +56,8 @@ pub struct Exchange {
     profile: edxml::Profile,
     limits: edxml::Limits,
     http: reqwest::Client,
+    /// The node's own keys (`ca`, `hub`), once read: they never change while it runs.
+    keys: std::sync::RwLock<std::collections::HashMap<String, Arc<kernel::pki::KeyPair>>>,
 }
 
 impl std::fmt::Debug for Exchange {
@@ -86,6 +88,7 @@ impl Exchange {
                 .timeout(std::time::Duration::from_secs(20))
                 .build()
                 .unwrap_or_default(),
+            keys: std::sync::RwLock::default(),
         }
     }
 

@@ -9,6 +9,8 @@
 //! entry itself is what vouches for it. A revoked certificate signs nothing more; those issued
 //! here are listed in the CRL the node publishes.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -161,9 +163,12 @@ pub fn valid_organ_id(s: &str) -> bool {
 impl Exchange {
     /// One of the node's own keys (`ca`, the root; `hub`, the receipt signer), made at first
     /// use.
-    pub(crate) async fn own_key(&self, name: &str) -> Result<KeyPair> {
-        if let Some(k) = self.stored_key(name).await? {
+    pub(crate) async fn own_key(&self, name: &str) -> Result<Arc<KeyPair>> {
+        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(name).cloned()) {
             return Ok(k);
+        }
+        if let Some(k) = self.stored_key(name).await? {
+            return Ok(self.remember(name, k));
         }
         let now = self.clock.now();
         let made = if name == "ca" {
@@ -186,9 +191,19 @@ impl Exchange {
             "INSERT INTO exchange_keys (name, key_pem, certificate_pem, serial, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING"
         ).bind(name).bind(&key_pem).bind(&cert_pem).bind(made.serial_hex()).bind(now).execute(p).await.map(|_| ()))?;
         // Another request may have made it first: the stored one wins.
-        self.stored_key(name)
+        let k = self
+            .stored_key(name)
             .await?
-            .ok_or_else(|| ExchangeError::Signing(format!("key {name} not stored")))
+            .ok_or_else(|| ExchangeError::Signing(format!("key {name} not stored")))?;
+        Ok(self.remember(name, k))
+    }
+
+    fn remember(&self, name: &str, k: KeyPair) -> Arc<KeyPair> {
+        let k = Arc::new(k);
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(name.to_string(), k.clone());
+        }
+        k
     }
 
     async fn stored_key(&self, name: &str) -> Result<Option<KeyPair>> {
