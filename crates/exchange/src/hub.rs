@@ -220,6 +220,25 @@ impl Exchange {
         Ok(())
     }
 
+    /// Checks the sizes of a package and its signature, and that the hub has not taken these
+    /// bytes before (a replay) into `table`; answers their SHA-256.
+    async fn fresh(&self, package: &[u8], signature: &[u8], table: &str) -> Result<String> {
+        self.check_sizes(package, signature)?;
+        let package_sha = hex(&Sha256::digest(package));
+        let seen: Option<String> = on_db!(&self.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE package_sha256 = $1"
+        ))).bind(&package_sha).fetch_optional(p).await)?;
+        if seen.is_some() {
+            return Err(refused(
+                409,
+                "replayed",
+                "Gói tin này đã được trục nhận trước đó",
+                "This package was already accepted by the hub",
+            ));
+        }
+        Ok(package_sha)
+    }
+
     /// Verifies a detached signature over `bytes` as `organ_id`'s.
     async fn verify_as(
         &self,
@@ -314,19 +333,7 @@ impl Exchange {
         package: &[u8],
         signature: &[u8],
     ) -> Result<Document> {
-        self.check_sizes(package, signature)?;
-        let package_sha = hex(&Sha256::digest(package));
-        let seen: Option<String> = on_db!(&self.db, p => sqlx::query_scalar(
-            "SELECT id FROM exchange_documents WHERE package_sha256 = $1"
-        ).bind(&package_sha).fetch_optional(p).await)?;
-        if let Some(id) = seen {
-            return Err(refused(
-                409,
-                "replayed",
-                format!("Gói tin này đã được trục nhận trước đó (mã {id})"),
-                format!("This package was already accepted by the hub (id {id})"),
-            ));
-        }
+        let package_sha = self.fresh(package, signature, "exchange_documents").await?;
         let doc: Package = edxml::parse(package, &self.profile, &self.limits)?;
         let sender = doc.header.from.organ_id.clone();
         if let Some(c) = caller {
@@ -751,19 +758,7 @@ impl Exchange {
         package: &[u8],
         signature: &[u8],
     ) -> Result<Document> {
-        self.check_sizes(package, signature)?;
-        let package_sha = hex(&Sha256::digest(package));
-        let seen: Option<String> = on_db!(&self.db, p => sqlx::query_scalar(
-            "SELECT id FROM exchange_statuses WHERE package_sha256 = $1"
-        ).bind(&package_sha).fetch_optional(p).await)?;
-        if seen.is_some() {
-            return Err(refused(
-                409,
-                "replayed",
-                "Gói trạng thái này đã được trục nhận trước đó",
-                "This status package was already accepted by the hub",
-            ));
-        }
+        let package_sha = self.fresh(package, signature, "exchange_statuses").await?;
         let status: StatusPackage = edxml::parse_status(package, &self.profile, &self.limits)?;
         let from = status.from.organ_id.clone();
         if let Some(c) = caller {

@@ -315,6 +315,45 @@ impl TestApp {
         Ok(cookie)
     }
 
+    /// A bearer token, by client credentials, of a new machine client registered for
+    /// `agency` with `scopes` (another agency's software).
+    pub async fn machine_token(&self, name: &str, agency: &str, scopes: &[&str]) -> String {
+        let (c, secret) = self
+            .state
+            .identity
+            .register_client(
+                &identity::oidc::ClientSpec {
+                    name: name.to_string(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                    machine: true,
+                    confidential: true,
+                    agency: Some(agency.into()),
+                    ..identity::oidc::ClientSpec::default()
+                },
+                "test",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let scope = scopes.join(" ");
+        let r = self
+            .client
+            .post(self.url("/oidc/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", c.client_id.as_str()),
+                ("client_secret", secret.unwrap_or_default().as_str()),
+                ("scope", scope.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        v["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {v}"))
+            .to_string()
+    }
+
     /// Creates an official (password: the demo one) holding `role` in `agency`.
     pub async fn add_official(
         &self,

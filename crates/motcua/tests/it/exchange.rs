@@ -193,6 +193,21 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// Sends a package that must be refused with `status` and the problem `code`.
+#[allow(clippy::too_many_arguments)]
+async fn refused_with(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    package: &[u8],
+    sig: &[u8],
+    status: u16,
+    code: &str,
+) {
+    let (st, e) = send(app, token, path, package, sig).await;
+    assert_eq!((st, e["code"].as_str()), (status, Some(code)), "{e}");
+}
+
 /// Sends a package with its signature; the status and JSON answer.
 async fn send(app: &TestApp, token: &str, path: &str, package: &[u8], sig: &[u8]) -> (u16, Value) {
     let r = app
@@ -347,24 +362,29 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
     assert_eq!(d["receipts"][0]["kind"], "accepted");
 
     // The same bytes again are a replay; the same document as new again is refused too.
-    let (st, e) = send(&app, &ta, "/api/v1/exchange/documents", &bytes, &sig).await;
-    assert_eq!((st, e["code"].as_str()), (409, Some("replayed")), "{e}");
+    refused_with(
+        &app,
+        &ta,
+        "/api/v1/exchange/documents",
+        &bytes,
+        &sig,
+        409,
+        "replayed",
+    )
+    .await;
     let mut again = p.clone();
     again.header.content.push_str(" (gửi lại)");
     let again = bytes_of(&again);
-    let (st, e) = send(
+    refused_with(
         &app,
         &ta,
         "/api/v1/exchange/documents",
         &again,
         &a.sign(&again),
+        409,
+        "document_exists",
     )
     .await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (409, Some("document_exists")),
-        "{e}"
-    );
 
     // The recipient's clerk sees it waiting; the sender's may not look at B's inbox.
     let (st, inbox) = app
@@ -443,19 +463,16 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
             .await;
             assert_eq!(st, 409, "a replayed status: {e}");
             let back = status_bytes(&p, StatusCode::Arrived, "lại");
-            let (st, e) = send(
+            refused_with(
                 &app,
                 &tb,
                 "/api/v1/exchange/statuses",
                 &back,
                 &b.sign(&back),
+                409,
+                "status_out_of_order",
             )
             .await;
-            assert_eq!(
-                (st, e["code"].as_str()),
-                (409, Some("status_out_of_order")),
-                "{e}"
-            );
         }
         last = s;
     }
@@ -570,12 +587,16 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
     );
     recall.business.document_id = Some("000.00.00.H26,2020/01/01,999/KHONG-CO".into());
     let rb = bytes_of(&recall);
-    let (st, e) = send(&app, &ta, "/api/v1/exchange/documents", &rb, &a.sign(&rb)).await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (422, Some("unknown_document")),
-        "{e}"
-    );
+    refused_with(
+        &app,
+        &ta,
+        "/api/v1/exchange/documents",
+        &rb,
+        &a.sign(&rb),
+        422,
+        "unknown_document",
+    )
+    .await;
     let (_, _, _) = get_bytes(
         &app,
         &tb,
@@ -738,19 +759,16 @@ async fn documents_travel_between_agencies_with_every_status(backend: Backend) {
     assert!(c["revoked_at"].is_string());
     let next = bytes_of(&package(&[B], 8));
     let before = count(&app, "exchange_documents").await;
-    let (st, e) = send(
+    refused_with(
         &app,
         &ta,
         "/api/v1/exchange/documents",
         &next,
         &a.sign(&next),
+        422,
+        "certificate_revoked",
     )
     .await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (422, Some("certificate_revoked")),
-        "{e}"
-    );
     assert_eq!(count(&app, "exchange_documents").await, before);
     let crl = app
         .get("/api/v1/exchange/crl")
@@ -889,45 +907,36 @@ async fn bad_packages_are_refused_and_nothing_is_stored(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(r.status().as_u16(), 400);
-    let (st, e) = send(
+    refused_with(
         &app,
         &ta,
         "/api/v1/exchange/documents",
         &good,
         b"not a signature",
+        422,
+        "signature_invalid",
     )
     .await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (422, Some("signature_invalid")),
-        "{e}"
-    );
-    let (st, e) = send(
+    refused_with(
         &app,
         &ta,
         "/api/v1/exchange/documents",
         &good,
         &b.sign(&good),
+        422,
+        "certificate_unknown",
     )
     .await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (422, Some("certificate_unknown")),
-        "{e}"
-    );
-    let (st, e) = send(
+    refused_with(
         &app,
         &ta,
         "/api/v1/exchange/documents",
         &good,
         &a.sign(b"other bytes"),
+        422,
+        "signature_invalid",
     )
     .await;
-    assert_eq!(
-        (st, e["code"].as_str()),
-        (422, Some("signature_invalid")),
-        "{e}"
-    );
     // The wrong user: B's clerk sending A's document.
     let (st, _) = send(
         &app,
@@ -1089,43 +1098,6 @@ async fn pushes_reach_endpoints_after_failures(backend: Backend) {
     let _ = tb;
 }
 
-/// A token of a machine client registered for `agency` with `documents:exchange`.
-async fn machine_token(app: &TestApp, agency: &str) -> String {
-    let (c, secret) = app
-        .state
-        .identity
-        .register_client(
-            &identity::oidc::ClientSpec {
-                name: format!("Phần mềm quản lý văn bản {agency}"),
-                scopes: vec!["documents:exchange".into()],
-                machine: true,
-                confidential: true,
-                agency: Some(agency.into()),
-                ..identity::oidc::ClientSpec::default()
-            },
-            "test",
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let r = app
-        .client
-        .post(app.url("/oidc/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", secret.unwrap_or_default().as_str()),
-            ("scope", "documents:exchange"),
-        ])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let v: Value = r.json().await.unwrap_or_default();
-    v["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {v}"))
-        .to_string()
-}
-
 /// Route × caller for the hub: clerks and leaders act for their own agency only, machine
 /// clients for the agency they were registered for, the hub's operators read registers and
 /// documents; every refusal is in the audit chain.
@@ -1153,8 +1125,16 @@ async fn each_caller_acts_only_for_its_agency(backend: Backend) {
         ("leader of B", app.token("lanhdao", &s).await),
         ("reception of B", app.token("tiepnhan", &s).await),
         ("administrator of B", app.token("quantri.coquan", &s).await),
-        ("machine of B", machine_token(&app, B).await),
-        ("machine of A", machine_token(&app, A).await),
+        (
+            "machine of B",
+            app.machine_token("Phần mềm quản lý văn bản B", B, &["documents:exchange"])
+                .await,
+        ),
+        (
+            "machine of A",
+            app.machine_token("Phần mềm quản lý văn bản A", A, &["documents:exchange"])
+                .await,
+        ),
         ("national operator", app.token("vanhanh", &s).await),
         ("citizen", app.token("001095012345", &s).await),
     ];

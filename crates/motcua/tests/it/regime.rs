@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use testkit::{Backend, Spawn, TestApp, both, spawn_app};
 
 use identity::Role;
-use identity::oidc::ClientSpec;
 
 const AGENCY: &str = "000.01.01.G01";
 
@@ -29,42 +28,6 @@ fn template() -> Value {
             {"code": "notes", "name": "Đánh giá, kiến nghị", "kind": "text", "consolidate": "none"}
         ]
     })
-}
-
-async fn machine_token(app: &TestApp, agency: &str) -> String {
-    let (c, secret) = app
-        .state
-        .identity
-        .register_client(
-            &ClientSpec {
-                name: "Phần mềm báo cáo của sở".into(),
-                scopes: vec!["reports:write".into(), "reports:read".into()],
-                machine: true,
-                confidential: true,
-                agency: Some(agency.into()),
-                ..ClientSpec::default()
-            },
-            "test",
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let r = app
-        .client
-        .post(app.url("/oidc/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", c.client_id.as_str()),
-            ("client_secret", secret.unwrap_or_default().as_str()),
-            ("scope", "reports:write"),
-        ])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let v: Value = r.json().await.unwrap_or_default();
-    v["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {v}"))
-        .to_string()
 }
 
 fn fields_of(e: &Value) -> Vec<String> {
@@ -287,7 +250,13 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     assert_eq!(statuses, ["submitted", "superseded"]);
 
     // The other agency's software submits by client credentials, for its agency only.
-    let machine = machine_token(&app, &other).await;
+    let machine = app
+        .machine_token(
+            "Phần mềm báo cáo của sở",
+            &other,
+            &["reports:write", "reports:read"],
+        )
+        .await;
     let (st, _) = submit(
         &app,
         &machine,
@@ -476,7 +445,13 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
         i64::try_from(here + 2 * there).unwrap_or(0)
     );
     // The access token of March is long expired: the software asks for another.
-    let machine = machine_token(&app, &other).await;
+    let machine = app
+        .machine_token(
+            "Phần mềm báo cáo của sở",
+            &other,
+            &["reports:write", "reports:read"],
+        )
+        .await;
     let (st, late) = submit(
         &app,
         &machine,
