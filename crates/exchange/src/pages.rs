@@ -666,13 +666,18 @@ async fn agency_post(
         active: f.contains_key("active"),
     };
     match x.put_agency(&p.id, spec).await {
-        Ok(a) => Ok(Redirect::to(&format!(
-            "/van-ban/truc?ok={}",
-            web::layout::encode_component(&a.organ_id)
-        ))
-        .into_response()),
+        Ok(a) => Ok(back_to_hub(&a.organ_id)),
         Err(e) => Err(PageError::new(e, c)),
     }
+}
+
+/// Back to the hub's page, saying which agency was saved.
+fn back_to_hub(organ: &str) -> Response {
+    Redirect::to(&format!(
+        "/van-ban/truc?ok={}",
+        web::layout::encode_component(organ)
+    ))
+    .into_response()
 }
 
 async fn certificate_post(
@@ -698,11 +703,7 @@ async fn certificate_post(
         certificate_pem: pem,
     };
     match x.add_certificate(&p.id, &organ, req).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/van-ban/truc?ok={}",
-            web::layout::encode_component(&organ)
-        ))
-        .into_response()),
+        Ok(_) => Ok(back_to_hub(&organ)),
         Err(e) => Err(PageError::new(e, c)),
     }
 }
@@ -723,11 +724,7 @@ async fn revoke_post(
         .unwrap_or_default();
     let reason = f.get("reason").and_then(|r| r.trim().parse::<i64>().ok());
     match x.revoke(&p.id, &serial, reason).await {
-        Ok(cert) => Ok(Redirect::to(&format!(
-            "/van-ban/truc?ok={}",
-            web::layout::encode_component(&cert.organ_id)
-        ))
-        .into_response()),
+        Ok(cert) => Ok(back_to_hub(&cert.organ_id)),
         Err(e) => Err(PageError::new(e, c)),
     }
 }
