@@ -469,6 +469,31 @@ async fn document_page(
     }))
 }
 
+/// Who posted, about which document, and the fields.
+type DocumentForm = (Principal, String, HashMap<String, String>);
+
+/// A form posted about a document, checked: a session, the document's id, the CSRF token.
+fn document_form(
+    auth: &Auth,
+    c: &Chrome,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Result<DocumentForm, Response>, PageError> {
+    let Some((p, csrf)) = session_of(auth) else {
+        return Ok(Err(login_first(c)));
+    };
+    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
+        return Err(PageError::new(
+            invalid("form", "Biểu mẫu không đọc được", "The form cannot be read"),
+            c.clone(),
+        ));
+    };
+    if !csrf_ok(&f, &csrf) {
+        return Err(PageError::new(identity::IdentityError::Csrf, c.clone()));
+    }
+    Ok(Ok((p, id, f)))
+}
+
 async fn status_post(
     State(x): State<Arc<Exchange>>,
     auth: Auth,
@@ -476,18 +501,10 @@ async fn status_post(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Some((p, csrf)) = session_of(&auth) else {
-        return Ok(login_first(&c));
+    let (p, id, f) = match document_form(&auth, &c, id, form)? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
     };
-    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
-        return Err(PageError::new(
-            invalid("form", "Biểu mẫu không đọc được", "The form cannot be read"),
-            c,
-        ));
-    };
-    if !csrf_ok(&f, &csrf) {
-        return Err(PageError::new(identity::IdentityError::Csrf, c));
-    }
     let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let a = Answer {
         agency: get("agency"),
@@ -509,18 +526,10 @@ async fn recall_post(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Some((p, csrf)) = session_of(&auth) else {
-        return Ok(login_first(&c));
+    let (p, id, f) = match document_form(&auth, &c, id, form)? {
+        Ok(v) => v,
+        Err(r) => return Ok(r),
     };
-    let (Ok(Path(id)), Ok(Form(f))) = (id, form) else {
-        return Err(PageError::new(
-            invalid("form", "Biểu mẫu không đọc được", "The form cannot be read"),
-            c,
-        ));
-    };
-    if !csrf_ok(&f, &csrf) {
-        return Err(PageError::new(identity::IdentityError::Csrf, c));
-    }
     let reason = f.get("reason").map(String::as_str).unwrap_or("");
     match x.recall(&p, &id, reason).await {
         Ok(r) => Ok(Redirect::to(&format!("/van-ban/{}?gui=1", r.id)).into_response()),
