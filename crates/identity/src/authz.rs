@@ -215,6 +215,12 @@ pub enum Action {
     ExchangeDocuments,
     /// Run the exchange hub: the agencies on it, their certificates and revocations.
     ManageExchange,
+    /// Take up, answer, moderate, merge and hand on the petitions and field reports routed to
+    /// an agency.
+    HandleFeedback,
+    /// Run feedback on the node: the kinds of report, the areas communes serve, the routes
+    /// and the Open311 API keys.
+    ManageFeedback,
 }
 
 impl Action {
@@ -238,6 +244,8 @@ impl Action {
             Action::WriteReports => "reports:write",
             Action::ExchangeDocuments => "documents:exchange",
             Action::ManageExchange => "exchange:admin",
+            Action::HandleFeedback => "feedback:handle",
+            Action::ManageFeedback => "feedback:admin",
         }
     }
 }
@@ -261,6 +269,8 @@ pub const SCOPES: &[&str] = &[
     "reports:write",
     "documents:exchange",
     "exchange:admin",
+    "feedback:handle",
+    "feedback:admin",
 ];
 
 /// What it is asked about.
@@ -394,6 +404,17 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         }
         (Action::ExchangeDocuments, _) => false,
         (Action::ManageExchange, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        (Action::HandleFeedback, Resource::Agency(a)) => [
+            Role::Reception,
+            Role::Specialist,
+            Role::DepartmentHead,
+            Role::AgencyLeader,
+            Role::AgencyAdmin,
+        ]
+        .into_iter()
+        .any(|r| p.has(r, Some(a))),
+        (Action::HandleFeedback, _) => false,
+        (Action::ManageFeedback, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
     };
     if allowed {
         Decision::Allow

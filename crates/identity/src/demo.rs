@@ -93,6 +93,13 @@ pub const ACCOUNTS: &[DemoAccount] = &[
         Some("000.00.00.H26"),
     ),
     (
+        "phuong.hoankiem",
+        AccountKind::Official,
+        "Lý Thị Mai",
+        Some(Role::Specialist),
+        Some("000.00.51.H26"),
+    ),
+    (
         "vanhanh",
         AccountKind::Official,
         "Đỗ Văn Hải",

@@ -585,6 +585,22 @@ impl Identity {
         ).bind(login).fetch_optional(p).await)?)
     }
 
+    /// The principal of an account by its login, with its grants.
+    pub async fn principal_by_login(&self, login: &str) -> Result<Option<Principal>> {
+        match self.account_by_login(&login.trim().to_lowercase()).await? {
+            Some(row) => Ok(Some(self.principal_of(row, None).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The e-mail address of an account, when it has one and is not disabled.
+    pub async fn email_of(&self, account_id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT email FROM accounts WHERE id = $1 AND disabled = FALSE"
+        ).bind(account_id).fetch_optional(p).await)?;
+        Ok(row.and_then(|r| r.0).filter(|e| !e.trim().is_empty()))
+    }
+
     /// The principal of an account, with its grants.
     pub async fn principal(
         &self,

@@ -30,6 +30,13 @@ pub struct AppState {
     pub payments: Arc<payment::Payments>,
     pub reports: Arc<report::Reports>,
     pub exchange: Arc<exchange::Exchange>,
+    pub feedback: Arc<feedback::Feedback>,
+}
+
+impl FromRef<AppState> for Arc<feedback::Feedback> {
+    fn from_ref(s: &AppState) -> Self {
+        s.feedback.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<exchange::Exchange> {
@@ -108,7 +115,7 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 7] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 8] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
@@ -117,6 +124,7 @@ pub fn migration_sets() -> [&'static db::MigrationSet; 7] {
         &payment::MIGRATIONS,
         &report::MIGRATIONS,
         &exchange::MIGRATIONS,
+        &feedback::MIGRATIONS,
     ]
 }
 
@@ -263,9 +271,30 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         blobs.clone(),
         identity.clone(),
     ));
+    let feedback = Arc::new(feedback::Feedback::new(
+        db.clone(),
+        opts.clock.clone(),
+        blobs.clone(),
+        catalog.clone(),
+        identity.clone(),
+        calendar.clone(),
+        &config.public_url,
+    ));
+    feedback
+        .ensure_services()
+        .await
+        .map_err(|e| anyhow::anyhow!("writing the kinds of feedback failed: {e}"))?;
+    if opts.demo
+        && feedback::demo::seed(&feedback)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the demo feedback failed: {e}"))?
+    {
+        tracing::info!("demo feedback areas and reports created");
+    }
     Ok(AppState {
         reports,
         exchange,
+        feedback,
         payments,
         site: web::Site {
             node_name: config.node_name.clone(),

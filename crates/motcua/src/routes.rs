@@ -42,6 +42,8 @@ use crate::app::AppState;
         (name = "reports", description = "Figures of the one-stop system kept live per agency, procedure and day: dashboards from the country down to one procedure for any period, the on-time rankings, the overdue list, CSV and XLSX exports, the public transparency figures, and the roll-ups' check against the dossiers"),
         (name = "payments", description = "Fees and charges: what a dossier owes, paying through a gateway (redirect, return, and the gateway's signed IPN confirmation) or at the desk, receipts, refunds, and reconciliation with the gateways' daily statements"),
         (name = "exchange", description = "The document exchange hub: agencies' document-management systems send official documents as edXML packages (QCVN 102:2016) with a detached CMS signature, fetch or are pushed what is sent to them, and answer with signed status packages; the registry of agencies and their X.509 certificates, the node's CA and CRL, the hub's signed receipts, and the registers of documents sent and received"),
+        (name = "feedback", description = "Feedback: petitions about regulations, procedures and agencies' handling, and field reports with a place and photos; the kinds of report and their questions, the areas communes serve and the agencies handling each kind, public reports and published answers, an agency's queue and its acts (take up, note, answer publicly or privately, moderate, merge duplicates, hand on), followers, and the Open311 API keys"),
+        (name = "open311", description = "Open311 GeoReport v2 under /open311/v2/ (discovery at /open311/discovery.json): services, service definitions, filing with an api_key, requests with their filters, tokens, and the servicerequestupdates extension; every answer as .json or .xml, errors as the standard writes them"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
 )]
@@ -58,13 +60,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(report::api::routes())
         .merge(report::regime_api::routes())
         .merge(exchange::api::routes())
+        .merge(feedback::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
         .routes(routes!(calendar_deadline))
         .split_for_parts();
+    doc.merge(<feedback::georeport::Open311Doc as OpenApi>::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    (router, doc)
+    (router.merge(feedback::georeport::routes::<AppState>()), doc)
 }
 
 /// The complete router with middleware.
@@ -82,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payment::pages::routes::<AppState>())
         .merge(report::pages::routes::<AppState>())
         .merge(exchange::pages::routes::<AppState>())
+        .merge(feedback::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
