@@ -235,6 +235,9 @@ async fn act(
     let q = query(q)?;
     let p = if auth.principal().is_some() {
         Some(auth.writer(&headers)?)
+    } else if q.t.as_deref().unwrap_or("").is_empty() {
+        // Neither logged in nor holding the reporter's token.
+        return Err(FeedbackError::NeedLogin.into());
     } else {
         None
     };

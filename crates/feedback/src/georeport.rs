@@ -248,11 +248,17 @@ async fn list_requests(f: &Feedback, format: Format, pairs: &[(String, String)])
         let (a, b) = q.window(f.now());
         (Some(a), Some(b))
     };
+    // Ids asked for override every other filter, as the standard has it.
+    let (codes, statuses): (&[String], Vec<Status>) = if q.by_id() {
+        (&[], Vec::new())
+    } else {
+        (&q.service_codes, statuses)
+    };
     let limit = i64::from(q.limit().min(o3::MAX_RESULTS));
     let found = f
         .open311_requests(
             &q.service_request_ids,
-            &q.service_codes,
+            codes,
             from,
             to,
             &statuses,
@@ -462,7 +468,8 @@ async fn create(
         }
         Err(e) => return failed(format, e),
     }
-    let name = [new.first_name.as_deref(), new.last_name.as_deref()]
+    // A Vietnamese name is written family name first: last_name, then first_name.
+    let name = [new.last_name.as_deref(), new.first_name.as_deref()]
         .into_iter()
         .flatten()
         .map(str::trim)

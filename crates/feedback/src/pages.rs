@@ -876,6 +876,10 @@ async fn handle_view(
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
     if viewer != Viewer::Handler {
+        // Records the refusal.
+        f.allow_handle(p, &r.agency_code)
+            .await
+            .map_err(|e| PageError::new(e, c.clone()))?;
         return Err(PageError::new(FeedbackError::Forbidden, c));
     }
     let nearby = match (r.lat, r.lon) {

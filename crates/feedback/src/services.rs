@@ -3,7 +3,6 @@
 //! expected to take. A node starts with `data/services.json`; operators change them later.
 
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use kernel::on_db;
@@ -76,7 +75,7 @@ struct Row {
     description: String,
     group_name: String,
     keywords: String,
-    attributes: Json<Vec<Question>>,
+    attributes: String,
     expected_days: i64,
     active: bool,
 }
@@ -98,7 +97,7 @@ impl From<Row> for Service {
                 .map(str::to_string)
                 .collect(),
             expected_days: u16::try_from(r.expected_days.clamp(0, 365)).unwrap_or(10),
-            attributes: r.attributes.0,
+            attributes: serde_json::from_str(&r.attributes).unwrap_or_default(),
             active: r.active,
         }
     }
@@ -209,7 +208,7 @@ impl Feedback {
 
     async fn write_service(&self, s: &Service, sort: i64) -> Result<()> {
         check(s)?;
-        let attributes = Json(s.attributes.clone());
+        let attributes = serde_json::to_string(&s.attributes).unwrap_or_else(|_| "[]".into());
         on_db!(&self.db, c => sqlx::query(
             "INSERT INTO feedback_services (code, kind, name_vi, name_en, description, group_name, keywords, attributes, expected_days, active, sort) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -231,7 +230,7 @@ impl Feedback {
         ).bind(&s.code).fetch_one(c).await)?;
         let now = self.clock.now();
         let mut tx = kernel::audit::Tx::begin(&self.db).await?;
-        let attributes = Json(s.attributes.clone());
+        let attributes = serde_json::to_string(&s.attributes).unwrap_or_else(|_| "[]".into());
         kernel::on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO feedback_services (code, kind, name_vi, name_en, description, group_name, keywords, attributes, expected_days, active, sort) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

@@ -669,6 +669,34 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/bao-cao/tong-hop?template=BC-TTHC-01&period=2026-02",
         [303, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
     ),
+    // Feedback: public reports, kinds and answers for anyone; an agency's queue for the
+    // officials who handle its reports (not its accountant, clerk or national roles); the
+    // handling page of a report for its own agency only (the demo's ward, nobody here); the
+    // Open311 keys for feedback's operators.
+    ("/api/v1/feedback/services", [200; 11]),
+    ("/api/v1/feedback/reports/PA-2026-000001", [200; 11]),
+    ("/phan-anh", [200; 11]),
+    ("/phan-anh/PA-2026-000001", [200; 11]),
+    (
+        "/phan-anh/gui",
+        [303, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "/api/v1/feedback/queue?agency=000.00.02.H26",
+        [401, 403, 403, 200, 200, 200, 200, 200, 403, 403, 403],
+    ),
+    (
+        "/xu-ly-phan-anh?agency=000.00.02.H26",
+        [303, 403, 403, 200, 200, 200, 200, 200, 403, 403, 403],
+    ),
+    (
+        "/xu-ly-phan-anh/PA-2026-000001",
+        [303, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
+    (
+        "/api/v1/feedback/keys",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
 ];
 
 /// The demo's report waiting for approval.
@@ -915,6 +943,24 @@ const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
         r#"{"provider": "desk"}"#,
         [401, 404, 404, 409, 403, 403, 403, 403, 404, 404, 404],
     ),
+    // Feedback: its operators make Open311 keys and set areas, stopped here by what is
+    // wrong in the request; a report is acted on by its agency's officials only (the
+    // demo's ward: nobody here).
+    (
+        "/api/v1/feedback/keys",
+        r#"{"name": "", "contact": ""}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 422, 422, 403],
+    ),
+    (
+        "PUT /api/v1/feedback/areas/00070",
+        r#"{"agency_code": "000.00.51.H26", "geometry": {"type": "Point", "coordinates": [0, 0]}}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 422, 422, 403],
+    ),
+    (
+        "/api/v1/feedback/reports/PA-2026-000002/actions",
+        r#"{"act": "start"}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ),
     (
         "/api/v1/payments/nothing/refunds",
         r#"{"amount": 1, "reason": "x"}"#,
@@ -955,6 +1001,8 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
             "reports:write".to_string(),
             "documents:exchange".to_string(),
             "exchange:admin".to_string(),
+            "feedback:handle".to_string(),
+            "feedback:admin".to_string(),
         ];
         let t = app
             .state

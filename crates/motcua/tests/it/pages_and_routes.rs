@@ -299,6 +299,57 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/van-ban/x/trang-thai", 303),
     ("POST", "/van-ban/x/thu-hoi", 303),
     ("GET", "/van-ban/x/tep/0", 303),
+    ("GET", "/api/v1/feedback/services", 200),
+    ("PUT", "/api/v1/feedback/services/HT01", 401),
+    ("GET", "/api/v1/feedback/areas", 200),
+    ("GET", "/api/v1/feedback/areas/00070", 200),
+    ("PUT", "/api/v1/feedback/areas/00070", 401),
+    ("GET", "/api/v1/feedback/routes", 200),
+    ("PUT", "/api/v1/feedback/routes", 401),
+    ("GET", "/api/v1/feedback/reports", 200),
+    ("GET", "/api/v1/feedback/reports/PA-2026-000001", 200),
+    (
+        "POST",
+        "/api/v1/feedback/reports/PA-2026-000001/actions",
+        401,
+    ),
+    (
+        "POST",
+        "/api/v1/feedback/reports/PA-2026-000001/followers",
+        422,
+    ),
+    ("GET", "/api/v1/feedback/queue", 401),
+    (
+        "GET",
+        "/api/v1/feedback/nearby?service=HT01&lat=21.0245&lon=105.8522",
+        200,
+    ),
+    ("GET", "/api/v1/feedback/answers?q=o%20ga", 200),
+    ("GET", "/api/v1/feedback/keys", 401),
+    ("POST", "/api/v1/feedback/keys", 401),
+    ("DELETE", "/api/v1/feedback/keys/x", 401),
+    ("GET", "/open311/discovery.json", 200),
+    ("GET", "/open311/v2/services.json", 200),
+    ("GET", "/open311/v2/services/HT01.json", 200),
+    ("POST", "/open311/v2/requests.json", 403),
+    ("GET", "/open311/v2/requests.json", 200),
+    ("GET", "/open311/v2/requests/PA-2026-000001.json", 200),
+    ("GET", "/open311/v2/tokens/x.json", 404),
+    ("GET", "/open311/v2/servicerequestupdates.json", 200),
+    ("POST", "/open311/v2/servicerequestupdates.json", 403),
+    ("GET", "/phan-anh", 200),
+    ("GET", "/phan-anh/cua-toi", 303),
+    ("GET", "/phan-anh/tra-loi", 200),
+    ("GET", "/phan-anh/vi-tri.js", 200),
+    ("GET", "/phan-anh/gui", 303),
+    ("POST", "/phan-anh/gui", 400),
+    ("GET", "/phan-anh/PA-2026-000001", 200),
+    ("GET", "/phan-anh/PA-2026-000001/anh/1", 404),
+    ("POST", "/phan-anh/PA-2026-000001/theo-doi", 422),
+    ("POST", "/phan-anh/x/mo-lai", 404),
+    ("GET", "/xu-ly-phan-anh", 303),
+    ("GET", "/xu-ly-phan-anh/PA-2026-000001", 303),
+    ("POST", "/xu-ly-phan-anh/PA-2026-000001", 303),
     ("GET", "/dieu-hanh", 303),
     ("GET", "/bao-cao", 303),
     ("GET", "/bao-cao/lap", 303),
@@ -386,6 +437,7 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
         .map(|(_, p, _)| p.split('?').next().unwrap_or(p).to_string())
         .filter(|p| {
             p.starts_with("/api/v1/") && p != "/api/v1/openapi.json"
+                || p.starts_with("/open311/")
                 || p.starts_with("/oidc/")
                 || p.starts_with("/.well-known/")
                 || p == "/healthz"
@@ -462,6 +514,31 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
             "/api/v1/exchange/receipts/x" => "/api/v1/exchange/receipts/{id}".to_string(),
             "/api/v1/exchange/receipts/x/signature" => {
                 "/api/v1/exchange/receipts/{id}/signature".to_string()
+            }
+            "/api/v1/feedback/services/HT01" => "/api/v1/feedback/services/{code}".to_string(),
+            "/api/v1/feedback/areas/00070" => "/api/v1/feedback/areas/{unit_code}".to_string(),
+            "/api/v1/feedback/reports/PA-2026-000001" => {
+                "/api/v1/feedback/reports/{id}".to_string()
+            }
+            "/api/v1/feedback/reports/PA-2026-000001/actions" => {
+                "/api/v1/feedback/reports/{id}/actions".to_string()
+            }
+            "/api/v1/feedback/reports/PA-2026-000001/followers" => {
+                "/api/v1/feedback/reports/{id}/followers".to_string()
+            }
+            "/api/v1/feedback/keys/x" => "/api/v1/feedback/keys/{id}".to_string(),
+            "/open311/discovery.json" => "/open311/discovery.{format}".to_string(),
+            "/open311/v2/services.json" => "/open311/v2/services.{format}".to_string(),
+            "/open311/v2/services/HT01.json" => {
+                "/open311/v2/services/{service_code}.{format}".to_string()
+            }
+            "/open311/v2/requests.json" => "/open311/v2/requests.{format}".to_string(),
+            "/open311/v2/requests/PA-2026-000001.json" => {
+                "/open311/v2/requests/{service_request_id}.{format}".to_string()
+            }
+            "/open311/v2/tokens/x.json" => "/open311/v2/tokens/{token}.{format}".to_string(),
+            "/open311/v2/servicerequestupdates.json" => {
+                "/open311/v2/servicerequestupdates.{format}".to_string()
             }
             _ => p,
         })
