@@ -9,6 +9,7 @@ mod catalog_changes;
 mod crash;
 mod dossiers;
 mod exchange;
+mod feedback;
 mod oidc;
 mod pages_and_routes;
 mod payments;
