@@ -7,8 +7,11 @@ use crate::reports::{ActRequest, NewReport, Reporter};
 use crate::rules::{Act, Point};
 use crate::{Feedback, Result};
 
-/// Ward, its People's Committee, and its outline as (south, north, west, east).
-const WARDS: &[(&str, &str, (f64, f64, f64, f64))] = &[
+/// South, north, west and east edges, in degrees.
+type Edges = (f64, f64, f64, f64);
+
+/// Ward, its People's Committee, and its outline.
+const WARDS: &[(&str, &str, Edges)] = &[
     ("00070", "000.00.51.H26", (21.018, 21.038, 105.843, 105.862)),
     ("00166", "000.00.52.H26", (21.020, 21.045, 105.780, 105.805)),
     ("19789", "000.00.51.H57", (16.440, 16.480, 107.570, 107.620)),

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use ::open311 as o3;
 use o3::Format;
 
-use crate::reports::{NewReport, Report, Reporter};
+use crate::reports::{NewReport, Report, Reporter, Wanted};
 use crate::rules::{Point, Status};
 use crate::services::Service;
 use crate::{Feedback, FeedbackError, MAX_PHOTO_BYTES, MAX_PHOTOS};
@@ -256,15 +256,15 @@ async fn list_requests(f: &Feedback, format: Format, pairs: &[(String, String)])
     };
     let limit = i64::from(q.limit().min(o3::MAX_RESULTS));
     let found = f
-        .open311_requests(
-            &q.service_request_ids,
-            codes,
+        .open311_requests(&Wanted {
+            ids: &q.service_request_ids,
+            services: codes,
             from,
             to,
-            &statuses,
+            statuses: &statuses,
             limit,
-            i64::try_from(q.offset()).unwrap_or(0),
-        )
+            offset: i64::try_from(q.offset()).unwrap_or(0),
+        })
         .await;
     match found {
         Ok(list) => {
@@ -459,7 +459,7 @@ async fn create(
                 format,
                 vec![
                     o3::Error::new(
-                        400,
+                        404,
                         format!("service_code {} is not a known service.", new.service_code),
                     )
                     .with_vi(format!("Không có loại phản ánh mã {}.", new.service_code)),

@@ -271,6 +271,22 @@ pub struct Nearby {
     pub supporters: i64,
 }
 
+/// Which public reports an Open311 `GET requests` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    /// These ids (every other filter but the window left out by the caller).
+    pub ids: &'a [String],
+    /// Of these kinds.
+    pub services: &'a [String],
+    /// Filed in this window.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Open ones (received or in progress), closed ones, or both when empty or both named.
+    pub statuses: &'a [Status],
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// A published answer found by the search.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AnswerHit {
@@ -848,7 +864,8 @@ impl Feedback {
     ) -> Result<Vec<Nearby>> {
         let (a, b, c0, d) = rules::box_around(at, rules::DUPLICATE_METRES);
         let since = self.clock.now() - chrono::Duration::days(rules::DUPLICATE_DAYS);
-        let rows: Vec<(String, String, String, f64, f64, DateTime<Utc>, i64)> = on_db!(&self.db, c => sqlx::query_as(
+        type Near = (String, String, String, f64, f64, DateTime<Utc>, i64);
+        let rows: Vec<Near> = on_db!(&self.db, c => sqlx::query_as(
             "SELECT id, title, status, lat, lon, requested_at, supporters FROM feedback_reports \
              WHERE service_code = $1 AND lat BETWEEN $2 AND $3 AND lon BETWEEN $4 AND $5 AND requested_at >= $6 \
              AND status IN ('received', 'in_progress') AND held = FALSE AND id <> $7"
@@ -1513,16 +1530,16 @@ impl Feedback {
     }
 
     /// Public reports for the Open311 `GET requests` answer.
-    pub async fn open311_requests(
-        &self,
-        ids: &[String],
-        services: &[String],
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        statuses: &[Status],
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<Report>> {
+    pub async fn open311_requests(&self, w: &Wanted<'_>) -> Result<Vec<Report>> {
+        let Wanted {
+            ids,
+            services,
+            from,
+            to,
+            statuses,
+            limit,
+            offset,
+        } = *w;
         let mut sql = format!("{ROW} WHERE held = FALSE AND status <> 'rejected'");
         let mut binds: Vec<String> = Vec::new();
         if !ids.is_empty() {

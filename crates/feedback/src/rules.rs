@@ -188,10 +188,10 @@ pub fn next(state: State, act: Act, now: DateTime<Utc>) -> Result<Status, Refusa
             )),
             _ => Err(closed()),
         },
-        Act::Note | Act::Transfer | Act::HidePhoto => {
+        // A photo may be hidden whatever the status; a note or a hand-over needs it open.
+        Act::HidePhoto => Ok(s),
+        Act::Note | Act::Transfer => {
             if s.is_open() {
-                Ok(s)
-            } else if act == Act::HidePhoto {
                 Ok(s)
             } else {
                 Err(closed())

@@ -115,7 +115,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(CatchPanicLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-                .layer(RequestBodyLimitLayer::new(dossier::MAX_DOCUMENT_BYTES + 1024 * 1024))
+                .layer(RequestBodyLimitLayer::new(
+                    // The largest a route takes (each route's own limit is lower or equal).
+                    dossier::MAX_DOCUMENT_BYTES.max(feedback::MAX_PHOTOS * feedback::MAX_PHOTO_BYTES) + 1024 * 1024,
+                ))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))

@@ -111,10 +111,6 @@ fn ids(v: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn id_set(of: &[&str]) -> BTreeSet<String> {
-    set(of)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Answers
 
@@ -984,7 +980,7 @@ async fn open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them
     let ask = async |q: &str| found(get(&app, &query(q)).await.json(200));
     assert_eq!(
         ask(&format!("service_request_id={mt},{ht}")).await,
-        id_set(&[&mt, &ht])
+        set(&[&mt, &ht])
     );
     // Ids override every other parameter.
     assert_eq!(
@@ -992,16 +988,16 @@ async fn open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them
             "service_request_id={mt}&status=closed&service_code=HT03&end_date=2026-03-01"
         ))
         .await,
-        id_set(&[&mt])
+        set(&[&mt])
     );
     let mt_codes = ask("service_code=MT01").await;
     assert_eq!(mt_codes.len(), 2, "{mt_codes:?}");
     assert!(mt_codes.contains(&mt));
     assert_eq!(
         ask("service_code=HT01,HT03").await,
-        id_set(&[&demo_answered, &ht])
+        set(&[&demo_answered, &ht])
     );
-    assert_eq!(ask("status=closed").await, id_set(&[&demo_answered]));
+    assert_eq!(ask("status=closed").await, set(&[&demo_answered]));
     let open = ask("status=open").await;
     assert_eq!(open.len(), 5, "{open:?}");
     assert!(!open.contains(&demo_answered));
@@ -1010,7 +1006,7 @@ async fn open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them
         ask("status=closed&service_code=MT01").await,
         BTreeSet::new()
     );
-    assert_eq!(ask("start_date=2026-03-03").await, id_set(&[&ht, &held]));
+    assert_eq!(ask("start_date=2026-03-03").await, set(&[&ht, &held]));
     let first_day = ask("end_date=2026-03-02").await;
     assert_eq!(first_day.len(), 4, "{first_day:?}");
     assert!(first_day.contains(&mt) && !first_day.contains(&ht));
@@ -1030,7 +1026,7 @@ async fn open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them
             enc("2026-03-04T02:00:00Z")
         ))
         .await,
-        id_set(&[&ht, &held])
+        set(&[&ht, &held])
     );
 
     // One request: a list of one.
@@ -1155,10 +1151,7 @@ async fn open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them
         json!([])
     );
     assert_eq!(ask("start_date=2026-03-01").await.len(), 6);
-    assert_eq!(
-        ask(&format!("service_request_id={mt}")).await,
-        id_set(&[&mt])
-    );
+    assert_eq!(ask(&format!("service_request_id={mt}")).await, set(&[&mt]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1217,10 +1210,11 @@ async fn open311_refuses_as_the_standard_says_and_stores_nothing(b: Backend) {
         "service_code",
     )
     .await;
+    // An unknown service code is the standard's 404.
     refused(
         Some(&key),
         &with(&[("service_code", "XX99")], &[]),
-        400,
+        404,
         "XX99",
     )
     .await;
