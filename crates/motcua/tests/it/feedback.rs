@@ -1921,7 +1921,160 @@ async fn duplicates_merge_and_personal_data_stays_private(b: Backend) {
     assert_eq!(r["reporter"]["phone"], "0987 654 321");
 }
 
+/// The outbox's messages to an address: (subject, body).
+async fn mail_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
+    kernel::on_db!(&app.state.db, p => sqlx::query_as::<_, (String, String)>(
+        "SELECT subject, body FROM outbox WHERE recipient = $1 ORDER BY created_at, id"
+    ).bind(to).fetch_all(p).await)
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn petitions_go_to_the_agency_and_every_update_is_told(b: Backend) {
+    let app = ok(spawn_app(b, Spawn::default()).await);
+    let operator = app.token("vanhanh", &["feedback:admin"]).await;
+    let (_, key) = new_key(&app, &operator, "Cổng dịch vụ công tỉnh").await;
+    // About a procedure: routed to the agency the catalogue gives it (birth registration is
+    // done by the wards' People's Committees of the demo).
+    let item = file(
+        &app,
+        &key,
+        &[
+            ("service_code", "KN02"),
+            ("address_string", "Hà Nội"),
+            ("attribute[thu_tuc]", "1.001193"),
+            ("description", "Bộ phận một cửa yêu cầu nộp thêm bản sao giấy tờ không có trong quy định của thủ tục."),
+            ("email", "minh.tq@example.vn"),
+            ("first_name", "Minh"),
+            ("last_name", "Trần Quang"),
+        ],
+    )
+    .await;
+    let id = s(&item["service_request_id"]);
+    let (st, public, _) = view(&app, &id, None, None).await;
+    assert_eq!(st, 200, "{public}");
+    assert_eq!(public["kind"], "petition");
+    let procedure = ok(app.get_json("/api/v1/procedures/1.001193").await);
+    let agencies: Vec<String> = procedure["agencies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        agencies.contains(&s(&public["agency_code"])),
+        "{} not among {agencies:?}",
+        public["agency_code"]
+    );
+    // Ten working days from a Monday: the Friday of the next week but one, at closing time.
+    let due = s(&public["due_at"]);
+    assert!(due.starts_with("2026-03-16"), "{due}");
+    // Addressed to an agency by its code; an agency not in the catalogue is refused and
+    // nothing is kept.
+    let before = rows(&app, "feedback_reports").await;
+    post_form(
+        &app,
+        "/open311/v2/requests.json",
+        &[
+            ("api_key", key.as_str()),
+            ("service_code", "KN01"),
+            ("address_string", "Hà Nội"),
+            ("attribute[co_quan]", "000.00.99.H99"),
+            (
+                "description",
+                "Quy định về thời gian tiếp nhận hồ sơ buổi chiều không thống nhất giữa các nơi.",
+            ),
+        ],
+    )
+    .await
+    .refused(400, false, "000.00.99.H99");
+    assert_eq!(rows(&app, "feedback_reports").await, before);
+    let to_justice = file_id(
+        &app,
+        &key,
+        &[
+            ("service_code", "KN01"),
+            ("address_string", "Hà Nội"),
+            ("attribute[co_quan]", "000.00.03.H26"),
+            (
+                "description",
+                "Quy định về thời gian tiếp nhận hồ sơ buổi chiều không thống nhất giữa các nơi.",
+            ),
+        ],
+    )
+    .await;
+    let (_, v, _) = view(&app, &to_justice, None, None).await;
+    assert_eq!(v["agency_code"], "000.00.03.H26");
+
+    // The reporter heard of the filing, and hears of every public update and the answer; a
+    // follower hears of the public ones.
+    let first = mail_to(&app, "minh.tq@example.vn").await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].0.contains(&id), "{first:?}");
+    let agency = s(&public["agency_code"]);
+    app.add_official("xuly.kn", identity::Role::Specialist, &agency)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let official = app.token("xuly.kn", &["feedback:handle"]).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/feedback/reports/{id}/followers")))
+        .json(&json!({"email": "lan.pt@example.vn"}))
+        .send()
+        .await;
+    assert_eq!(ok(r).status(), 200);
+    let (st, v) = act(
+        &app,
+        &id,
+        Some(&official),
+        None,
+        json!({"act": "start", "note": "Đã giao phòng nghiệp vụ kiểm tra."}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = act(
+        &app,
+        &id,
+        Some(&official),
+        None,
+        json!({"act": "answer", "note": "Đã chấn chỉnh bộ phận một cửa; bạn không phải nộp bản sao đó.", "public": false}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let reporter = mail_to(&app, "minh.tq@example.vn").await;
+    assert_eq!(reporter.len(), 3, "{reporter:?}");
+    assert!(
+        reporter[2].1.contains("không phải nộp bản sao"),
+        "{reporter:?}"
+    );
+    assert!(
+        reporter[2].1.contains("?t="),
+        "the reporter's link carries the token"
+    );
+    let follower = mail_to(&app, "lan.pt@example.vn").await;
+    // The follower hears that it is in progress, not the private answer.
+    assert_eq!(follower.len(), 1, "{follower:?}");
+    assert!(
+        !follower[0].1.contains("không phải nộp bản sao"),
+        "{follower:?}"
+    );
+    assert!(!follower[0].1.contains("?t="), "{follower:?}");
+    // The private answer is not on the public view nor in the published answers.
+    let (_, public, _) = view(&app, &id, None, None).await;
+    assert!(public["answer"].is_null(), "{public}");
+    let hits = ok(app.get_json("/api/v1/feedback/answers?q=ban%20sao").await);
+    assert!(!hits.to_string().contains(&id), "{hits}");
+    // Every change is in the audit chain.
+    let audited: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE subject = $1 AND action IN ('feedback.file', 'feedback.follow', 'feedback.start', 'feedback.answer')"
+    ).bind(format!("feedback/{id}")).fetch_one(p).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(audited, 4);
+}
+
 both!(
+    petitions_go_to_the_agency_and_every_update_is_told,
     open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them,
     open311_refuses_as_the_standard_says_and_stores_nothing,
     photos_over_open311_are_checked_cleaned_and_placed,
