@@ -131,17 +131,10 @@ impl Exchange {
     /// Whether `p` acts for `agency` on the hub: its clerks and leaders, or a machine client
     /// registered for that agency with `documents:exchange`.
     pub async fn may_act(&self, p: &Principal, agency: &str) -> Result<bool> {
-        let s = identity::Subject::Account(p.clone());
-        let allowed = identity::authorize(&s, Action::ExchangeDocuments, &Resource::Agency(agency))
-            == identity::Decision::Allow;
-        if !allowed {
-            return Ok(false);
-        }
-        if p.kind == identity::AccountKind::Machine {
-            let client = self.identity.client(&p.login).await?;
-            return Ok(client.is_some_and(|c| c.agency.as_deref() == Some(agency)));
-        }
-        Ok(true)
+        Ok(self
+            .identity
+            .acts_for(p, Action::ExchangeDocuments, agency)
+            .await?)
     }
 
     /// Lets `p` act for `agency`, or records the refusal and refuses.
@@ -158,26 +151,10 @@ impl Exchange {
     /// The agencies `p` acts for on the hub (from its roles; a machine client's registered
     /// agency).
     pub async fn agencies_of(&self, p: &Principal) -> Result<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
-        if p.kind == identity::AccountKind::Machine {
-            if let Some(c) = self.identity.client(&p.login).await?
-                && let Some(a) = c.agency
-                && self.may_act(p, &a).await?
-            {
-                out.push(a);
-            }
-            return Ok(out);
-        }
-        for g in &p.grants {
-            if let Some(a) = &g.agency
-                && !out.contains(a)
-                && self.may_act(p, a).await?
-            {
-                out.push(a.clone());
-            }
-        }
-        out.sort();
-        Ok(out)
+        Ok(self
+            .identity
+            .agencies_for(p, Action::ExchangeDocuments)
+            .await?)
     }
 }
 

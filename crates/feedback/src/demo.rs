@@ -37,7 +37,8 @@ pub async fn seed(f: &Feedback) -> Result<bool> {
     let citizen = Reporter {
         account: None,
         name: "Trần Minh Khoa".into(),
-        email: Some("khoa.tm@example.vn".into()),
+        // No address: the demo writes nothing to the outbox.
+        email: None,
         phone: None,
         device_id: None,
     };

@@ -124,17 +124,10 @@ impl Feedback {
     /// Whether `p` handles reports of `agency`: its desk, specialists, heads, leaders and
     /// administrators; a machine client registered for that agency with `feedback:handle`.
     pub async fn may_handle(&self, p: &Principal, agency: &str) -> Result<bool> {
-        let s = identity::Subject::Account(p.clone());
-        let allowed = identity::authorize(&s, Action::HandleFeedback, &Resource::Agency(agency))
-            == identity::Decision::Allow;
-        if !allowed {
-            return Ok(false);
-        }
-        if p.kind == identity::AccountKind::Machine {
-            let client = self.identity.client(&p.login).await?;
-            return Ok(client.is_some_and(|c| c.agency.as_deref() == Some(agency)));
-        }
-        Ok(true)
+        Ok(self
+            .identity
+            .acts_for(p, Action::HandleFeedback, agency)
+            .await?)
     }
 
     /// Lets `p` handle `agency`'s reports, or records the refusal and refuses.
@@ -168,26 +161,10 @@ impl Feedback {
 
     /// The agencies whose reports `p` handles.
     pub async fn agencies_of(&self, p: &Principal) -> Result<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
-        if p.kind == identity::AccountKind::Machine {
-            if let Some(c) = self.identity.client(&p.login).await?
-                && let Some(a) = c.agency
-                && self.may_handle(p, &a).await?
-            {
-                out.push(a);
-            }
-            return Ok(out);
-        }
-        for g in &p.grants {
-            if let Some(a) = &g.agency
-                && !out.contains(a)
-                && self.may_handle(p, a).await?
-            {
-                out.push(a.clone());
-            }
-        }
-        out.sort();
-        Ok(out)
+        Ok(self
+            .identity
+            .agencies_for(p, Action::HandleFeedback)
+            .await?)
     }
 }
 

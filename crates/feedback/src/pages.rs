@@ -69,6 +69,20 @@ fn csrf_ok(f: &HashMap<String, String>, auth: &Auth) -> bool {
     }
 }
 
+/// A posted form's fields, once its CSRF token is checked.
+fn checked_form(
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    auth: &Auth,
+    c: &Chrome,
+) -> Result<HashMap<String, String>, PageError> {
+    let form = form.map(|Form(x)| x).unwrap_or_default();
+    if csrf_ok(&form, auth) {
+        Ok(form)
+    } else {
+        Err(PageError::new(identity::IdentityError::Csrf, c.clone()))
+    }
+}
+
 fn csrf_of(auth: &Auth) -> String {
     auth.session
         .as_ref()
@@ -729,10 +743,7 @@ async fn follow_post(
     Path(id): Path<String>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let form = form.map(|Form(x)| x).unwrap_or_default();
-    if !csrf_ok(&form, &auth) {
-        return Err(PageError::new(identity::IdentityError::Csrf, c));
-    }
+    let form = checked_form(form, &auth, &c)?;
     let email = form.get("email").cloned().unwrap_or_default();
     f.follow(&id, &email, auth.principal().map(|p| p.id.as_str()))
         .await
@@ -747,10 +758,7 @@ async fn reopen_post(
     Path(id): Path<String>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let form = form.map(|Form(x)| x).unwrap_or_default();
-    if !csrf_ok(&form, &auth) {
-        return Err(PageError::new(identity::IdentityError::Csrf, c));
-    }
+    let form = checked_form(form, &auth, &c)?;
     let token = form.get("t").cloned().unwrap_or_default();
     let req = ActRequest {
         act: Act::Reopen,
@@ -927,10 +935,7 @@ async fn handle_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = form.map(|Form(x)| x).unwrap_or_default();
-    if !csrf_ok(&form, &auth) {
-        return Err(PageError::new(identity::IdentityError::Csrf, c));
-    }
+    let form = checked_form(form, &auth, &c)?;
     let csrf = csrf_of(&auth);
     let get = |k: &str| {
         form.get(k)

@@ -186,6 +186,21 @@ pub fn check(s: &Service) -> Result<()> {
     }
 }
 
+/// Writes a kind of report inside `tx`.
+async fn upsert(tx: &mut kernel::audit::Tx<'_>, s: &Service, sort: i64) -> Result<()> {
+    let attributes = serde_json::to_string(&s.attributes).unwrap_or_else(|_| "[]".into());
+    kernel::on_tx!(tx, c => sqlx::query(
+        "INSERT INTO feedback_services (code, kind, name_vi, name_en, description, group_name, keywords, attributes, expected_days, active, sort) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, name_vi = excluded.name_vi, name_en = excluded.name_en, \
+         description = excluded.description, group_name = excluded.group_name, keywords = excluded.keywords, \
+         attributes = excluded.attributes, expected_days = excluded.expected_days, active = excluded.active"
+    ).bind(&s.code).bind(&s.kind).bind(s.name_vi.trim()).bind(s.name_en.trim()).bind(s.description.trim())
+    .bind(s.group.trim()).bind(s.keywords.join(", ")).bind(&attributes).bind(i64::from(s.expected_days))
+    .bind(s.active).bind(sort).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
 impl Feedback {
     /// Writes the shipped kinds of report when the node has none.
     pub async fn ensure_services(&self) -> Result<usize> {
@@ -208,16 +223,9 @@ impl Feedback {
 
     async fn write_service(&self, s: &Service, sort: i64) -> Result<()> {
         check(s)?;
-        let attributes = serde_json::to_string(&s.attributes).unwrap_or_else(|_| "[]".into());
-        on_db!(&self.db, c => sqlx::query(
-            "INSERT INTO feedback_services (code, kind, name_vi, name_en, description, group_name, keywords, attributes, expected_days, active, sort) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, name_vi = excluded.name_vi, name_en = excluded.name_en, \
-             description = excluded.description, group_name = excluded.group_name, keywords = excluded.keywords, \
-             attributes = excluded.attributes, expected_days = excluded.expected_days, active = excluded.active"
-        ).bind(&s.code).bind(&s.kind).bind(s.name_vi.trim()).bind(s.name_en.trim()).bind(s.description.trim())
-        .bind(s.group.trim()).bind(s.keywords.join(", ")).bind(&attributes).bind(i64::from(s.expected_days))
-        .bind(s.active).bind(sort).execute(c).await.map(|_| ()))?;
+        let mut tx = kernel::audit::Tx::begin(&self.db).await?;
+        upsert(&mut tx, s, sort).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -230,16 +238,7 @@ impl Feedback {
         ).bind(&s.code).fetch_one(c).await)?;
         let now = self.clock.now();
         let mut tx = kernel::audit::Tx::begin(&self.db).await?;
-        let attributes = serde_json::to_string(&s.attributes).unwrap_or_else(|_| "[]".into());
-        kernel::on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO feedback_services (code, kind, name_vi, name_en, description, group_name, keywords, attributes, expected_days, active, sort) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, name_vi = excluded.name_vi, name_en = excluded.name_en, \
-             description = excluded.description, group_name = excluded.group_name, keywords = excluded.keywords, \
-             attributes = excluded.attributes, expected_days = excluded.expected_days, active = excluded.active"
-        ).bind(&s.code).bind(&s.kind).bind(s.name_vi.trim()).bind(s.name_en.trim()).bind(s.description.trim())
-        .bind(s.group.trim()).bind(s.keywords.join(", ")).bind(&attributes).bind(i64::from(s.expected_days))
-        .bind(s.active).bind(sort.0).execute(c).await.map(|_| ()))?;
+        upsert(&mut tx, s, sort.0).await?;
         kernel::audit::append(
             &mut tx,
             now,

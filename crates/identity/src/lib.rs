@@ -585,6 +585,44 @@ impl Identity {
         ).bind(login).fetch_optional(p).await)?)
     }
 
+    /// Whether `p` may do `action` for `agency`: the rule book allows it, and a machine client
+    /// acts only for the agency it was registered for.
+    pub async fn acts_for(&self, p: &Principal, action: Action, agency: &str) -> Result<bool> {
+        let s = Subject::Account(p.clone());
+        if authorize(&s, action, &Resource::Agency(agency)) != Decision::Allow {
+            return Ok(false);
+        }
+        if p.kind == AccountKind::Machine {
+            let client = self.client(&p.login).await?;
+            return Ok(client.is_some_and(|c| c.agency.as_deref() == Some(agency)));
+        }
+        Ok(true)
+    }
+
+    /// The agencies `p` may do `action` for: those of its roles, or a machine client's own.
+    pub async fn agencies_for(&self, p: &Principal, action: Action) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        if p.kind == AccountKind::Machine {
+            if let Some(c) = self.client(&p.login).await?
+                && let Some(a) = c.agency
+                && self.acts_for(p, action, &a).await?
+            {
+                out.push(a);
+            }
+            return Ok(out);
+        }
+        for g in &p.grants {
+            if let Some(a) = &g.agency
+                && !out.contains(a)
+                && self.acts_for(p, action, a).await?
+            {
+                out.push(a.clone());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The principal of an account by its login, with its grants.
     pub async fn principal_by_login(&self, login: &str) -> Result<Option<Principal>> {
         match self.account_by_login(&login.trim().to_lowercase()).await? {
