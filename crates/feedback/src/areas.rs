@@ -76,12 +76,7 @@ impl Feedback {
     }
 
     /// Sets an area, as `actor`.
-    pub(crate) async fn set_area(
-        &self,
-        actor: &str,
-        unit_code: &str,
-        spec: &AreaSpec,
-    ) -> Result<Area> {
+    pub async fn set_area(&self, actor: &str, unit_code: &str, spec: &AreaSpec) -> Result<Area> {
         let polys =
             rules::parse_geometry(&spec.geometry).map_err(|r| invalid("geometry", r.vi, r.en))?;
         let today = kernel::clock::to_local(self.clock.now()).date();

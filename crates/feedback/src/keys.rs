@@ -44,6 +44,11 @@ impl Feedback {
     /// Makes an API key (operators), audited.
     pub async fn create_key(&self, p: &Principal, r: &KeyRequest) -> Result<NewKey> {
         self.allow_manage(p).await?;
+        self.issue_key(&p.login, &crate::actor_of(p), r).await
+    }
+
+    /// Makes an API key, recorded as made by `by` (a login, or `cli`) and audited as `actor`.
+    pub async fn issue_key(&self, by: &str, actor: &str, r: &KeyRequest) -> Result<NewKey> {
         let name = r.name.trim();
         let contact = r.contact.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -66,13 +71,13 @@ impl Feedback {
         let mut tx = kernel::audit::Tx::begin(&self.db).await?;
         kernel::on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO feedback_api_keys (id, key_hash, name, contact, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
-        ).bind(&id).bind(identity::token_hash(&key)).bind(name).bind(contact).bind(&p.login).bind(now)
+        ).bind(&id).bind(identity::token_hash(&key)).bind(name).bind(contact).bind(by).bind(now)
         .execute(c).await.map(|_| ()))?;
         kernel::audit::append(
             &mut tx,
             now,
             &kernel::audit::Entry {
-                actor: &crate::actor_of(p),
+                actor,
                 action: "feedback.key.create",
                 subject: &format!("feedback_key/{id}"),
                 data: serde_json::json!({ "name": name, "contact": contact }),

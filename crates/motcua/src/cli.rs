@@ -106,6 +106,38 @@ enum Command {
         #[command(subcommand)]
         what: ExchangeCmd,
     },
+    /// Feedback: the areas communes serve, and the Open311 API keys.
+    Feedback {
+        #[command(subcommand)]
+        what: FeedbackCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedbackCmd {
+    /// Set the area a commune serves from a GeoJSON file (a Polygon or MultiPolygon, or a
+    /// Feature holding one, WGS 84) and the agency that handles the reports filed there.
+    Area {
+        /// The commune's code (5 digits).
+        #[arg(long)]
+        unit: String,
+        /// The handling agency's code.
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Make an Open311 API key for a system; it is printed once.
+    Key {
+        /// The system that files with it.
+        #[arg(long)]
+        name: String,
+        /// Whom to call about it.
+        #[arg(long)]
+        contact: String,
+    },
+    /// List the Open311 API keys (never the keys themselves).
+    Keys,
 }
 
 #[derive(Subcommand)]
@@ -445,6 +477,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Oidc { what } => oidc_cmd(config, clock, what).await?,
         Command::Report { what } => report_cmd(config, clock, what).await?,
         Command::Exchange { what } => exchange_cmd(config, clock, what).await?,
+        Command::Feedback { what } => feedback_cmd(config, clock, what).await?,
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -491,6 +524,63 @@ async fn db_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motcu
     .await
 }
 
+/// A crate's error as the command line says it: both languages, then each detail.
+fn problem<E: kernel::Problem>(e: E) -> anyhow::Error {
+    let details: Vec<String> = e
+        .details()
+        .into_iter()
+        .map(|d| format!("\n  {}: {} / {}", d.at, d.vi, d.en))
+        .collect();
+    anyhow::anyhow!(
+        "{} / {}{}",
+        e.message_vi(),
+        e.message_en(),
+        details.concat()
+    )
+}
+
+async fn feedback_cmd(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    what: FeedbackCmd,
+) -> anyhow::Result<()> {
+    let state = db_state(config, clock).await?;
+    let f = &state.feedback;
+    match what {
+        FeedbackCmd::Area { unit, agency, file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let geometry: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+            let spec = feedback::areas::AreaSpec {
+                agency_code: agency,
+                geometry,
+            };
+            let a = f
+                .set_area("system:cli", &unit, &spec)
+                .await
+                .map_err(problem)?;
+            println!("{}", serde_json::to_string_pretty(&a)?);
+        }
+        FeedbackCmd::Key { name, contact } => {
+            let k = f
+                .issue_key(
+                    "cli",
+                    "system:cli",
+                    &feedback::keys::KeyRequest { name, contact },
+                )
+                .await
+                .map_err(problem)?;
+            println!("{}", serde_json::to_string_pretty(&k)?);
+        }
+        FeedbackCmd::Keys => {
+            let keys = f.keys().await.map_err(problem)?;
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+        }
+    }
+    Ok(())
+}
+
 async fn exchange_cmd(
     config: Config,
     clock: Arc<dyn Clock>,
@@ -499,20 +589,7 @@ async fn exchange_cmd(
     let read = |p: &PathBuf| {
         std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
     };
-    let fail = |e: exchange::ExchangeError| {
-        use kernel::Problem;
-        let details: Vec<String> = e
-            .details()
-            .into_iter()
-            .map(|d| format!("\n  {}: {} / {}", d.at, d.vi, d.en))
-            .collect();
-        anyhow::anyhow!(
-            "{} / {}{}",
-            e.message_vi(),
-            e.message_en(),
-            details.concat()
-        )
-    };
+    let fail = problem::<exchange::ExchangeError>;
     match what {
         ExchangeCmd::Verify {
             package,

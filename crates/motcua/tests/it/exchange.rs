@@ -13,6 +13,8 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use testkit::{Backend, Spawn, TestApp, both, spawn_app};
 
+use crate::{cli, path};
+
 use exchange::edxml::{self, StatusCode};
 
 /// The People's Committee of Hà Nội: its system holds its own key, certified by the node.
@@ -165,32 +167,6 @@ fn openssl_verifies(dir: &Path, content: &[u8], sig: &[u8], ca: &str) -> bool {
         dir,
     );
     ok
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap_or_default()
-}
-
-/// Runs the motcua binary on the test node's data folder and database; whether it succeeded,
-/// and what it printed.
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_motcua"));
-    c.arg("--data").arg(app.data_dir());
-    if let Some(url) = &app.config.database_url {
-        c.arg("--database").arg(url);
-    }
-    let out = c
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("motcua: {e}"));
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// Sends a package that must be refused with `status` and the problem `code`.

@@ -2073,7 +2073,120 @@ async fn petitions_go_to_the_agency_and_every_update_is_told(b: Backend) {
     assert_eq!(audited, 4);
 }
 
+async fn the_command_line_sets_areas_and_makes_keys(b: Backend) {
+    let app = ok(spawn_app(b, Spawn::default()).await);
+    let dir = ok(tempfile::tempdir());
+    // A key made on the command line files over Open311.
+    let (done, out) = crate::cli(
+        &app,
+        &[
+            "feedback",
+            "key",
+            "--name",
+            "Ứng dụng Huế-S",
+            "--contact",
+            "it@hue.gov.vn",
+        ],
+    );
+    assert!(done, "{out}");
+    // What it printed first is the JSON of the key (the log follows it).
+    let made: Value = serde_json::Deserializer::from_str(&out)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("no JSON in: {out}"));
+    let key = s(&made["key"]);
+    assert!(key.starts_with("o311_"), "{out}");
+    let (done, out) = crate::cli(&app, &["feedback", "keys"]);
+    assert!(
+        done && out.contains("Ứng dụng Huế-S") && !out.contains(&key),
+        "{out}"
+    );
+    // A new outline for Thuận Hóa ward, handled by the city's People's Committee: a place
+    // inside it that the demo's outline left out now goes there.
+    let file = dir.path().join("thuan-hoa.geojson");
+    ok(std::fs::write(
+        &file,
+        r#"{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[107.50, 16.40], [107.65, 16.40], [107.65, 16.50], [107.50, 16.50], [107.50, 16.40]]]}}"#,
+    ));
+    let place = [
+        ("service_code", "HT03"),
+        ("lat", "16.4200"),
+        ("long", "107.5300"),
+        (
+            "description",
+            "Cống thoát nước trước chợ bị tắc, mưa là ngập cả đoạn đường.",
+        ),
+    ];
+    let mut pairs = vec![("api_key", key.as_str())];
+    pairs.extend_from_slice(&place);
+    post_form(&app, "/open311/v2/requests.json", &pairs)
+        .await
+        .refused(400, false, "16.42000");
+    let (done, out) = crate::cli(
+        &app,
+        &[
+            "feedback",
+            "area",
+            "--unit",
+            "19789",
+            "--agency",
+            "000.00.00.H57",
+            "--file",
+            crate::path(&file),
+        ],
+    );
+    assert!(done, "{out}");
+    assert!(out.contains("\"agency_code\": \"000.00.00.H57\""), "{out}");
+    let id = file_id(&app, &key, &place).await;
+    let (_, v, _) = view(&app, &id, None, None).await;
+    assert_eq!(v["agency_code"], "000.00.00.H57");
+    assert_eq!(v["unit_code"], "19789");
+    // A file that is not GeoJSON, or a commune that does not exist: refused, nothing changed.
+    ok(std::fs::write(&file, "không phải JSON"));
+    let (done, out) = crate::cli(
+        &app,
+        &[
+            "feedback",
+            "area",
+            "--unit",
+            "19789",
+            "--agency",
+            "000.00.51.H57",
+            "--file",
+            crate::path(&file),
+        ],
+    );
+    assert!(!done && out.contains("not JSON"), "{out}");
+    ok(std::fs::write(
+        &file,
+        r#"{"type": "Point", "coordinates": [107.5, 16.4]}"#,
+    ));
+    let (done, out) = crate::cli(
+        &app,
+        &[
+            "feedback",
+            "area",
+            "--unit",
+            "19789",
+            "--agency",
+            "000.00.51.H57",
+            "--file",
+            crate::path(&file),
+        ],
+    );
+    assert!(!done && out.contains("Polygon"), "{out}");
+    let areas = ok(app.get_json("/api/v1/feedback/areas").await);
+    let hue = areas
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["unit_code"] == "19789"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hue["agency_code"], "000.00.00.H57", "{areas}");
+}
+
 both!(
+    the_command_line_sets_areas_and_makes_keys,
     petitions_go_to_the_agency_and_every_update_is_told,
     open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them,
     open311_refuses_as_the_standard_says_and_stores_nothing,
