@@ -103,6 +103,30 @@ fn status_label(c: &Chrome, s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
+/// What every page's template says the same way: a status in the page's language, a moment
+/// in Vietnam's time.
+trait PageText {
+    fn chrome(&self) -> &Chrome;
+    fn status(&self, s: &str) -> String {
+        status_label(self.chrome(), s)
+    }
+    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
+        when(*t)
+    }
+}
+
+macro_rules! page_text {
+    ($($t:ty),+) => {
+        $(impl PageText for $t {
+            fn chrome(&self) -> &Chrome {
+                &self.c
+            }
+        })+
+    };
+}
+
+page_text!(ListPage, AnswersPage, ReportPage, QueuePage, HandlePage);
+
 #[derive(askama::Template)]
 #[template(path = "feedback_list.html")]
 struct ListPage {
@@ -117,12 +141,6 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn status(&self, s: &str) -> String {
-        status_label(&self.c, s)
-    }
-    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        when(*t)
-    }
     fn service_name(&self, code: &str) -> String {
         self.services
             .iter()
@@ -210,12 +228,6 @@ struct AnswersPage {
     c: Chrome,
     q: String,
     hits: Vec<AnswerHit>,
-}
-
-impl AnswersPage {
-    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        when(*t)
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -582,12 +594,6 @@ struct ReportPage {
 }
 
 impl ReportPage {
-    fn status(&self, s: &str) -> String {
-        status_label(&self.c, s)
-    }
-    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        when(*t)
-    }
     fn is_reporter(&self) -> bool {
         self.viewer == Viewer::Reporter
     }
@@ -795,12 +801,6 @@ struct QueuePage {
 }
 
 impl QueuePage {
-    fn status(&self, s: &str) -> String {
-        status_label(&self.c, s)
-    }
-    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        when(*t)
-    }
     fn late(&self, l: &Line) -> bool {
         l.status().is_open() && l.due_at < self.now
     }
@@ -860,12 +860,6 @@ struct HandlePage {
 }
 
 impl HandlePage {
-    fn status(&self, s: &str) -> String {
-        status_label(&self.c, s)
-    }
-    fn when(&self, t: &chrono::DateTime<chrono::Utc>) -> String {
-        when(*t)
-    }
     fn open(&self) -> bool {
         self.r.status.is_open()
     }

@@ -1202,80 +1202,41 @@ async fn open311_refuses_as_the_standard_says_and_stores_nothing(b: Backend) {
     refused(Some("o311_khong-phai-khoa"), &good, 403, "api_key").await;
     refused(None, &with(&[], &["service_code"]), 403, "api_key").await;
 
-    // Then the request.
-    refused(
-        Some(&key),
-        &with(&[], &["service_code"]),
-        400,
-        "service_code",
-    )
-    .await;
-    // An unknown service code is the standard's 404.
-    refused(
-        Some(&key),
-        &with(&[("service_code", "XX99")], &[]),
-        404,
-        "XX99",
-    )
-    .await;
-    refused(Some(&key), &with(&[("lat", "95")], &[]), 400, "lat").await;
-    refused(Some(&key), &with(&[("long", "NaN")], &[]), 400, "long").await;
-    refused(
-        Some(&key),
-        &with(&[], &["long"]),
-        400,
-        "lat and long must be sent together",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[], &["lat", "long"]),
-        400,
-        "A location is required",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[("lat", "10.0"), ("long", "100.0")], &[]),
-        400,
-        "not inside any commune",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[], &["attribute[loai_rac]"]),
-        400,
-        "attribute[loai_rac]",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[("attribute[loai_rac]", "khong_co")], &[]),
-        400,
-        "attribute[loai_rac]",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[("attribute[mau_sac]", "do")], &[]),
-        400,
-        "attribute[mau_sac]",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[("description", "Rác")], &[]),
-        400,
-        "description",
-    )
-    .await;
-    refused(
-        Some(&key),
-        &with(&[("email", "khong-phai-thu")], &[]),
-        400,
-        "email",
-    )
-    .await;
+    // Then the request: what is changed or left out, the status, what the error names. An
+    // unknown service code is the standard's 404.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], u16, &'a str);
+    let cases: &[Case] = &[
+        (&[], &["service_code"], 400, "service_code"),
+        (&[("service_code", "XX99")], &[], 404, "XX99"),
+        (&[("lat", "95")], &[], 400, "lat"),
+        (&[("long", "NaN")], &[], 400, "long"),
+        (&[], &["long"], 400, "lat and long must be sent together"),
+        (&[], &["lat", "long"], 400, "A location is required"),
+        (
+            &[("lat", "10.0"), ("long", "100.0")],
+            &[],
+            400,
+            "not inside any commune",
+        ),
+        (&[], &["attribute[loai_rac]"], 400, "attribute[loai_rac]"),
+        (
+            &[("attribute[loai_rac]", "khong_co")],
+            &[],
+            400,
+            "attribute[loai_rac]",
+        ),
+        (
+            &[("attribute[mau_sac]", "do")],
+            &[],
+            400,
+            "attribute[mau_sac]",
+        ),
+        (&[("description", "Rác")], &[], 400, "description"),
+        (&[("email", "khong-phai-thu")], &[], 400, "email"),
+    ];
+    for (changes, drop, status, needle) in cases {
+        refused(Some(&key), &with(changes, drop), *status, needle).await;
+    }
     // An unknown suffix: not found.
     let a = post_form(&app, "/open311/v2/requests.csv", &good).await;
     a.refused(404, false, "Resource");
