@@ -670,6 +670,23 @@ impl Feedback {
                 &body,
             )
             .await?;
+        } else if let Some(ph) = phone.as_deref().filter(|_| self.identity.sms_enabled()) {
+            // No address: a text message to the phone, short, with the link to follow it.
+            let text = format!(
+                "Phan anh {id} da duoc tiep nhan, chuyen {} xu ly. Theo doi: {}/phan-anh/{id}?t={token}",
+                kernel::text::fold(&agency_name),
+                self.public_url,
+            );
+            identity::outbox::enqueue(
+                &mut tx,
+                now,
+                "sms",
+                ph,
+                new.reporter.account.as_deref(),
+                "",
+                &text,
+            )
+            .await?;
         }
         tx.commit().await?;
         self.identity.wake_mailer();
@@ -1443,6 +1460,32 @@ impl Feedback {
                     account.as_deref(),
                     &subject,
                     &body,
+                )
+                .await?;
+            }
+            // A reporter who gave a phone and no address is sent a text message.
+            if row.reporter_email.is_none()
+                && let Some(ph) = row
+                    .reporter_phone
+                    .as_deref()
+                    .filter(|_| self.identity.sms_enabled())
+            {
+                let sms = format!(
+                    "Phan anh {}: {}. Xem: {}/phan-anh/{}?t={}",
+                    row.id,
+                    kernel::text::fold(to.label(true)),
+                    self.public_url,
+                    row.id,
+                    row.token
+                );
+                identity::outbox::enqueue(
+                    &mut tx,
+                    now,
+                    "sms",
+                    ph,
+                    row.reporter_account.as_deref(),
+                    "",
+                    &sms,
                 )
                 .await?;
             }

@@ -2146,7 +2146,51 @@ async fn the_command_line_sets_areas_and_makes_keys(b: Backend) {
     assert_eq!(hue["agency_code"], "000.00.00.H57", "{areas}");
 }
 
+async fn a_reporter_with_only_a_phone_gets_text_messages(b: Backend) {
+    // Text messages on (to a gateway that is not there: they stay in the outbox).
+    let app = ok(spawn_app(
+        b,
+        Spawn {
+            sms_url: Some("http://127.0.0.1:9/send".into()),
+            ..Spawn::default()
+        },
+    )
+    .await);
+    let operator = app.token("vanhanh", &["feedback:admin"]).await;
+    let (_, key) = new_key(&app, &operator, "Tổng đài 1022").await;
+    let id = file_id(
+        &app,
+        &key,
+        &[
+            ("service_code", "HT02"),
+            ("lat", "21.0335"),
+            ("long", "105.8450"),
+            (
+                "description",
+                "Đèn đường trước số 5 Hàng Bông tắt cả tuần nay, tối rất tối.",
+            ),
+            ("phone", "0912 345 678"),
+        ],
+    )
+    .await;
+    let official = app.token("phuong.hoankiem", &["feedback:handle"]).await;
+    let (st, v) = act(&app, &id, Some(&official), None, json!({"act": "start"})).await;
+    assert_eq!(st, 200, "{v}");
+    let sms: Vec<(String, String)> = kernel::on_db!(&app.state.db, p => sqlx::query_as(
+        "SELECT channel, body FROM outbox WHERE recipient = $1 ORDER BY created_at, id"
+    ).bind("0912 345 678").fetch_all(p).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sms.len(), 2, "{sms:?}");
+    assert!(
+        sms.iter()
+            .all(|(c, body)| c == "sms" && body.contains(&id) && body.contains("?t=")),
+        "{sms:?}"
+    );
+    assert!(sms[1].1.contains("dang xu ly"), "{sms:?}");
+}
+
 both!(
+    a_reporter_with_only_a_phone_gets_text_messages,
     the_command_line_sets_areas_and_makes_keys,
     petitions_go_to_the_agency_and_every_update_is_told,
     open311_answers_every_method_in_json_and_xml_as_the_standard_lists_them,
