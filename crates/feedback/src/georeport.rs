@@ -208,7 +208,10 @@ async fn collection(
     let Some((stem, format)) = Format::split(&file) else {
         return no_format();
     };
-    let pairs = pairs_of(raw.0.as_deref().unwrap_or("").as_bytes());
+    let pairs = match pairs_of(raw.0.as_deref().unwrap_or("").as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return errors(format, vec![e]),
+    };
     match stem {
         "services" => match f.services(false).await {
             Ok(list) => {
@@ -223,10 +226,22 @@ async fn collection(
     }
 }
 
-fn pairs_of(bytes: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(bytes)
+/// The parameters of a query string or form body. Percent-escapes that do not decode to UTF-8
+/// are refused rather than read with replacement characters.
+fn pairs_of(bytes: &[u8]) -> Result<Vec<(String, String)>, o3::Error> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(bytes)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+        .collect();
+    match pairs
+        .iter()
+        .find(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}'))
+    {
+        Some((k, _)) => Err(
+            o3::Error::new(400, format!("The parameter {k} is not UTF-8 text."))
+                .with_vi(format!("Tham số {k} không phải văn bản UTF-8.")),
+        ),
+        None => Ok(pairs),
+    }
 }
 
 async fn list_requests(f: &Feedback, format: Format, pairs: &[(String, String)]) -> Response {
@@ -369,7 +384,7 @@ async fn token(State(f): State<Arc<Feedback>>, Path(file): Path<String>) -> Resp
 /// The parameters and photos of a POST: form-encoded (the standard), or multipart with photos
 /// as `media` files (an extension; `media_url` stays the standard's way).
 async fn read_post(req: Request) -> Result<(Vec<(String, String)>, Vec<Vec<u8>>), o3::Error> {
-    let mut pairs = pairs_of(req.uri().query().unwrap_or("").as_bytes());
+    let mut pairs = pairs_of(req.uri().query().unwrap_or("").as_bytes())?;
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -411,7 +426,7 @@ async fn read_post(req: Request) -> Result<(Vec<(String, String)>, Vec<Vec<u8>>)
             return Err(o3::Error::new(400, "The body is not UTF-8.")
                 .with_vi("Nội dung gửi lên không phải UTF-8."));
         }
-        pairs.extend(pairs_of(&body));
+        pairs.extend(pairs_of(&body)?);
     }
     Ok((pairs, photos))
 }

@@ -1237,6 +1237,21 @@ async fn open311_refuses_as_the_standard_says_and_stores_nothing(b: Backend) {
     for (changes, drop, status, needle) in cases {
         refused(Some(&key), &with(changes, drop), *status, needle).await;
     }
+    // Percent-escapes that are not UTF-8 (Latin-1 “é”), in a form and in a query.
+    let raw = format!(
+        "api_key={key}&service_code=HT01&lat=21.03&long=105.85&description=H%E9%20h%E9%20h%E9%20h%E9%20h%E9"
+    );
+    let r = ok(app
+        .client
+        .post(app.url("/open311/v2/requests.json"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(raw)
+        .send()
+        .await);
+    Answer::of(r).await.refused(400, false, "UTF-8");
+    get(&app, "/open311/v2/requests.xml?service_code=%C0%80")
+        .await
+        .refused(400, true, "UTF-8");
     // An unknown suffix: not found.
     let a = post_form(&app, "/open311/v2/requests.csv", &good).await;
     a.refused(404, false, "Resource");
