@@ -168,7 +168,7 @@ impl Report {
         }
         self
     }
-    /// Whether the answer may be read by whoever reads this.
+    /// Whether it is still open past its deadline.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
         self.status.is_open() && self.due_at < now
     }
@@ -1253,7 +1253,6 @@ impl Feedback {
         let mut tx = Tx::begin(&self.db).await?;
         let mut public_note = note.clone();
         let mut public = true;
-        let mut agency = row.agency_code.clone();
         let mut data = json!({ "from": row.status, "to": to.as_str() });
         match req.act {
             Act::Start => {
@@ -1362,7 +1361,7 @@ impl Feedback {
                         format!("Cannot hand the report to “{to_agency}”"),
                     ));
                 }
-                agency = to_agency.to_string();
+                let agency = to_agency.to_string();
                 on_tx!(&mut tx, c => sqlx::query("UPDATE feedback_reports SET agency_code = $2 WHERE id = $1")
                     .bind(&row.id).bind(&agency).execute(c).await.map(|_| ()))?;
                 let name = self.agency_name(&agency);
@@ -1496,7 +1495,6 @@ impl Feedback {
             .row(&row.id)
             .await?
             .ok_or_else(|| FeedbackError::NotFound(format!("phản ánh {id}")))?;
-        let _ = agency;
         self.build(
             row,
             if viewer == Viewer::Handler && p.is_some() {
@@ -1563,10 +1561,9 @@ impl Feedback {
         let photo: Option<(String, String, String, bool)> = on_db!(&self.db, c => sqlx::query_as(
             "SELECT sha256, thumb_sha256, media_type, public FROM feedback_photos WHERE report_id = $1 AND n = $2"
         ).bind(&row.id).bind(n).fetch_optional(c).await)?;
-        let (sha, tsha, media, public) = photo
+        let (sha, tsha, media, _) = photo
             .filter(|p| p.3 || viewer != Viewer::Public)
             .ok_or_else(|| FeedbackError::NotFound(format!("ảnh {n}")))?;
-        let _ = public;
         let blob = kernel::blob::BlobId::parse(if thumb { &tsha } else { &sha })?;
         let bytes = self.blobs.get(&blob)?;
         Ok((bytes, if thumb { "image/jpeg".into() } else { media }))
