@@ -56,13 +56,16 @@ pub enum Role {
     /// Văn thư: the agency's official documents, sent and received through the exchange hub,
     /// and its registers of them.
     Clerk,
+    /// Văn phòng, thư ký: prepares the meetings and opinion ballots of the agency's leadership
+    /// (the Government's, a People's Committee's) and follows them up.
+    Secretariat,
     /// Vận hành quốc gia: watches every province.
     NationalOperator,
     /// Quản trị hệ thống.
     SystemAdmin,
 }
 
-pub const ALL_ROLES: [Role; 9] = [
+pub const ALL_ROLES: [Role; 10] = [
     Role::Reception,
     Role::Specialist,
     Role::DepartmentHead,
@@ -70,6 +73,7 @@ pub const ALL_ROLES: [Role; 9] = [
     Role::AgencyAdmin,
     Role::Accountant,
     Role::Clerk,
+    Role::Secretariat,
     Role::NationalOperator,
     Role::SystemAdmin,
 ];
@@ -84,6 +88,7 @@ impl Role {
             Role::AgencyAdmin => "agency_admin",
             Role::Accountant => "accountant",
             Role::Clerk => "clerk",
+            Role::Secretariat => "secretariat",
             Role::NationalOperator => "national_operator",
             Role::SystemAdmin => "system_admin",
         }
@@ -106,6 +111,8 @@ impl Role {
             (Role::Accountant, false) => "Accountant",
             (Role::Clerk, true) => "Văn thư",
             (Role::Clerk, false) => "Records clerk",
+            (Role::Secretariat, true) => "Văn phòng, thư ký",
+            (Role::Secretariat, false) => "Secretariat",
             (Role::NationalOperator, true) => "Vận hành quốc gia",
             (Role::SystemAdmin, true) => "Quản trị hệ thống",
             (Role::Reception, false) => "Reception desk",
@@ -221,6 +228,12 @@ pub enum Action {
     /// Run feedback on the node: the kinds of report, the areas communes serve, the routes
     /// and the Open311 API keys.
     ManageFeedback,
+    /// Take part in the meetings and opinion ballots one is called to: read their documents,
+    /// vote. Who takes part is the meeting's and the ballot's own list.
+    AttendCabinet,
+    /// Prepare an agency's meetings and ballots: members, agendas, documents, attendance,
+    /// conclusions; open, remind, close and publish ballots.
+    RunCabinet,
 }
 
 impl Action {
@@ -246,6 +259,8 @@ impl Action {
             Action::ManageExchange => "exchange:admin",
             Action::HandleFeedback => "feedback:handle",
             Action::ManageFeedback => "feedback:admin",
+            Action::AttendCabinet => "cabinet",
+            Action::RunCabinet => "cabinet:admin",
         }
     }
 }
@@ -271,6 +286,8 @@ pub const SCOPES: &[&str] = &[
     "exchange:admin",
     "feedback:handle",
     "feedback:admin",
+    "cabinet",
+    "cabinet:admin",
 ];
 
 /// What it is asked about.
@@ -323,7 +340,9 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
             | Action::FileDossier
             | Action::ReadDossier
             | Action::HandleDossier(_)
-            | Action::ManagePayments => Decision::Deny,
+            | Action::ManagePayments
+            | Action::AttendCabinet
+            | Action::RunCabinet => Decision::Deny,
             _ if p.scopes.is_some() => Decision::Allow,
             _ => Decision::Deny,
         };
@@ -415,6 +434,11 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         .any(|r| p.has(r, Some(a))),
         (Action::HandleFeedback, _) => false,
         (Action::ManageFeedback, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
+        // Who may read a meeting's papers or vote is the meeting's and the ballot's own list:
+        // any official may ask, the list answers.
+        (Action::AttendCabinet, _) => p.kind == AccountKind::Official,
+        (Action::RunCabinet, Resource::Agency(a)) => p.has(Role::Secretariat, Some(a)),
+        (Action::RunCabinet, _) => false,
     };
     if allowed {
         Decision::Allow
