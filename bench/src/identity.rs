@@ -72,6 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
             demo: true,
             clock: Arc::new(SystemClock),
             index_in_memory: true,
+            pdf_worker: None,
         },
     )
     .await?;

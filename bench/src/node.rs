@@ -40,6 +40,7 @@ pub async fn start(database_url: Option<String>) -> anyhow::Result<Node> {
             demo: true,
             clock: Arc::new(SystemClock),
             index_in_memory: true,
+            pdf_worker: None,
         },
         listener,
     )

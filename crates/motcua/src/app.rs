@@ -31,6 +31,13 @@ pub struct AppState {
     pub reports: Arc<report::Reports>,
     pub exchange: Arc<exchange::Exchange>,
     pub feedback: Arc<feedback::Feedback>,
+    pub cabinet: Arc<cabinet::Cabinet>,
+}
+
+impl FromRef<AppState> for Arc<cabinet::Cabinet> {
+    fn from_ref(s: &AppState) -> Self {
+        s.cabinet.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<feedback::Feedback> {
@@ -102,6 +109,9 @@ pub struct BuildOptions {
     pub clock: Arc<dyn Clock>,
     /// Keep the search index in memory instead of under the data folder.
     pub index_in_memory: bool,
+    /// The binary that reads and stamps PDFs in a process of its own (`motcua pdf-worker`);
+    /// none: a thread of the server's.
+    pub pdf_worker: Option<std::path::PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -110,12 +120,13 @@ impl Default for BuildOptions {
             demo: false,
             clock: Arc::new(SystemClock),
             index_in_memory: false,
+            pdf_worker: None,
         }
     }
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 8] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 9] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
@@ -125,6 +136,7 @@ pub fn migration_sets() -> [&'static db::MigrationSet; 8] {
         &report::MIGRATIONS,
         &exchange::MIGRATIONS,
         &feedback::MIGRATIONS,
+        &cabinet::MIGRATIONS,
     ]
 }
 
@@ -291,7 +303,27 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     {
         tracing::info!("demo feedback areas and reports created");
     }
+    let cabinet = Arc::new(
+        cabinet::Cabinet::new(
+            db.clone(),
+            opts.clock.clone(),
+            blobs.clone(),
+            catalog.clone(),
+            identity.clone(),
+            exchange.clone(),
+            &config.public_url,
+        )
+        .with_pdf_worker(opts.pdf_worker.clone()),
+    );
+    if opts.demo
+        && cabinet::demo::seed(&cabinet)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the demo meetings and ballots failed: {e}"))?
+    {
+        tracing::info!("demo meetings and ballots created");
+    }
     Ok(AppState {
+        cabinet,
         reports,
         exchange,
         feedback,
@@ -508,6 +540,9 @@ impl Application {
         )));
         tokio::spawn(exchange::Exchange::push_loop(Arc::downgrade(
             &self.state.exchange,
+        )));
+        tokio::spawn(cabinet::Cabinet::remind_loop(Arc::downgrade(
+            &self.state.cabinet,
         )));
         let router = crate::routes::router(self.state.clone());
         axum::serve(

@@ -53,6 +53,16 @@ enum LogFmt {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Reads or stamps the PDF on standard input in a process of its own (the server runs
+    /// it; not for people).
+    #[command(hide = true)]
+    PdfWorker {
+        /// `count` or `stamp`.
+        job: String,
+        /// A line of the stamp.
+        #[arg(long)]
+        line: Vec<String>,
+    },
     /// Run the HTTP server.
     Serve {
         /// Load the demo catalogue first (idempotent).
@@ -368,6 +378,10 @@ enum AuditCmd {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::PdfWorker { job, line } = &cli.command {
+        let code = cabinet::isolate::worker_main(job, line);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -432,11 +446,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     demo,
                     clock,
                     index_in_memory: false,
+                    pdf_worker: std::env::current_exe().ok(),
                 },
             )
             .await?;
             if demo {
                 app::seed_demo_exchange(app.state()).await?;
+                if cabinet::demo::seed_published(&app.state().cabinet)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("creating the demo's published ballot failed: {e}")
+                    })?
+                {
+                    tracing::info!("demo published ballot created");
+                }
                 let n = app::seed_demo_history(app.state(), history).await?;
                 if n > 0 {
                     tracing::info!(dossiers = n, "demo history generated");
@@ -458,6 +481,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     demo: true,
                     clock,
                     index_in_memory: false,
+                    pdf_worker: std::env::current_exe().ok(),
                 },
             )
             .await?;
@@ -478,6 +502,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { what } => report_cmd(config, clock, what).await?,
         Command::Exchange { what } => exchange_cmd(config, clock, what).await?,
         Command::Feedback { what } => feedback_cmd(config, clock, what).await?,
+        // Handled in `main`, before any runtime or configuration.
+        Command::PdfWorker { .. } => {}
         Command::Audit {
             what: AuditCmd::Verify,
         } => {
@@ -519,6 +545,7 @@ async fn db_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motcu
             demo: false,
             clock,
             index_in_memory: true,
+            pdf_worker: std::env::current_exe().ok(),
         },
     )
     .await
@@ -644,6 +671,7 @@ async fn report_cmd(config: Config, clock: Arc<dyn Clock>, what: ReportCmd) -> a
             demo: false,
             clock,
             index_in_memory: true,
+            pdf_worker: std::env::current_exe().ok(),
         },
     )
     .await?;
@@ -875,6 +903,7 @@ async fn cli_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motc
             demo: false,
             clock,
             index_in_memory: false,
+            pdf_worker: std::env::current_exe().ok(),
         },
     )
     .await

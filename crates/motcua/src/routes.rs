@@ -43,6 +43,7 @@ use crate::app::AppState;
         (name = "payments", description = "Fees and charges: what a dossier owes, paying through a gateway (redirect, return, and the gateway's signed IPN confirmation) or at the desk, receipts, refunds, and reconciliation with the gateways' daily statements"),
         (name = "exchange", description = "The document exchange hub: agencies' document-management systems send official documents as edXML packages (QCVN 102:2016) with a detached CMS signature, fetch or are pushed what is sent to them, and answer with signed status packages; the registry of agencies and their X.509 certificates, the node's CA and CRL, the hub's signed receipts, and the registers of documents sent and received"),
         (name = "feedback", description = "Feedback: petitions about regulations, procedures and agencies' handling, and field reports with a place and photos; the kinds of report and their questions, the areas communes serve and the agencies handling each kind, public reports and published answers, an agency's queue and its acts (take up, note, answer publicly or privately, moderate, merge duplicates, hand on), followers, and the Open311 API keys"),
+        (name = "cabinet", description = "e-Cabinet: the meetings of an agency's leadership and the opinion ballots of its members. Bodies and members; meetings with participants (chair, members, secretariat, guests), agenda items, documents with who may read them (confidential ones stamped with the reader's name, every opening in the audit chain), attendance, minutes, conclusions and the signed conclusion notice; ballots with questions, a deadline, reminders, votes signed with each member's key (detached CMS, checked with the authority's certificate), secret until the close when so set, the tally, the signed summary and the archive"),
         (name = "open311", description = "Open311 GeoReport v2 under /open311/v2/ (discovery at /open311/discovery.json): services, service definitions, filing with an api_key, requests with their filters, tokens, and the servicerequestupdates extension; every answer as .json or .xml, errors as the standard writes them"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
@@ -61,6 +62,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(report::regime_api::routes())
         .merge(exchange::api::routes())
         .merge(feedback::api::routes())
+        .merge(cabinet::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))
@@ -87,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(report::pages::routes::<AppState>())
         .merge(exchange::pages::routes::<AppState>())
         .merge(feedback::pages::routes::<AppState>())
+        .merge(cabinet::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
@@ -117,7 +120,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
                 .layer(RequestBodyLimitLayer::new(
                     // The largest a route takes (each route's own limit is lower or equal).
-                    dossier::MAX_DOCUMENT_BYTES.max(feedback::MAX_PHOTOS * feedback::MAX_PHOTO_BYTES) + 1024 * 1024,
+                    dossier::MAX_DOCUMENT_BYTES
+                        .max(feedback::MAX_PHOTOS * feedback::MAX_PHOTO_BYTES)
+                        .max(cabinet::MAX_DOCUMENT_BYTES)
+                        + 1024 * 1024,
                 ))
                 .layer(CompressionLayer::new())
                 .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

@@ -46,6 +46,8 @@ pub struct Spawn {
     pub sms_url: Option<String>,
     /// Take payments through VNPAY with this merchant code and secret.
     pub vnpay: Option<(String, String)>,
+    /// Read and stamp PDFs with this binary's `pdf-worker` (none: a thread of the server's).
+    pub pdf_worker: Option<std::path::PathBuf>,
 }
 
 impl Default for Spawn {
@@ -55,6 +57,7 @@ impl Default for Spawn {
             smtp_url: None,
             sms_url: None,
             vnpay: None,
+            pdf_worker: None,
         }
     }
 }
@@ -115,6 +118,7 @@ pub async fn spawn_on(
             demo: opts.demo,
             clock: Arc::new(clock.clone()),
             index_in_memory: false,
+            pdf_worker: opts.pdf_worker.clone(),
         },
         listener,
     )
