@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod cabinet;
 mod catalog_api;
 mod catalog_changes;
 mod crash;

@@ -328,6 +328,47 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/feedback/keys", 401),
     ("POST", "/api/v1/feedback/keys", 401),
     ("DELETE", "/api/v1/feedback/keys/x", 401),
+    ("GET", "/api/v1/cabinet/authority.pem", 200),
+    ("GET", "/api/v1/cabinet/bodies/000.00.00.H26/members", 401),
+    ("PUT", "/api/v1/cabinet/bodies/000.00.00.H26/members/x", 401),
+    (
+        "DELETE",
+        "/api/v1/cabinet/bodies/000.00.00.H26/members/x",
+        401,
+    ),
+    ("GET", "/api/v1/cabinet/meetings", 401),
+    ("POST", "/api/v1/cabinet/meetings", 401),
+    ("GET", "/api/v1/cabinet/meetings/x", 401),
+    ("PUT", "/api/v1/cabinet/meetings/x", 401),
+    ("POST", "/api/v1/cabinet/meetings/x/status", 401),
+    ("PUT", "/api/v1/cabinet/meetings/x/participants/y", 401),
+    ("DELETE", "/api/v1/cabinet/meetings/x/participants/y", 401),
+    ("POST", "/api/v1/cabinet/meetings/x/items", 401),
+    ("PUT", "/api/v1/cabinet/meetings/x/conclusion", 401),
+    ("POST", "/api/v1/cabinet/meetings/x/notes", 401),
+    ("PUT", "/api/v1/cabinet/meetings/x/attendance", 401),
+    ("POST", "/api/v1/cabinet/meetings/x/documents", 401),
+    (
+        "POST",
+        "/api/v1/cabinet/meetings/x/documents/from-exchange",
+        401,
+    ),
+    ("POST", "/api/v1/cabinet/meetings/x/notice", 401),
+    ("GET", "/api/v1/cabinet/meetings/x/notice.p7s", 401),
+    ("GET", "/api/v1/cabinet/documents/x", 401),
+    ("GET", "/api/v1/cabinet/ballots", 401),
+    ("POST", "/api/v1/cabinet/ballots", 401),
+    ("GET", "/api/v1/cabinet/ballots/x", 401),
+    ("PUT", "/api/v1/cabinet/ballots/x", 401),
+    ("POST", "/api/v1/cabinet/ballots/x/documents", 401),
+    ("POST", "/api/v1/cabinet/ballots/x/status", 401),
+    ("PUT", "/api/v1/cabinet/ballots/x/vote", 401),
+    ("POST", "/api/v1/cabinet/ballots/x/reminders", 401),
+    ("GET", "/api/v1/cabinet/ballots/x/verification", 401),
+    ("GET", "/api/v1/cabinet/ballots/x/votes/y/document", 401),
+    ("GET", "/api/v1/cabinet/ballots/x/votes/y/signature", 401),
+    ("GET", "/api/v1/cabinet/ballots/x/archive", 401),
+    ("GET", "/api/v1/cabinet/ballots/x/summary.p7s", 401),
     ("GET", "/open311/discovery.json", 200),
     ("GET", "/open311/v2/services.json", 200),
     ("GET", "/open311/v2/services/HT01.json", 200),
@@ -350,6 +391,19 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/xu-ly-phan-anh", 303),
     ("GET", "/xu-ly-phan-anh/PA-2026-000001", 303),
     ("POST", "/xu-ly-phan-anh/PA-2026-000001", 303),
+    ("GET", "/noi-cac", 303),
+    ("GET", "/noi-cac/hop/x", 303),
+    ("GET", "/noi-cac/tai-lieu/x", 303),
+    ("GET", "/noi-cac/phieu/x", 303),
+    ("POST", "/noi-cac/phieu/x", 303),
+    ("GET", "/noi-cac/thu-ky", 303),
+    ("POST", "/noi-cac/thu-ky", 303),
+    ("GET", "/noi-cac/thu-ky/hop/x", 303),
+    ("POST", "/noi-cac/thu-ky/hop/x", 303),
+    ("POST", "/noi-cac/thu-ky/hop/x/tai-lieu", 303),
+    ("GET", "/noi-cac/thu-ky/phieu/x", 303),
+    ("POST", "/noi-cac/thu-ky/phieu/x", 303),
+    ("POST", "/noi-cac/thu-ky/phieu/x/tai-lieu", 303),
     ("GET", "/dieu-hanh", 303),
     ("GET", "/bao-cao", 303),
     ("GET", "/bao-cao/lap", 303),
@@ -527,6 +581,28 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
                 "/api/v1/feedback/reports/{id}/followers".to_string()
             }
             "/api/v1/feedback/keys/x" => "/api/v1/feedback/keys/{id}".to_string(),
+            "/api/v1/cabinet/bodies/000.00.00.H26/members" => {
+                "/api/v1/cabinet/bodies/{body}/members".to_string()
+            }
+            "/api/v1/cabinet/bodies/000.00.00.H26/members/x" => {
+                "/api/v1/cabinet/bodies/{body}/members/{login}".to_string()
+            }
+            "/api/v1/cabinet/meetings/x/participants/y" => {
+                "/api/v1/cabinet/meetings/{id}/participants/{login}".to_string()
+            }
+            "/api/v1/cabinet/ballots/x/votes/y/document" => {
+                "/api/v1/cabinet/ballots/{id}/votes/{login}/document".to_string()
+            }
+            "/api/v1/cabinet/ballots/x/votes/y/signature" => {
+                "/api/v1/cabinet/ballots/{id}/votes/{login}/signature".to_string()
+            }
+            x if x.starts_with("/api/v1/cabinet/meetings/x") => {
+                x.replacen("/meetings/x", "/meetings/{id}", 1)
+            }
+            x if x.starts_with("/api/v1/cabinet/ballots/x") => {
+                x.replacen("/ballots/x", "/ballots/{id}", 1)
+            }
+            "/api/v1/cabinet/documents/x" => "/api/v1/cabinet/documents/{id}".to_string(),
             "/open311/discovery.json" => "/open311/discovery.{format}".to_string(),
             "/open311/v2/services.json" => "/open311/v2/services.{format}".to_string(),
             "/open311/v2/services/HT01.json" => {
