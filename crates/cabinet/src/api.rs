@@ -601,6 +601,22 @@ pub(crate) fn document_of(
     })
 }
 
+/// The document a multipart request uploads.
+async fn upload_of(
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<NewDocument, CabinetError> {
+    let mp = mp.map_err(|e| {
+        crate::error::refused(
+            400,
+            "form_unreadable",
+            "Hãy gửi biểu mẫu multipart/form-data",
+            format!("Send multipart/form-data: {e}"),
+        )
+    })?;
+    let (fields, file) = read_upload(mp).await?;
+    document_of(&fields, file)
+}
+
 /// Adds a document to a meeting (the secretariat): multipart with `title`, `access`,
 /// `item` and `file`. A confidential document must be a PDF.
 #[utoipa::path(post, path = "/api/v1/cabinet/meetings/{id}/documents", tag = "cabinet",
@@ -626,16 +642,7 @@ async fn upload_meeting_document(
 ) -> Result<(StatusCode, Json<DocumentLine>), ApiError> {
     let p = auth.writer(&headers)?;
     let id = path(id)?;
-    let mp = mp.map_err(|e| {
-        crate::error::refused(
-            400,
-            "form_unreadable",
-            "Hãy gửi biểu mẫu multipart/form-data",
-            format!("Send multipart/form-data: {e}"),
-        )
-    })?;
-    let (fields, file) = read_upload(mp).await?;
-    let d = document_of(&fields, file)?;
+    let d = upload_of(mp).await?;
     Ok((
         StatusCode::CREATED,
         Json(c.add_meeting_document(&p, &id, &d).await?),
@@ -869,16 +876,7 @@ async fn upload_ballot_document(
 ) -> Result<(StatusCode, Json<DocumentLine>), ApiError> {
     let p = auth.writer(&headers)?;
     let id = path(id)?;
-    let mp = mp.map_err(|e| {
-        crate::error::refused(
-            400,
-            "form_unreadable",
-            "Hãy gửi biểu mẫu multipart/form-data",
-            format!("Send multipart/form-data: {e}"),
-        )
-    })?;
-    let (fields, file) = read_upload(mp).await?;
-    let d = document_of(&fields, file)?;
+    let d = upload_of(mp).await?;
     Ok((
         StatusCode::CREATED,
         Json(c.add_ballot_document(&p, &id, &d).await?),

@@ -1177,6 +1177,34 @@ impl Cabinet {
             .await
     }
 
+    /// The documents `body` sent and received through the exchange hub this year, newest
+    /// first, when `p` may read them there (its clerks and leaders); otherwise none.
+    pub async fn hub_documents(
+        &self,
+        p: &Principal,
+        body: &str,
+    ) -> Result<Vec<exchange::hub::RegisterLine>> {
+        if !self
+            .identity
+            .acts_for(p, identity::Action::ExchangeDocuments, body)
+            .await?
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for direction in ["in", "out"] {
+            let q = exchange::hub::RegisterQuery {
+                agency: body.to_string(),
+                direction: direction.into(),
+                year: None,
+                q: None,
+            };
+            out.extend(self.exchange.register(&q, 50).await?);
+        }
+        out.sort_by_key(|l| std::cmp::Reverse(l.registered_at));
+        Ok(out)
+    }
+
     pub(crate) async fn insert_document(
         &self,
         p: &Principal,

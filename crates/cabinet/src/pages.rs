@@ -935,6 +935,8 @@ struct RunMeetingPage {
     csrf: String,
     v: MeetingView,
     members: Vec<Member>,
+    /// Documents of the body on the exchange hub that the secretary may take in.
+    hub: Vec<exchange::hub::RegisterLine>,
     act: String,
     typed: HashMap<String, String>,
     errors: Vec<String>,
@@ -1059,11 +1061,16 @@ async fn run_meeting_view(
         .members(&v.meeting.body)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
+    let hub = cab
+        .hub_documents(p, &v.meeting.body)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
     Ok(RunMeetingPage {
         c,
         csrf: csrf_of(auth),
         v,
         members,
+        hub,
         act: String::new(),
         typed: HashMap::new(),
         errors: Vec::new(),
@@ -1117,6 +1124,33 @@ async fn run_meeting_post(
                 cab.add_item(&p, &id, &field(&form, "title"), &field(&form, "presenter"))
                     .await?;
                 Ok("luu")
+            }
+            "import" => {
+                let access = Access::parse(&field(&form, "access")).ok_or_else(|| {
+                    invalid("access", "Hãy chọn ai được đọc", "Choose who may read it")
+                })?;
+                let attachment = field(&form, "attachment")
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        invalid(
+                            "attachment",
+                            "Số thứ tự tệp đính kèm bắt đầu từ 1",
+                            "Attachments are numbered from 1",
+                        )
+                    })?;
+                let item = item_of(&form)?;
+                cab.import_from_exchange(
+                    &p,
+                    &id,
+                    &field(&form, "hub"),
+                    attachment - 1,
+                    access,
+                    item,
+                )
+                .await?;
+                Ok("tai-lieu")
             }
             "attendance" => {
                 let a = AttendanceSpec {

@@ -1050,6 +1050,49 @@ async fn papers_come_from_the_exchange_hub(b: Backend) {
         )
         .await;
     assert_eq!(st, 404);
+    // The secretary's page offers the committee's documents on the hub and takes one in.
+    let page = format!("/noi-cac/thu-ky/hop/{id}");
+    let (st, _, html) = fetch(&app, &page, &sec).await;
+    assert_eq!(st, 200);
+    let html = String::from_utf8_lossy(&html);
+    assert!(
+        html.contains("data-testid=\"import\"") && html.contains(&hub),
+        "the hub's document is offered"
+    );
+    let r = ok(app
+        .client
+        .post(app.url(&page))
+        .bearer_auth(&sec)
+        .form(&[
+            ("act", "import"),
+            ("hub", hub.as_str()),
+            ("attachment", "1"),
+            ("access", "participants"),
+        ])
+        .send()
+        .await);
+    assert_eq!(r.status().as_u16(), 303);
+    let r = ok(app
+        .client
+        .post(app.url(&page))
+        .bearer_auth(&sec)
+        .form(&[
+            ("act", "import"),
+            ("hub", hub.as_str()),
+            ("attachment", "0"),
+            ("access", "participants"),
+        ])
+        .send()
+        .await);
+    assert_eq!(r.status().as_u16(), 422, "attachments count from 1");
+    let (_, v) = app
+        .call("GET", &format!("/api/v1/cabinet/meetings/{id}"), &sec, None)
+        .await;
+    let from_hub = list(&v["documents"])
+        .iter()
+        .filter(|d| s(&d["source"]) == format!("exchange:{hub}"))
+        .count();
+    assert_eq!(from_hub, 2, "once from the API, once from the page: {v}");
 }
 
 /// PDFs are read and stamped by the node's own binary in a process of its own: a crafted file
