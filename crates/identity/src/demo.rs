@@ -143,6 +143,15 @@ pub const ACCOUNTS: &[DemoAccount] = &[
     ),
 ];
 
+/// One Argon2id hash of [`PASSWORD`] for every demo account, made once per process: the
+/// password is public, and every test server would otherwise hash it once per account.
+fn demo_hash() -> Result<&'static str, IdentityError> {
+    static HASH: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::password::hash(PASSWORD))
+        .as_deref()
+        .map_err(|e| IdentityError::Hash(e.clone()))
+}
+
 /// Creates the demo accounts that do not exist yet; returns how many were created.
 pub async fn ensure(id: &Identity) -> Result<usize, IdentityError> {
     let mut created = 0;
@@ -170,7 +179,10 @@ pub async fn ensure(id: &Identity) -> Result<usize, IdentityError> {
             password: PASSWORD.to_string(),
             assurance: if *kind == AccountKind::Official { 1 } else { 2 },
         };
-        match id.create_account(&new, "system:demo").await {
+        match id
+            .create_account_hashed(&new, "system:demo", demo_hash()?)
+            .await
+        {
             Ok(_) => created += 1,
             Err(IdentityError::Taken(_)) => continue,
             Err(e) => return Err(e),

@@ -533,12 +533,37 @@ impl Identity {
         if !problems.is_empty() {
             return Err(IdentityError::Invalid(problems));
         }
-        let login = new.login().unwrap_or_default();
         let pw = new.password.clone();
         let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
             .await
             .map_err(|e| IdentityError::Hash(e.to_string()))?
             .map_err(IdentityError::Hash)?;
+        self.insert_account(new, actor, &hash).await
+    }
+
+    /// Creates an account whose password `new.password` is already hashed as `hash`, which the
+    /// caller made from that very password (the demo's accounts share one hash of the demo's
+    /// public password, made once per process).
+    pub(crate) async fn create_account_hashed(
+        &self,
+        new: &NewAccount,
+        actor: &str,
+        hash: &str,
+    ) -> Result<AccountSummary> {
+        let problems = new.check();
+        if !problems.is_empty() {
+            return Err(IdentityError::Invalid(problems));
+        }
+        self.insert_account(new, actor, hash).await
+    }
+
+    async fn insert_account(
+        &self,
+        new: &NewAccount,
+        actor: &str,
+        hash: &str,
+    ) -> Result<AccountSummary> {
+        let login = new.login().unwrap_or_default();
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now();
         let mut tx = Tx::begin(&self.db).await?;
@@ -555,7 +580,7 @@ impl Identity {
         .bind(new.cccd.as_ref().map(|c| c.to_string())).bind(new.tax_code.as_ref().map(|t| t.to_string()))
         .bind(new.birth_date).bind(new.sex.map(|s| if s == Sex::Male { "male" } else { "female" }))
         .bind(new.phone.as_deref().filter(|p| !p.is_empty())).bind(new.email.as_deref().filter(|e| !e.is_empty()))
-        .bind(&hash).bind(i64::from(new.assurance)).bind(now)
+        .bind(hash).bind(i64::from(new.assurance)).bind(now)
         .execute(c).await.map(|_| ()))?;
         audit::append(
             &mut tx,
