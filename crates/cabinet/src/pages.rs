@@ -82,34 +82,6 @@ fn login_first(c: &Chrome) -> Response {
     login_to(&c.here)
 }
 
-fn csrf_ok(f: &HashMap<String, String>, auth: &Auth) -> bool {
-    match &auth.session {
-        Some(s) => f.get("csrf").is_some_and(|t| identity::same(t, &s.csrf)),
-        None => true,
-    }
-}
-
-/// A posted form's fields, once its CSRF token is checked.
-fn checked_form(
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-    auth: &Auth,
-    c: &Chrome,
-) -> Result<HashMap<String, String>, PageError> {
-    let form = form.map(|Form(x)| x).unwrap_or_default();
-    if csrf_ok(&form, auth) {
-        Ok(form)
-    } else {
-        Err(PageError::new(identity::IdentityError::Csrf, c.clone()))
-    }
-}
-
-fn csrf_of(auth: &Auth) -> String {
-    auth.session
-        .as_ref()
-        .map(|s| s.csrf.clone())
-        .unwrap_or_default()
-}
-
 /// A form field, trimmed (empty when absent).
 fn field(f: &HashMap<String, String>, k: &str) -> String {
     f.get(k).map(|v| v.trim().to_string()).unwrap_or_default()
@@ -663,7 +635,7 @@ async fn ballot_page(
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
     Ok(render(&BallotPage {
-        csrf: csrf_of(&auth),
+        csrf: auth.csrf(),
         login: p.login.clone(),
         now: cab.now(),
         drafts: drafts_of(&v),
@@ -684,7 +656,7 @@ async fn ballot_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let v = cab
         .ballot(&p, &id)
         .await
@@ -725,7 +697,7 @@ async fn ballot_post(
                 }
             }
             let page = BallotPage {
-                csrf: csrf_of(&auth),
+                csrf: auth.csrf(),
                 login: p.login.clone(),
                 now: cab.now(),
                 drafts,
@@ -840,7 +812,7 @@ async fn desk_view(
     let desks = go.await.map_err(|e| PageError::new(e, c.clone()))?;
     Ok(DeskPage {
         c,
-        csrf: csrf_of(auth),
+        csrf: auth.csrf(),
         desks,
         body: String::new(),
         act: String::new(),
@@ -875,7 +847,7 @@ async fn desk_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let body = field(&form, "body");
     let act = field(&form, "act");
     let done: Result<String, CabinetError> = async {
@@ -1067,7 +1039,7 @@ async fn run_meeting_view(
         .map_err(|e| PageError::new(e, c.clone()))?;
     Ok(RunMeetingPage {
         c,
-        csrf: csrf_of(auth),
+        csrf: auth.csrf(),
         v,
         members,
         hub,
@@ -1104,7 +1076,7 @@ async fn run_meeting_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let act = field(&form, "act");
     let done: Result<&str, CabinetError> = async {
         match act.as_str() {
@@ -1244,7 +1216,7 @@ async fn upload_of(
     let (fields, file) = crate::api::read_upload(mp)
         .await
         .map_err(|e| PageError::new(e, c.clone()))?;
-    if !csrf_ok(&fields, auth) {
+    if !auth.csrf_matches(&fields) {
         return Err(PageError::new(identity::IdentityError::Csrf, c.clone()));
     }
     Ok((fields, file))
@@ -1374,7 +1346,7 @@ async fn run_ballot_view(
     };
     Ok(RunBallotPage {
         c,
-        csrf: csrf_of(auth),
+        csrf: auth.csrf(),
         v,
         checks,
         act: String::new(),
@@ -1410,7 +1382,7 @@ async fn run_ballot_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let act = field(&form, "act");
     let done: Result<String, CabinetError> = async {
         match act.as_str() {

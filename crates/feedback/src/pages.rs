@@ -62,34 +62,6 @@ fn login_first(c: &Chrome) -> Response {
     .into_response()
 }
 
-fn csrf_ok(f: &HashMap<String, String>, auth: &Auth) -> bool {
-    match &auth.session {
-        Some(s) => f.get("csrf").is_some_and(|t| identity::same(t, &s.csrf)),
-        None => true,
-    }
-}
-
-/// A posted form's fields, once its CSRF token is checked.
-fn checked_form(
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-    auth: &Auth,
-    c: &Chrome,
-) -> Result<HashMap<String, String>, PageError> {
-    let form = form.map(|Form(x)| x).unwrap_or_default();
-    if csrf_ok(&form, auth) {
-        Ok(form)
-    } else {
-        Err(PageError::new(identity::IdentityError::Csrf, c.clone()))
-    }
-}
-
-fn csrf_of(auth: &Auth) -> String {
-    auth.session
-        .as_ref()
-        .map(|s| s.csrf.clone())
-        .unwrap_or_default()
-}
-
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     kernel::clock::to_local(t)
         .format("%d/%m/%Y %H:%M")
@@ -394,7 +366,7 @@ async fn new_page(
         service: q.loai.unwrap_or_default(),
         ..Draft::default()
     };
-    let csrf = csrf_of(&auth);
+    let csrf = auth.csrf();
     Ok(render(
         &new_view(&f, c, csrf, draft, Vec::new(), Vec::new()).await?,
     ))
@@ -470,7 +442,7 @@ async fn new_post(
             fields.insert(name, value);
         }
     }
-    if !csrf_ok(&fields, &auth) {
+    if !auth.csrf_matches(&fields) {
         return Err(PageError::new(identity::IdentityError::Csrf, c));
     }
     let get = |k: &str| {
@@ -493,7 +465,7 @@ async fn new_post(
         answers: answers.clone(),
         confirm: get("confirm") == "1",
     };
-    let csrf = csrf_of(&auth);
+    let csrf = auth.csrf();
     let vi = c.lang.is_vi();
     // The place: both numbers, in range; or neither.
     let point = match (draft.lat.is_empty(), draft.lon.is_empty()) {
@@ -686,7 +658,7 @@ async fn report_page(
         _ => String::new(),
     };
     Ok(render(&ReportPage {
-        csrf: csrf_of(&auth),
+        csrf: auth.csrf(),
         c,
         r,
         viewer,
@@ -749,7 +721,7 @@ async fn follow_post(
     Path(id): Path<String>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let email = form.get("email").cloned().unwrap_or_default();
     f.follow(&id, &email, auth.principal().map(|p| p.id.as_str()))
         .await
@@ -764,7 +736,7 @@ async fn reopen_post(
     Path(id): Path<String>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let form = checked_form(form, &auth, &c)?;
+    let form = auth.checked_form(form, &c)?;
     let token = form.get("t").cloned().unwrap_or_default();
     let req = ActRequest {
         act: Act::Reopen,
@@ -913,7 +885,7 @@ async fn handle_page(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let csrf = csrf_of(&auth);
+    let csrf = auth.csrf();
     Ok(render(
         &handle_view(&f, &p, c, csrf, &id, Vec::new()).await?,
     ))
@@ -929,8 +901,8 @@ async fn handle_post(
     let Some(p) = auth.principal().cloned() else {
         return Ok(login_first(&c));
     };
-    let form = checked_form(form, &auth, &c)?;
-    let csrf = csrf_of(&auth);
+    let form = auth.checked_form(form, &c)?;
+    let csrf = auth.csrf();
     let get = |k: &str| {
         form.get(k)
             .map(|v| v.trim().to_string())

@@ -64,6 +64,37 @@ impl Auth {
         Ok(p)
     }
 
+    /// The session's CSRF token, for a page's forms (empty without a session).
+    pub fn csrf(&self) -> String {
+        self.session
+            .as_ref()
+            .map(|s| s.csrf.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a posted form's `csrf` field matches the session's (a bearer token needs none).
+    pub fn csrf_matches(&self, fields: &HashMap<String, String>) -> bool {
+        match &self.session {
+            Some(s) => fields.get("csrf").is_some_and(|t| crate::same(t, &s.csrf)),
+            None => true,
+        }
+    }
+
+    /// A posted page form's fields, once its `csrf` field matches the session's (a bearer
+    /// token needs none); a wrong or missing token is refused on the error page.
+    pub fn checked_form(
+        &self,
+        form: Result<Form<HashMap<String, String>>, FormRejection>,
+        c: &Chrome,
+    ) -> Result<HashMap<String, String>, PageError> {
+        let form = form.map(|Form(x)| x).unwrap_or_default();
+        if self.csrf_matches(&form) {
+            Ok(form)
+        } else {
+            Err(PageError::new(IdentityError::Csrf, c.clone()))
+        }
+    }
+
     /// Asks the rule book; a denial joins the audit chain.
     pub async fn check(
         &self,
