@@ -18,6 +18,7 @@ pub mod error;
 mod figures;
 pub mod form;
 pub mod history;
+pub mod outbox;
 pub mod pages;
 pub mod rules;
 pub mod signing;

@@ -234,6 +234,9 @@ pub enum Action {
     /// Prepare an agency's meetings and ballots: members, agendas, documents, attendance,
     /// conclusions; open, remind, close and publish ballots.
     RunCabinet,
+    /// Run the federation of nodes: on the national node, approve, suspend and watch the
+    /// local nodes; on a local node, watch its sync and replay it from a point.
+    ManageFederation,
 }
 
 impl Action {
@@ -261,6 +264,7 @@ impl Action {
             Action::ManageFeedback => "feedback:admin",
             Action::AttendCabinet => "cabinet",
             Action::RunCabinet => "cabinet:admin",
+            Action::ManageFederation => "federation:admin",
         }
     }
 }
@@ -288,6 +292,7 @@ pub const SCOPES: &[&str] = &[
     "feedback:admin",
     "cabinet",
     "cabinet:admin",
+    "federation:admin",
 ];
 
 /// What it is asked about.
@@ -439,6 +444,7 @@ pub fn authorize(subject: &Subject, action: Action, resource: &Resource<'_>) -> 
         (Action::AttendCabinet, _) => p.kind == AccountKind::Official,
         (Action::RunCabinet, Resource::Agency(a)) => p.has(Role::Secretariat, Some(a)),
         (Action::RunCabinet, _) => false,
+        (Action::ManageFederation, _) => p.is_system_admin() || p.has(Role::NationalOperator, None),
     };
     if allowed {
         Decision::Allow

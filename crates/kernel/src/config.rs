@@ -46,6 +46,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
     pub payment: PaymentConfig,
+    pub federation: FederationConfig,
     /// Past dossiers generated into a demo node (`--demo`) once, so that its dashboards and
     /// rankings have a year to show; 0 for none.
     pub demo_history: u64,
@@ -79,6 +80,53 @@ impl Default for PaymentConfig {
             vnpay_terminal: String::new(),
             vnpay_secret: String::new(),
             window_minutes: 15,
+        }
+    }
+}
+
+/// What a node is in the federation of one-stop systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Everything on one node, talking to no other (the default).
+    #[default]
+    All,
+    /// The national portal: local nodes register with it and push their dossiers' statuses.
+    National,
+    /// A ministry's or a province's system, owning a set of agencies, reporting to the
+    /// national node.
+    Local,
+}
+
+/// The federation: the national portal and the ministries' and provinces' nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    pub role: NodeRole,
+    /// This node's name among the nodes (`hanoi`, `bo-tu-phap`): lower-case letters, digits
+    /// and `-`. Needed on a local node.
+    pub node_id: String,
+    /// The national node's public address, for a local node.
+    pub national_url: String,
+    /// The agencies a local node answers for: codes, or `*.H26` for every code that ends
+    /// with `.H26`. A local node needs at least one.
+    pub agencies: Vec<String>,
+    /// Events sent to the national node in one request.
+    pub batch_size: usize,
+    /// The longest pause between attempts while the national node cannot be reached, in
+    /// seconds.
+    pub retry_max_seconds: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            role: NodeRole::All,
+            node_id: String::new(),
+            national_url: String::new(),
+            agencies: Vec::new(),
+            batch_size: 500,
+            retry_max_seconds: 30,
         }
     }
 }
@@ -131,6 +179,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
             payment: PaymentConfig::default(),
+            federation: FederationConfig::default(),
             demo_history: 30_000,
         }
     }
@@ -223,6 +272,40 @@ impl Config {
         if self.search.page_size == 0 || self.search.page_size > 100 {
             return Err(Error::Config(
                 "search.page_size must be between 1 and 100".into(),
+            ));
+        }
+        let f = &self.federation;
+        if f.role == NodeRole::Local {
+            let id_ok = !f.node_id.is_empty()
+                && f.node_id.len() <= 40
+                && f.node_id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok {
+                return Err(Error::Config(
+                    "a local node needs federation.node_id: 1 to 40 lower-case letters, digits or '-'".into(),
+                ));
+            }
+            if !(f.national_url.starts_with("http://") || f.national_url.starts_with("https://")) {
+                return Err(Error::Config(
+                    "a local node needs federation.national_url (http:// or https://)".into(),
+                ));
+            }
+            if f.agencies.is_empty() {
+                return Err(Error::Config(
+                    "a local node needs federation.agencies: the codes it answers for, or *.H26"
+                        .into(),
+                ));
+            }
+        }
+        if f.batch_size == 0 || f.batch_size > 5000 {
+            return Err(Error::Config(
+                "federation.batch_size must be between 1 and 5000".into(),
+            ));
+        }
+        if f.retry_max_seconds == 0 {
+            return Err(Error::Config(
+                "federation.retry_max_seconds must be at least 1".into(),
             ));
         }
         Ok(())

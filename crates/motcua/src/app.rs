@@ -32,6 +32,13 @@ pub struct AppState {
     pub exchange: Arc<exchange::Exchange>,
     pub feedback: Arc<feedback::Feedback>,
     pub cabinet: Arc<cabinet::Cabinet>,
+    pub federation: Arc<federation::Federation>,
+}
+
+impl FromRef<AppState> for Arc<federation::Federation> {
+    fn from_ref(s: &AppState) -> Self {
+        s.federation.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<cabinet::Cabinet> {
@@ -126,7 +133,7 @@ impl Default for BuildOptions {
 }
 
 /// Every crate's migrations, in one list.
-pub fn migration_sets() -> [&'static db::MigrationSet; 9] {
+pub fn migration_sets() -> [&'static db::MigrationSet; 10] {
     [
         &db::MIGRATIONS,
         &catalog::MIGRATIONS,
@@ -137,6 +144,7 @@ pub fn migration_sets() -> [&'static db::MigrationSet; 9] {
         &exchange::MIGRATIONS,
         &feedback::MIGRATIONS,
         &cabinet::MIGRATIONS,
+        &federation::MIGRATIONS,
     ]
 }
 
@@ -322,8 +330,22 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
     {
         tracing::info!("demo meetings and ballots created");
     }
+    // After the demo: what a local node pushes starts with the first change made on it.
+    let federation = Arc::new(
+        federation::Federation::open(
+            db.clone(),
+            opts.clock.clone(),
+            identity.clone(),
+            config.federation.clone(),
+            &config.node_name,
+            &config.public_url,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the federation failed: {e}"))?,
+    );
     Ok(AppState {
         cabinet,
+        federation,
         reports,
         exchange,
         feedback,
@@ -543,6 +565,9 @@ impl Application {
         )));
         tokio::spawn(cabinet::Cabinet::remind_loop(Arc::downgrade(
             &self.state.cabinet,
+        )));
+        tokio::spawn(federation::Federation::push_loop(Arc::downgrade(
+            &self.state.federation,
         )));
         let router = crate::routes::router(self.state.clone());
         axum::serve(

@@ -44,6 +44,7 @@ use crate::app::AppState;
         (name = "exchange", description = "The document exchange hub: agencies' document-management systems send official documents as edXML packages (QCVN 102:2016) with a detached CMS signature, fetch or are pushed what is sent to them, and answer with signed status packages; the registry of agencies and their X.509 certificates, the node's CA and CRL, the hub's signed receipts, and the registers of documents sent and received"),
         (name = "feedback", description = "Feedback: petitions about regulations, procedures and agencies' handling, and field reports with a place and photos; the kinds of report and their questions, the areas communes serve and the agencies handling each kind, public reports and published answers, an agency's queue and its acts (take up, note, answer publicly or privately, moderate, merge duplicates, hand on), followers, and the Open311 API keys"),
         (name = "cabinet", description = "e-Cabinet: the meetings of an agency's leadership and the opinion ballots of its members. Bodies and members; meetings with participants (chair, members, secretariat, guests), agenda items, documents with who may read them (confidential ones stamped with the reader's name, every opening in the audit chain), attendance, minutes, conclusions and the signed conclusion notice; ballots with questions, a deadline, reminders, votes signed with each member's key (detached CMS, checked with the authority's certificate), secret until the close when so set, the tally, the signed summary and the archive"),
+        (name = "federation", description = "The federation of one-stop systems: local nodes (ministries, provinces) register with the national node, which a national operator approves or suspends; each local node pushes every change of its dossiers, in order per dossier and in batches, in calls signed with its Ed25519 key (Motcua-Node, Motcua-Date, Motcua-Nonce, Motcua-Signature; five minutes either way; a nonce is never taken twice); the national node applies each event once, holding any that follows a gap; operators see each node's lag and replay a node's outbox from a point"),
         (name = "open311", description = "Open311 GeoReport v2 under /open311/v2/ (discovery at /open311/discovery.json): services, service definitions, filing with an api_key, requests with their filters, tokens, and the servicerequestupdates extension; every answer as .json or .xml, errors as the standard writes them"),
         (name = "oidc", description = "OpenID Connect provider: single sign-on for other portals, and OAuth2 client credentials for other agencies' systems. Errors follow RFC 6749 with `error_description` (English) and `error_description_vi`"),
     )
@@ -63,6 +64,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(exchange::api::routes())
         .merge(feedback::api::routes())
         .merge(cabinet::api::routes())
+        .merge(federation::api::routes())
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(calendar_year))

@@ -48,6 +48,8 @@ pub struct Spawn {
     pub vnpay: Option<(String, String)>,
     /// Read and stamp PDFs with this binary's `pdf-worker` (none: a thread of the server's).
     pub pdf_worker: Option<std::path::PathBuf>,
+    /// The node's place in a federation (none: all-in-one).
+    pub federation: Option<kernel::config::FederationConfig>,
 }
 
 impl Default for Spawn {
@@ -58,6 +60,7 @@ impl Default for Spawn {
             sms_url: None,
             vnpay: None,
             pdf_worker: None,
+            federation: None,
         }
     }
 }
@@ -105,6 +108,7 @@ pub async fn spawn_on(
             vnpay_secret: opts.vnpay.as_ref().map(|v| v.1.clone()).unwrap_or_default(),
             ..kernel::config::PaymentConfig::default()
         },
+        federation: opts.federation.clone().unwrap_or_default(),
         ..Config::default()
     };
     let start = Utc

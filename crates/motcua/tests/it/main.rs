@@ -10,6 +10,7 @@ mod catalog_changes;
 mod crash;
 mod dossiers;
 mod exchange;
+mod federated;
 mod feedback;
 mod oidc;
 mod pages_and_routes;

@@ -1,0 +1,565 @@
+//! The national node's side: the register of local nodes, the check of each signed call, and
+//! the events received, each applied once and in order per dossier.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use identity::Principal;
+use kernel::audit::{self, Entry, Tx};
+use kernel::config::NodeRole;
+use kernel::{on_db, on_tx};
+
+use crate::error::{bad_signature, invalid, refused};
+use crate::rules::{self, H_DATE, H_NODE, H_NONCE, H_SIGNATURE};
+use crate::{
+    Federation, FederationError, NodeMove, NodeView, RefusedEvent, Registration, Result,
+    SyncAnswer, SyncBatch, SyncEvent,
+};
+
+/// Signed calls checked since the start; every so many, old nonces are forgotten.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// The node a signed call comes from, as the national node knows it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub node: String,
+    /// Its status here, none for a node not registered yet.
+    pub status: Option<String>,
+    pub agencies: Vec<String>,
+}
+
+/// A dossier as the national node holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct FederatedDossier {
+    pub node_id: String,
+    pub dossier_id: String,
+    /// The number of the last event applied.
+    pub applied_seq: i64,
+    pub code: Option<String>,
+    pub agency_code: String,
+    pub procedure_code: String,
+    pub applicant_name: String,
+    pub status: String,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub appointment_date: Option<NaiveDate>,
+    pub last_event_at: DateTime<Utc>,
+    pub synced_at: DateTime<Utc>,
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn clean(s: &str, max: usize) -> bool {
+    !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
+}
+
+impl Federation {
+    /// Checks a call from another node: named node, time within the window, a fresh nonce,
+    /// and the signature of the node's registered key (or, for a node registering, of the key
+    /// `offered`). A replay is refused.
+    pub async fn check_call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        offered: Option<&str>,
+    ) -> Result<Caller> {
+        self.need_role(NodeRole::National)?;
+        let node = header(headers, H_NODE);
+        if !rules::valid_node_id(node) {
+            return Err(bad_signature(
+                "thiếu hoặc sai tên hệ thống gọi (Motcua-Node)",
+                "the calling node is not named rightly (Motcua-Node)",
+            ));
+        }
+        let Ok(date) = header(headers, H_DATE).parse::<i64>() else {
+            return Err(bad_signature(
+                "thiếu thời điểm ký (Motcua-Date)",
+                "the signing time is missing (Motcua-Date)",
+            ));
+        };
+        let nonce = header(headers, H_NONCE);
+        if !rules::valid_nonce(nonce) {
+            return Err(bad_signature(
+                "thiếu hoặc sai số dùng một lần (Motcua-Nonce)",
+                "the nonce is missing or malformed (Motcua-Nonce)",
+            ));
+        }
+        let now = self.clock.now();
+        if !rules::in_window(now.timestamp(), date) {
+            return Err(bad_signature(
+                "thời điểm ký lệch quá 5 phút so với hệ thống quốc gia",
+                "the signing time is more than five minutes from the national node's",
+            ));
+        }
+        let known: Option<(String, String, String)> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT public_key, status, agencies FROM federation_nodes WHERE id = $1"
+        ).bind(node).fetch_optional(c).await)?;
+        let key = match (&known, offered) {
+            (Some((k, _, _)), _) => k.clone(),
+            (None, Some(o)) => o.to_string(),
+            (None, None) => {
+                return Err(bad_signature(
+                    "hệ thống này chưa đăng ký với hệ thống quốc gia",
+                    "this node has not registered with the national node",
+                ));
+            }
+        };
+        let message = rules::canonical(method, path_and_query, node, date, nonce, body);
+        if !crate::keys::verify(&key, &message, header(headers, H_SIGNATURE)) {
+            return Err(bad_signature(
+                "chữ ký không khớp với khoá của hệ thống",
+                "the signature does not match the node's key",
+            ));
+        }
+        let fresh = on_db!(&self.db, c => sqlx::query(
+            "INSERT INTO federation_nonces (node_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (node_id, nonce) DO NOTHING"
+        ).bind(node).bind(nonce).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+        if fresh == 0 {
+            return Err(bad_signature(
+                "lời gọi này đã được gửi trước đó (phát lại)",
+                "this call was made before (a replay)",
+            ));
+        }
+        if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
+            let before = now - Duration::seconds(rules::WINDOW_SECS * 2);
+            on_db!(&self.db, c => sqlx::query("DELETE FROM federation_nonces WHERE seen_at < $1")
+                .bind(before).execute(c).await.map(|_| ()))?;
+        }
+        let (status, agencies) = match known {
+            Some((_, s, a)) => (Some(s), serde_json::from_str(&a).unwrap_or_default()),
+            None => (None, Vec::new()),
+        };
+        Ok(Caller {
+            node: node.to_string(),
+            status,
+            agencies,
+        })
+    }
+
+    /// A local node asks to join, or says again who it is. A new node waits for a national
+    /// operator; a known one may change its name and address, and its agencies while it
+    /// waits, never its key.
+    pub async fn register(&self, caller: &Caller, r: &Registration) -> Result<NodeView> {
+        if r.node != caller.node {
+            return Err(invalid(
+                "node",
+                "tên hệ thống khác với tên đã ký",
+                "the node differs from the one that signed",
+            ));
+        }
+        if !clean(&r.name, 200) {
+            return Err(invalid(
+                "name",
+                "tên hệ thống trống hoặc quá dài",
+                "the name is empty or too long",
+            ));
+        }
+        if !(r.url.starts_with("http://") || r.url.starts_with("https://")) || !clean(&r.url, 300) {
+            return Err(invalid(
+                "url",
+                "địa chỉ phải bắt đầu bằng http:// hoặc https://",
+                "the address must start with http:// or https://",
+            ));
+        }
+        if r.agencies.is_empty()
+            || r.agencies.len() > 1000
+            || !r.agencies.iter().all(|a| rules::valid_pattern(a))
+        {
+            return Err(invalid(
+                "agencies",
+                "danh sách cơ quan trống hoặc có mã sai (mã, hoặc *.H26)",
+                "the agencies are empty or malformed (codes, or *.H26)",
+            ));
+        }
+        let now = self.clock.now();
+        let agencies = serde_json::to_string(&r.agencies).unwrap_or_else(|_| "[]".into());
+        let mut tx = Tx::begin(&self.db).await?;
+        let known: Option<(String, String)> = on_tx!(&mut tx, c => sqlx::query_as(
+            "SELECT public_key, status FROM federation_nodes WHERE id = $1"
+        ).bind(&r.node).fetch_optional(&mut *c).await)?;
+        match known {
+            None => {
+                on_tx!(&mut tx, c => sqlx::query(
+                    "INSERT INTO federation_nodes (id, name, url, public_key, agencies, status, registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)"
+                ).bind(&r.node).bind(r.name.trim()).bind(r.url.trim()).bind(&r.public_key).bind(&agencies).bind(now)
+                .execute(&mut *c).await.map(|_| ()))?;
+                audit::append(
+                    &mut tx,
+                    now,
+                    &Entry {
+                        actor: &format!("node/{}", r.node),
+                        action: "federation.node.register",
+                        subject: &format!("node/{}", r.node),
+                        data: json!({ "name": r.name, "url": r.url, "public_key": r.public_key, "agencies": r.agencies }),
+                    },
+                )
+                .await?;
+            }
+            Some((key, _)) if key != r.public_key => {
+                return Err(refused(
+                    409,
+                    "node_key_changed",
+                    "hệ thống đã đăng ký với khoá khác; hãy nhờ vận hành quốc gia xoá đăng ký cũ",
+                    "the node is registered with another key; ask a national operator to remove the old registration",
+                ));
+            }
+            Some((_, status)) => {
+                on_tx!(&mut tx, c => sqlx::query(
+                    "UPDATE federation_nodes SET name = $2, url = $3, last_seen_at = $4, \
+                     agencies = CASE WHEN status = 'pending' THEN $5 ELSE agencies END WHERE id = $1"
+                ).bind(&r.node).bind(r.name.trim()).bind(r.url.trim()).bind(now).bind(&agencies)
+                .execute(&mut *c).await.map(|_| ()))?;
+                let _ = status;
+            }
+        }
+        tx.commit().await?;
+        self.node(&r.node).await
+    }
+
+    /// One node.
+    pub async fn node(&self, id: &str) -> Result<NodeView> {
+        let mut v: NodeView = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT * FROM federation_nodes WHERE id = $1"
+        ).bind(id).fetch_optional(c).await)?
+        .ok_or_else(|| FederationError::NotFound(id.to_string()))?;
+        v.events_held = v.events_received - v.events_applied;
+        v.dossiers = on_db!(&self.db, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM federation_dossiers WHERE node_id = $1"
+        ).bind(id).fetch_one(c).await)?;
+        Ok(v)
+    }
+
+    /// Every local node, with its lag (operators).
+    pub async fn nodes(&self, p: &Principal) -> Result<Vec<NodeView>> {
+        self.allow_manage(p).await?;
+        self.need_role(NodeRole::National)?;
+        let mut all: Vec<NodeView> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT * FROM federation_nodes ORDER BY id"
+        ).fetch_all(c).await)?;
+        let counts: Vec<(String, i64)> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT node_id, COUNT(*) FROM federation_dossiers GROUP BY node_id"
+        ).fetch_all(c).await)?;
+        let counts: BTreeMap<String, i64> = counts.into_iter().collect();
+        for v in &mut all {
+            v.events_held = v.events_received - v.events_applied;
+            v.dossiers = counts.get(&v.id).copied().unwrap_or(0);
+        }
+        Ok(all)
+    }
+
+    /// Approves, suspends or resumes a node (operators), in the audit chain.
+    pub async fn decide(&self, p: &Principal, id: &str, m: NodeMove) -> Result<NodeView> {
+        self.allow_manage(p).await?;
+        self.need_role(NodeRole::National)?;
+        let (from, to, action): (&[&str], &str, &str) = match m {
+            NodeMove::Approve => (&["pending"], "active", "federation.node.approve"),
+            NodeMove::Suspend => (
+                &["pending", "active"],
+                "suspended",
+                "federation.node.suspend",
+            ),
+            NodeMove::Resume => (&["suspended"], "active", "federation.node.resume"),
+        };
+        let now = self.clock.now();
+        let mut tx = Tx::begin(&self.db).await?;
+        let status: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
+            "SELECT status FROM federation_nodes WHERE id = $1"
+        ).bind(id).fetch_optional(&mut *c).await)?;
+        let Some(status) = status else {
+            return Err(FederationError::NotFound(id.to_string()));
+        };
+        if !from.contains(&status.as_str()) {
+            return Err(refused(
+                409,
+                "node_status_conflict",
+                format!("hệ thống đang ở trạng thái {status}, không thực hiện được việc này"),
+                format!("the node is {status}: this cannot be done now"),
+            ));
+        }
+        on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE federation_nodes SET status = $2, decided_at = $3, decided_by = $4 WHERE id = $1"
+        ).bind(id).bind(to).bind(now).bind(&p.id).execute(&mut *c).await.map(|_| ()))?;
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor: &format!("account/{}", p.id),
+                action,
+                subject: &format!("node/{id}"),
+                data: json!({ "from": status, "to": to }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.node(id).await
+    }
+
+    /// The dossiers known from one node, by id after `after` (operators).
+    pub async fn node_dossiers(
+        &self,
+        p: &Principal,
+        node: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<FederatedDossier>> {
+        self.allow_manage(p).await?;
+        self.need_role(NodeRole::National)?;
+        let rows = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at \
+             FROM federation_dossiers WHERE node_id = $1 AND dossier_id > $2 ORDER BY dossier_id LIMIT $3"
+        ).bind(node).bind(after).bind(limit.clamp(1, 1000)).fetch_all(c).await)?;
+        Ok(rows)
+    }
+
+    /// Takes a request of events from an active node: each new one stored, each known one
+    /// ignored, each dossier's events applied in order as far as they run without a gap.
+    pub async fn receive(&self, caller: &Caller, batch: SyncBatch) -> Result<SyncAnswer> {
+        match caller.status.as_deref() {
+            Some("active") => {}
+            Some(s) => {
+                return Err(refused(
+                    403,
+                    "node_not_active",
+                    format!("hệ thống chưa được chấp nhận hoặc đang bị đình chỉ ({s})"),
+                    format!("the node is not approved, or is suspended ({s})"),
+                ));
+            }
+            None => {
+                return Err(bad_signature(
+                    "hệ thống này chưa đăng ký",
+                    "this node has not registered",
+                ));
+            }
+        }
+        if batch.events.len() > crate::MAX_BATCH_EVENTS {
+            return Err(invalid(
+                "events",
+                format!("tối đa {} sự kiện mỗi lần gửi", crate::MAX_BATCH_EVENTS),
+                format!("at most {} events a request", crate::MAX_BATCH_EVENTS),
+            ));
+        }
+        let mut answer = SyncAnswer::default();
+        let mut accepted: Vec<&SyncEvent> = Vec::with_capacity(batch.events.len());
+        let mut seen: HashSet<(&str, i64)> = HashSet::new();
+        for e in &batch.events {
+            let reason = if !clean(&e.dossier_id, 64)
+                || !clean(&e.event_id, 64)
+                || e.seq < 1
+                || !clean(&e.to_status, 40)
+                || !clean(&e.agency_code, 60)
+                || !clean(&e.applicant_name, 300)
+            {
+                Some("invalid")
+            } else if !rules::agency_matches(&caller.agencies, &e.agency_code) {
+                Some("agency_not_yours")
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => answer.refused.push(RefusedEvent {
+                    dossier_id: e.dossier_id.clone(),
+                    seq: e.seq,
+                    reason: r.to_string(),
+                }),
+                None => {
+                    if seen.insert((e.dossier_id.as_str(), e.seq)) {
+                        accepted.push(e);
+                    } else {
+                        answer.duplicates += 1;
+                    }
+                }
+            }
+        }
+        let now = self.clock.now();
+        let mut tx = Tx::begin(&self.db).await?;
+        if !accepted.is_empty() {
+            let rows = Value::Array(
+                accepted
+                    .iter()
+                    .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+                    .collect(),
+            )
+            .to_string();
+            let stored = on_tx!(&mut tx, c => sqlx::query(match tx_backend(c) {
+                Backend::Sqlite => "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
+                     SELECT $1, value->>'dossier_id', value->>'seq', value->>'event_id', $2, value FROM json_each($3) WHERE true \
+                     ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
+                Backend::Postgres => "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
+                     SELECT $1, e->>'dossier_id', (e->>'seq')::bigint, e->>'event_id', $2, e FROM jsonb_array_elements($3::jsonb) e \
+                     ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
+            }).bind(&caller.node).bind(now).bind(&rows).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            answer.stored = stored;
+            if (stored as usize) < accepted.len() {
+                // Some were known: a repeat, or another event under the same number.
+                let keys = Value::Array(
+                    accepted
+                        .iter()
+                        .map(|e| json!({ "d": e.dossier_id, "s": e.seq, "e": e.event_id }))
+                        .collect(),
+                )
+                .to_string();
+                let clashes: Vec<(String, i64)> = on_tx!(&mut tx, c => sqlx::query_as(match tx_backend(c) {
+                    Backend::Sqlite => "SELECT f.dossier_id, f.seq FROM federation_events f JOIN json_each($2) j \
+                         ON f.node_id = $1 AND f.dossier_id = j.value->>'d' AND f.seq = j.value->>'s' \
+                         WHERE f.event_id <> j.value->>'e'",
+                    Backend::Postgres => "SELECT f.dossier_id, f.seq FROM federation_events f \
+                         JOIN jsonb_to_recordset($2::jsonb) AS j(d text, s bigint, e text) \
+                         ON f.node_id = $1 AND f.dossier_id = j.d AND f.seq = j.s WHERE f.event_id <> j.e",
+                }).bind(&caller.node).bind(&keys).fetch_all(&mut *c).await)?;
+                answer.duplicates += accepted.len() as u64 - stored - clashes.len() as u64;
+                for (d, s) in clashes {
+                    answer.refused.push(RefusedEvent {
+                        dossier_id: d,
+                        seq: s,
+                        reason: "conflict".into(),
+                    });
+                }
+            }
+            let lag_ms = accepted
+                .iter()
+                .map(|e| e.written_at)
+                .min()
+                .map(|w| (now - w).num_milliseconds().max(0));
+            let (applied, held) = self.apply(&mut tx, &caller.node, &accepted, now).await?;
+            answer.applied = applied;
+            answer.held = held;
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE federation_nodes SET last_seen_at = $2, last_batch_at = $2, last_lag_ms = COALESCE($3, last_lag_ms), \
+                 events_received = events_received + $4, events_applied = events_applied + $5, events_refused = events_refused + $6 WHERE id = $1"
+            ).bind(&caller.node).bind(now).bind(lag_ms).bind(stored as i64).bind(applied as i64)
+            .bind(answer.refused.len() as i64).execute(&mut *c).await.map(|_| ()))?;
+        } else {
+            on_tx!(&mut tx, c => sqlx::query(
+                "UPDATE federation_nodes SET last_seen_at = $2, events_refused = events_refused + $3 WHERE id = $1"
+            ).bind(&caller.node).bind(now).bind(answer.refused.len() as i64).execute(&mut *c).await.map(|_| ()))?;
+        }
+        audit::append(
+            &mut tx,
+            now,
+            &Entry {
+                actor: &format!("node/{}", caller.node),
+                action: "federation.events",
+                subject: &format!("node/{}", caller.node),
+                data: json!({
+                    "received": batch.events.len(), "stored": answer.stored, "duplicates": answer.duplicates,
+                    "applied": answer.applied, "held": answer.held, "refused": answer.refused.len(),
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// Applies the dossiers of `events` as far as their stored events run without a gap;
+    /// answers the events applied and those still waiting.
+    async fn apply(
+        &self,
+        tx: &mut Tx<'_>,
+        node: &str,
+        events: &[&SyncEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        let mut ids: Vec<&str> = events.iter().map(|e| e.dossier_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let waiting: Vec<(String, i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(match tx_backend(c) {
+            Backend::Sqlite => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body FROM federation_events e \
+                 LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
+                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT value FROM json_each($2)) AND e.seq > COALESCE(d.applied_seq, 0)",
+            Backend::Postgres => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body::text FROM federation_events e \
+                 LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
+                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND e.seq > COALESCE(d.applied_seq, 0)",
+        }).bind(node).bind(&ids).fetch_all(&mut *c).await)?;
+        let mut per: BTreeMap<String, (i64, Vec<(i64, String)>)> = BTreeMap::new();
+        for (d, s, a, body) in waiting {
+            per.entry(d)
+                .or_insert_with(|| (a, Vec::new()))
+                .1
+                .push((s, body));
+        }
+        let mut applied = 0u64;
+        let mut held = 0u64;
+        let mut rows: Vec<Value> = Vec::new();
+        for (d, (from, evs)) in per {
+            let seqs: Vec<i64> = evs.iter().map(|(s, _)| *s).collect();
+            let to = rules::advance(from, &seqs);
+            held += seqs.iter().filter(|s| **s > to).count() as u64;
+            if to == from {
+                continue;
+            }
+            let Some(last) = evs
+                .iter()
+                .find(|(s, _)| *s == to)
+                .and_then(|(_, b)| serde_json::from_str::<SyncEvent>(b).ok())
+            else {
+                continue;
+            };
+            applied += (to - from) as u64;
+            rows.push(json!({
+                "d": d, "a": to, "code": last.code, "agency_code": last.agency_code,
+                "procedure_code": last.procedure_code, "applicant_cccd": last.applicant_cccd,
+                "applicant_name": last.applicant_name, "status": last.to_status,
+                "submitted_at": last.submitted_at, "appointment_date": last.appointment_date,
+                "at": last.at,
+            }));
+        }
+        if rows.is_empty() {
+            return Ok((applied, held));
+        }
+        let rows = Value::Array(rows).to_string();
+        on_tx!(tx, c => sqlx::query(match tx_backend(c) {
+            Backend::Sqlite => "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
+                 SELECT $1, value->>'d', value->>'a', value->>'code', value->>'agency_code', value->>'procedure_code', value->>'applicant_cccd', value->>'applicant_name', \
+                 value->>'status', value->>'submitted_at', value->>'appointment_date', value->>'at', $2 FROM json_each($3) WHERE true \
+                 ON CONFLICT (node_id, dossier_id) DO UPDATE SET applied_seq = excluded.applied_seq, code = excluded.code, agency_code = excluded.agency_code, \
+                 procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
+                 submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
+                 WHERE excluded.applied_seq > federation_dossiers.applied_seq",
+            Backend::Postgres => "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
+                 SELECT $1, r.d, r.a, r.code, r.agency_code, r.procedure_code, r.applicant_cccd, r.applicant_name, r.status, r.submitted_at, r.appointment_date, r.at, $2 \
+                 FROM jsonb_to_recordset($3::jsonb) AS r(d text, a bigint, code text, agency_code text, procedure_code text, applicant_cccd text, applicant_name text, status text, submitted_at timestamptz, appointment_date date, at timestamptz) \
+                 ON CONFLICT (node_id, dossier_id) DO UPDATE SET applied_seq = excluded.applied_seq, code = excluded.code, agency_code = excluded.agency_code, \
+                 procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
+                 submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
+                 WHERE excluded.applied_seq > federation_dossiers.applied_seq",
+        }).bind(node).bind(now).bind(&rows).execute(&mut *c).await.map(|_| ()))?;
+        Ok((applied, held))
+    }
+}
+
+/// Which database a connection of a transaction talks to (for the SQL that differs).
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+trait Which {
+    fn which(&self) -> Backend;
+}
+
+impl Which for sqlx::SqliteConnection {
+    fn which(&self) -> Backend {
+        Backend::Sqlite
+    }
+}
+
+impl Which for sqlx::PgConnection {
+    fn which(&self) -> Backend {
+        Backend::Postgres
+    }
+}
+
+fn tx_backend<C: Which + ?Sized>(c: &C) -> Backend {
+    c.which()
+}

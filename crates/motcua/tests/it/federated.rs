@@ -1,0 +1,539 @@
+//! The federation: a local node registers with the national node, waits for an operator, then
+//! pushes every change of its dossiers, each applied once and in order; calls that are forged,
+//! replayed, stale, or from a node not approved are refused; events after a gap wait.
+
+use std::time::Duration;
+
+use federation::NodeKey;
+use kernel::clock::Clock;
+use federation::rules::{self, H_DATE, H_NODE, H_NONCE, H_SIGNATURE};
+use kernel::config::{FederationConfig, NodeRole};
+use serde_json::{Value, json};
+use testkit::{Backend, Spawn, TestApp, both, spawn_app};
+
+both!(
+    a_local_node_syncs_its_dossiers_once_and_in_order,
+    forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait,
+);
+
+fn national() -> FederationConfig {
+    FederationConfig {
+        role: NodeRole::National,
+        ..FederationConfig::default()
+    }
+}
+
+async fn start(b: Backend, f: FederationConfig) -> TestApp {
+    spawn_app(
+        b,
+        Spawn {
+            federation: Some(f),
+            ..Spawn::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Polls `check` every 100 ms for up to 20 s; fails with `what` if it never holds.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never: {what}");
+}
+
+async fn node(app: &TestApp, op: &str, id: &str) -> Value {
+    let (st, v) = app.call("GET", "/api/v1/federation/nodes", op, None).await;
+    assert_eq!(st, 200, "{v}");
+    v.as_array()
+        .and_then(|a| a.iter().find(|n| n["id"] == id).cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Each dossier's (id, status, last event number) on a local node.
+async fn local_view(app: &TestApp) -> Vec<(String, String, i64)> {
+    kernel::on_db!(&app.state.db, c => sqlx::query_as(
+        "SELECT id, status, sync_seq FROM dossiers WHERE sync_seq > 0 ORDER BY id"
+    ).fetch_all(c).await)
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The same as the national node holds it for `node`.
+async fn national_view(app: &TestApp, op: &str, node: &str) -> Vec<(String, String, i64)> {
+    let (st, v) = app
+        .call(
+            "GET",
+            &format!("/api/v1/federation/nodes/{node}/dossiers?limit=1000"),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let mut out: Vec<(String, String, i64)> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    (
+                        d["dossier_id"].as_str().unwrap_or_default().to_string(),
+                        d["status"].as_str().unwrap_or_default().to_string(),
+                        d["applied_seq"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn filing(i: usize) -> Value {
+    json!({
+        "procedure": "2.001610", "agency": "000.00.02.H26",
+        "form": {
+            "ten_doanh_nghiep": format!("Công ty Liên thông {i}"), "dia_chi_tru_so": "Hà Nội",
+            "von_dieu_le": 100, "nganh_nghe": "Thương mại", "loai_chu_so_huu": "Cá nhân",
+            "nguoi_dai_dien": "Nguyễn Văn An", "so_dinh_danh_nguoi_dai_dien": "001095012345",
+            "dien_thoai": "0912345678", "email": "an@example.vn"
+        },
+        "applicant": {"name": "Nguyễn Văn An", "phone": "0912345678"}
+    })
+}
+
+async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
+    let nat = start(b, national()).await;
+    let local = start(
+        b,
+        FederationConfig {
+            role: NodeRole::Local,
+            node_id: "ha-noi".into(),
+            national_url: nat.base.clone(),
+            agencies: vec!["*.H26".into()],
+            retry_max_seconds: 1,
+            ..FederationConfig::default()
+        },
+    )
+    .await;
+    let op = nat.token("vanhanh", &["federation:admin"]).await;
+    let local_admin = local.token("quantri", &["federation:admin"]).await;
+    let desk = local
+        .token(
+            "tiepnhan",
+            &["dossiers:write", "dossiers:read", "dossiers:handle"],
+        )
+        .await;
+
+    // The local node registers by itself and waits for an operator.
+    until("the local node registers", || async {
+        node(&nat, &op, "ha-noi").await["status"] == "pending"
+    })
+    .await;
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let (st, d) = local
+            .call("POST", "/api/v1/dossiers", &desk, Some(filing(i)))
+            .await;
+        assert_eq!(st, 201, "{d}");
+        codes.push(d["code"].as_str().unwrap_or_default().to_string());
+    }
+    for code in &codes[..3] {
+        let (st, d) = local
+            .call(
+                "POST",
+                &format!("/api/v1/dossiers/{code}/actions/receive"),
+                &desk,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{d}");
+    }
+    let (st, s) = local
+        .call("GET", "/api/v1/federation/sync", &local_admin, None)
+        .await;
+    assert_eq!(st, 200, "{s}");
+    let written = s["backlog"]["written"].as_i64().unwrap_or(0);
+    assert!(written >= 8, "{s}");
+    assert_eq!(s["backlog"]["pending"].as_i64(), Some(written), "{s}");
+    assert_eq!(s["registration"], "pending", "{s}");
+    assert_eq!(node(&nat, &op, "ha-noi").await["events_received"], 0);
+
+    // Approved, it catches up: the national view is the local one.
+    let (st, v) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/ha-noi/decision",
+            &op,
+            Some(json!({"action": "approve"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "active");
+    let (st, v) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/ha-noi/decision",
+            &op,
+            Some(json!({"action": "approve"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    let mine = local_view(&local).await;
+    assert_eq!(mine.len(), 5);
+    assert!(mine.iter().filter(|d| d.2 >= 2).count() >= 3, "{mine:?}");
+    until("the national node has every dossier as it is", || async {
+        national_view(&nat, &op, "ha-noi").await == mine
+    })
+    .await;
+    let n = node(&nat, &op, "ha-noi").await;
+    assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
+    assert_eq!(n["events_applied"].as_i64(), Some(written), "{n}");
+    assert_eq!(n["events_held"], 0, "{n}");
+    assert_eq!(n["dossiers"], 5, "{n}");
+    until("the local backlog empties", || async {
+        let (_, s) = local
+            .call("GET", "/api/v1/federation/sync", &local_admin, None)
+            .await;
+        s["backlog"]["pending"] == 0
+    })
+    .await;
+
+    // A replay from the start sends everything again; nothing changes on the national node.
+    let (st, r) = local
+        .call(
+            "POST",
+            "/api/v1/federation/replay",
+            &local_admin,
+            Some(json!({"since": "2000-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["events"].as_i64(), Some(written));
+    until("the replay is sent", || async {
+        let (_, s) = local
+            .call("GET", "/api/v1/federation/sync", &local_admin, None)
+            .await;
+        s["backlog"]["pending"] == 0
+    })
+    .await;
+    let n = node(&nat, &op, "ha-noi").await;
+    assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
+    assert_eq!(national_view(&nat, &op, "ha-noi").await, mine);
+
+    // Suspended, its changes wait; resumed, they arrive.
+    let (st, _) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/ha-noi/decision",
+            &op,
+            Some(json!({"action": "suspend"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, d) = local
+        .call(
+            "POST",
+            &format!("/api/v1/dossiers/{}/actions/receive", codes[3]),
+            &desk,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{d}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n = node(&nat, &op, "ha-noi").await;
+    assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
+    let (_, s) = local
+        .call("GET", "/api/v1/federation/sync", &local_admin, None)
+        .await;
+    assert_eq!(s["backlog"]["pending"], 1, "{s}");
+    assert!(s["last_error"].as_str().is_some(), "{s}");
+    let (st, _) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/ha-noi/decision",
+            &op,
+            Some(json!({"action": "resume"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let mine = local_view(&local).await;
+    until("the change made while suspended arrives", || async {
+        national_view(&nat, &op, "ha-noi").await == mine
+    })
+    .await;
+
+    // Every decision is in the national audit chain; the local node's replay in its own.
+    let decisions: i64 = kernel::on_db!(&nat.state.db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE subject = 'node/ha-noi' AND action IN ('federation.node.register', 'federation.node.approve', 'federation.node.suspend', 'federation.node.resume')"
+    ).fetch_one(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(decisions, 4);
+    let replays: i64 = kernel::on_db!(&local.state.db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'federation.replay'"
+    ).fetch_one(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(replays, 1);
+    // A citizen or a desk official does not run the federation.
+    let (st, _) = nat
+        .call(
+            "GET",
+            "/api/v1/federation/nodes",
+            &nat.token("tiepnhan", &["federation:admin"]).await,
+            None,
+        )
+        .await;
+    assert_eq!(st, 403);
+}
+
+/// A signed call as a node makes it: the status, the answer, and the headers sent.
+struct Signed {
+    date: i64,
+    nonce: String,
+}
+
+impl Signed {
+    fn now(app: &TestApp) -> Signed {
+        Signed {
+            date: app.clock.now().timestamp(),
+            nonce: uuid::Uuid::new_v4().simple().to_string(),
+        }
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    key: &NodeKey,
+    node: &str,
+    path: &str,
+    body: &[u8],
+    s: &Signed,
+) -> (u16, Value) {
+    let message = rules::canonical("POST", path, node, s.date, &s.nonce, body);
+    let r = app
+        .client
+        .post(app.url(path))
+        .header(H_NODE, node)
+        .header(H_DATE, s.date.to_string())
+        .header(H_NONCE, &s.nonce)
+        .header(H_SIGNATURE, key.sign(&message))
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn event(dossier: &str, seq: i64, to: &str, agency: &str) -> Value {
+    json!({
+        "dossier_id": dossier, "seq": seq, "event_id": format!("{dossier}-{seq}"),
+        "code": format!("{agency}-260302-0001"), "agency_code": agency, "procedure_code": "2.001610",
+        "applicant_cccd": "001095012345", "applicant_name": "Nguyễn Văn An",
+        "submitted_at": "2026-03-02T02:00:00Z", "appointment_date": "2026-03-09",
+        "written_at": "2026-03-02T02:00:00Z", "at": "2026-03-02T02:00:00Z",
+        "action": "act", "from_status": "submitted", "to_status": to, "national_status": null,
+        "comment": "", "data": {}
+    })
+}
+
+fn batch(events: Vec<Value>) -> Vec<u8> {
+    json!({ "events": events }).to_string().into_bytes()
+}
+
+async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backend) {
+    let nat = start(b, national()).await;
+    let op = nat.token("vanhanh", &["federation:admin"]).await;
+    let key = NodeKey::generate().unwrap_or_else(|e| panic!("{e}"));
+    let other = NodeKey::generate().unwrap_or_else(|e| panic!("{e}"));
+    let reg = |k: &NodeKey| {
+        json!({"node": "bo-tu-phap", "name": "Bộ Tư pháp", "url": "http://127.0.0.1:9",
+               "public_key": k.public(), "agencies": ["000.00.00.G06"]})
+        .to_string()
+        .into_bytes()
+    };
+    const REG: &str = "/api/v1/federation/register";
+    const EVENTS: &str = "/api/v1/federation/events";
+
+    // Registering with a key the call is not signed with is refused.
+    let (st, v) = send(
+        &nat,
+        &other,
+        "bo-tu-phap",
+        REG,
+        &reg(&key),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 401, "{v}");
+    assert_eq!(v["code"], "node_signature_invalid");
+    assert!(v["detail_vi"].as_str().is_some_and(|s| !s.is_empty()));
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        REG,
+        &reg(&key),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "pending");
+    // The same node under another key is a conflict, not a takeover.
+    let (st, v) = send(
+        &nat,
+        &other,
+        "bo-tu-phap",
+        REG,
+        &reg(&other),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 401, "{v}");
+
+    // Not approved yet: its events are refused.
+    let one = batch(vec![event("d1", 1, "received", "000.00.00.G06")]);
+    let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
+    assert_eq!(st, 403, "{v}");
+    assert_eq!(v["code"], "node_not_active");
+    let (st, _) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/bo-tu-phap/decision",
+            &op,
+            Some(json!({"action": "approve"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+
+    // Event 2 before event 1: it waits.
+    let two = batch(vec![event("d1", 2, "in_progress", "000.00.00.G06")]);
+    let s = Signed::now(&nat);
+    let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &two, &s).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (
+            v["stored"].as_u64(),
+            v["applied"].as_u64(),
+            v["held"].as_u64()
+        ),
+        (Some(1), Some(0), Some(1)),
+        "{v}"
+    );
+    assert!(national_view(&nat, &op, "bo-tu-phap").await.is_empty());
+    // The same call again is a replay.
+    let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &two, &s).await;
+    assert_eq!(st, 401, "{v}");
+    // Forged: another key; the body changed under the signature; signed an hour ago.
+    let (st, _) = send(&nat, &other, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
+    assert_eq!(st, 401);
+    let s = Signed::now(&nat);
+    let message = rules::canonical("POST", EVENTS, "bo-tu-phap", s.date, &s.nonce, &one);
+    let r = nat
+        .client
+        .post(nat.url(EVENTS))
+        .header(H_NODE, "bo-tu-phap")
+        .header(H_DATE, s.date.to_string())
+        .header(H_NONCE, &s.nonce)
+        .header(H_SIGNATURE, key.sign(&message))
+        .header("content-type", "application/json")
+        .body(batch(vec![event("d1", 1, "returned", "000.00.00.G06")]))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 401);
+    let stale = Signed {
+        date: nat.clock.now().timestamp() - 3600,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let (st, _) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &stale).await;
+    assert_eq!(st, 401);
+    let (st, _) = send(&nat, &key, "khong-co", EVENTS, &one, &Signed::now(&nat)).await;
+    assert_eq!(st, 401);
+    let r = nat
+        .client
+        .post(nat.url(EVENTS))
+        .header("content-type", "application/json")
+        .body(one.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 401);
+    assert!(national_view(&nat, &op, "bo-tu-phap").await.is_empty());
+
+    // Event 1 fills the gap: both apply, the status is event 2's. A repeat and another
+    // province's agency are answered, not stored.
+    let mixed = batch(vec![
+        event("d1", 1, "received", "000.00.00.G06"),
+        event("d1", 2, "in_progress", "000.00.00.G06"),
+        event("d2", 1, "received", "000.00.02.H26"),
+    ]);
+    let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &mixed, &Signed::now(&nat)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (
+            v["stored"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["applied"].as_u64(),
+            v["held"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["refused"][0]["reason"], "agency_not_yours", "{v}");
+    assert_eq!(
+        national_view(&nat, &op, "bo-tu-phap").await,
+        vec![("d1".to_string(), "in_progress".to_string(), 2)]
+    );
+    // Another event under a number already taken is refused as a conflict.
+    let mut clash = event("d1", 2, "returned", "000.00.00.G06");
+    clash["event_id"] = json!("another");
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        EVENTS,
+        &batch(vec![clash]),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["refused"][0]["reason"], "conflict", "{v}");
+    // Malformed JSON, signed: 422.
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        EVENTS,
+        b"{not json",
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+
+    // Suspended, it is refused again.
+    let (st, _) = nat
+        .call(
+            "POST",
+            "/api/v1/federation/nodes/bo-tu-phap/decision",
+            &op,
+            Some(json!({"action": "suspend"})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
+    assert_eq!(st, 403);
+    let n = node(&nat, &op, "bo-tu-phap").await;
+    assert_eq!(
+        (n["events_received"].as_i64(), n["events_applied"].as_i64()),
+        (Some(2), Some(2)),
+        "{n}"
+    );
+}
