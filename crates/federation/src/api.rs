@@ -77,6 +77,7 @@ fn path_of(uri: &OriginalUri) -> String {
     responses(
         (status = 200, body = NodeView),
         (status = 401, description = "Unsigned, badly signed, out of its time window, or a replay", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Registered with another key", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ))]
@@ -87,6 +88,7 @@ async fn register(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<NodeView>, ApiError> {
+    f.need_role(kernel::config::NodeRole::National)?;
     let r: Registration = parse(&bytes)?;
     if !crate::keys::valid_public(&r.public_key) {
         return Err(invalid(
@@ -122,6 +124,7 @@ async fn register(
         (status = 200, body = SyncAnswer),
         (status = 401, description = "Unsigned, badly signed, out of its time window, or a replay", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "The node is not approved, or suspended", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 16 MiB"),
         (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ))]

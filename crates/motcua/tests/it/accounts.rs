@@ -697,6 +697,20 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/api/v1/feedback/keys",
         [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
     ),
+    // The federation: its operators only; the register of nodes is the national node's (this
+    // one is all-in-one: not here), a node's own sync is anywhere.
+    (
+        "/api/v1/federation/nodes",
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
+    (
+        "/api/v1/federation/nodes/x/dossiers",
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
+    (
+        "/api/v1/federation/sync",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
+    ),
 ];
 
 /// The demo's report waiting for approval.
@@ -851,6 +865,18 @@ async fn officials_use_two_factor_and_codes_work_once(b: Backend) {
 /// `MATRIX`. Nothing is changed: those the rule book lets through are stopped by the state
 /// (the first dossier is returned already) or by a wrong detail.
 const WRITE_MATRIX: &[(&str, &str, [u16; 11])] = &[
+    // The federation's decisions and replays: its operators, on the node of the right role
+    // (this one is all-in-one, so they are not here).
+    (
+        "/api/v1/federation/nodes/x/decision",
+        r#"{"action": "approve"}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
+    (
+        "/api/v1/federation/replay",
+        r#"{"since": "2000-01-01T00:00:00Z"}"#,
+        [401, 403, 403, 403, 403, 403, 403, 403, 404, 404, 403],
+    ),
     // A new version of the service index: national operators and system administrators.
     (
         "/api/v1/reports/index/versions",
@@ -1003,6 +1029,7 @@ async fn every_write_answers_each_caller_as_the_table_says(b: Backend) {
             "exchange:admin".to_string(),
             "feedback:handle".to_string(),
             "feedback:admin".to_string(),
+            "federation:admin".to_string(),
         ];
         let t = app
             .state

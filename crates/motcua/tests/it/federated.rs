@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use federation::NodeKey;
-use kernel::clock::Clock;
 use federation::rules::{self, H_DATE, H_NODE, H_NONCE, H_SIGNATURE};
+use kernel::clock::Clock;
 use kernel::config::{FederationConfig, NodeRole};
 use serde_json::{Value, json};
 use testkit::{Backend, Spawn, TestApp, both, spawn_app};

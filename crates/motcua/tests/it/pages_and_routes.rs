@@ -369,6 +369,13 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/cabinet/ballots/x/votes/y/signature", 401),
     ("GET", "/api/v1/cabinet/ballots/x/archive", 401),
     ("GET", "/api/v1/cabinet/ballots/x/summary.p7s", 401),
+    ("POST", "/api/v1/federation/register", 404),
+    ("POST", "/api/v1/federation/events", 404),
+    ("GET", "/api/v1/federation/nodes", 401),
+    ("POST", "/api/v1/federation/nodes/x/decision", 401),
+    ("GET", "/api/v1/federation/nodes/x/dossiers", 401),
+    ("GET", "/api/v1/federation/sync", 401),
+    ("POST", "/api/v1/federation/replay", 401),
     ("GET", "/open311/discovery.json", 200),
     ("GET", "/open311/v2/services.json", 200),
     ("GET", "/open311/v2/services/HT01.json", 200),
@@ -603,6 +610,9 @@ async fn the_openapi_document_lists_every_api_route(b: Backend) {
                 x.replacen("/ballots/x", "/ballots/{id}", 1)
             }
             "/api/v1/cabinet/documents/x" => "/api/v1/cabinet/documents/{id}".to_string(),
+            x if x.starts_with("/api/v1/federation/nodes/x") => {
+                x.replacen("/nodes/x", "/nodes/{node}", 1)
+            }
             "/open311/discovery.json" => "/open311/discovery.{format}".to_string(),
             "/open311/v2/services.json" => "/open311/v2/services.{format}".to_string(),
             "/open311/v2/services/HT01.json" => {
