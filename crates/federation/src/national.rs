@@ -242,64 +242,21 @@ impl Federation {
     pub async fn nodes(&self, p: &Principal) -> Result<Vec<NodeView>> {
         self.allow_manage(p).await?;
         self.need_role(NodeRole::National)?;
-        let mut all: Vec<NodeView> = on_db!(&self.db, c => sqlx::query_as(
-            "SELECT * FROM federation_nodes ORDER BY id"
-        ).fetch_all(c).await)?;
-        let counts: Vec<(String, i64)> = on_db!(&self.db, c => sqlx::query_as(
-            "SELECT node_id, COUNT(*) FROM federation_dossiers GROUP BY node_id"
-        ).fetch_all(c).await)?;
-        let counts: BTreeMap<String, i64> = counts.into_iter().collect();
-        for v in &mut all {
-            v.events_held = v.events_received - v.events_applied;
-            v.dossiers = counts.get(&v.id).copied().unwrap_or(0);
-        }
-        Ok(all)
+        list_nodes(&self.db).await
     }
 
     /// Approves, suspends or resumes a node (operators), in the audit chain.
     pub async fn decide(&self, p: &Principal, id: &str, m: NodeMove) -> Result<NodeView> {
         self.allow_manage(p).await?;
         self.need_role(NodeRole::National)?;
-        let (from, to, action): (&[&str], &str, &str) = match m {
-            NodeMove::Approve => (&["pending"], "active", "federation.node.approve"),
-            NodeMove::Suspend => (
-                &["pending", "active"],
-                "suspended",
-                "federation.node.suspend",
-            ),
-            NodeMove::Resume => (&["suspended"], "active", "federation.node.resume"),
-        };
-        let now = self.clock.now();
-        let mut tx = Tx::begin(&self.db).await?;
-        let status: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
-            "SELECT status FROM federation_nodes WHERE id = $1"
-        ).bind(id).fetch_optional(&mut *c).await)?;
-        let Some(status) = status else {
-            return Err(FederationError::NotFound(id.to_string()));
-        };
-        if !from.contains(&status.as_str()) {
-            return Err(refused(
-                409,
-                "node_status_conflict",
-                format!("hệ thống đang ở trạng thái {status}, không thực hiện được việc này"),
-                format!("the node is {status}: this cannot be done now"),
-            ));
-        }
-        on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE federation_nodes SET status = $2, decided_at = $3, decided_by = $4 WHERE id = $1"
-        ).bind(id).bind(to).bind(now).bind(&p.id).execute(&mut *c).await.map(|_| ()))?;
-        audit::append(
-            &mut tx,
-            now,
-            &Entry {
-                actor: &format!("account/{}", p.id),
-                action,
-                subject: &format!("node/{id}"),
-                data: json!({ "from": status, "to": to }),
-            },
+        set_status(
+            &self.db,
+            self.clock.now(),
+            &format!("account/{}", p.id),
+            id,
+            m,
         )
         .await?;
-        tx.commit().await?;
         self.node(id).await
     }
 
@@ -562,4 +519,72 @@ impl Which for sqlx::PgConnection {
 
 fn tx_backend<C: Which + ?Sized>(c: &C) -> Backend {
     c.which()
+}
+
+/// Approves, suspends or resumes a node on the national node's database, as `actor` (an
+/// operator's account, or `cli` at the console), in the audit chain.
+pub async fn set_status(
+    db: &kernel::db::Db,
+    now: DateTime<Utc>,
+    actor: &str,
+    id: &str,
+    m: NodeMove,
+) -> Result<()> {
+    let (from, to, action): (&[&str], &str, &str) = match m {
+        NodeMove::Approve => (&["pending"], "active", "federation.node.approve"),
+        NodeMove::Suspend => (
+            &["pending", "active"],
+            "suspended",
+            "federation.node.suspend",
+        ),
+        NodeMove::Resume => (&["suspended"], "active", "federation.node.resume"),
+    };
+    let mut tx = Tx::begin(db).await?;
+    let status: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(
+        "SELECT status FROM federation_nodes WHERE id = $1"
+    ).bind(id).fetch_optional(&mut *c).await)?;
+    let Some(status) = status else {
+        return Err(FederationError::NotFound(id.to_string()));
+    };
+    if !from.contains(&status.as_str()) {
+        return Err(refused(
+            409,
+            "node_status_conflict",
+            format!("hệ thống đang ở trạng thái {status}, không thực hiện được việc này"),
+            format!("the node is {status}: this cannot be done now"),
+        ));
+    }
+    let by = actor.strip_prefix("account/").unwrap_or(actor);
+    on_tx!(&mut tx, c => sqlx::query(
+        "UPDATE federation_nodes SET status = $2, decided_at = $3, decided_by = $4 WHERE id = $1"
+    ).bind(id).bind(to).bind(now).bind(by).execute(&mut *c).await.map(|_| ()))?;
+    audit::append(
+        &mut tx,
+        now,
+        &Entry {
+            actor,
+            action,
+            subject: &format!("node/{id}"),
+            data: json!({ "from": status, "to": to }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every local node known to a national node's database, with its lag.
+pub async fn list_nodes(db: &kernel::db::Db) -> Result<Vec<NodeView>> {
+    let mut all: Vec<NodeView> = on_db!(db, c => sqlx::query_as(
+        "SELECT * FROM federation_nodes ORDER BY id"
+    ).fetch_all(c).await)?;
+    let counts: Vec<(String, i64)> = on_db!(db, c => sqlx::query_as(
+        "SELECT node_id, COUNT(*) FROM federation_dossiers GROUP BY node_id"
+    ).fetch_all(c).await)?;
+    let counts: BTreeMap<String, i64> = counts.into_iter().collect();
+    for v in &mut all {
+        v.events_held = v.events_received - v.events_applied;
+        v.dossiers = counts.get(&v.id).copied().unwrap_or(0);
+    }
+    Ok(all)
 }

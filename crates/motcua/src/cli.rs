@@ -121,6 +121,46 @@ enum Command {
         #[command(subcommand)]
         what: FeedbackCmd,
     },
+    /// The federation, on a national node: the local nodes, their lag, and the operator's
+    /// decisions.
+    Federation {
+        #[command(subcommand)]
+        what: FederationCmd,
+    },
+    /// A national node and local nodes on this machine, for trying the federation out.
+    Cluster {
+        #[command(subcommand)]
+        what: ClusterCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum FederationCmd {
+    /// The local nodes known here, with their status and lag.
+    Nodes,
+    /// Lets a registered node push its dossiers.
+    Approve { node: String },
+    /// Stops taking a node's calls.
+    Suspend { node: String },
+    /// Takes a suspended node's calls again.
+    Resume { node: String },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Starts a national node and local nodes on loopback, each with the demo data in a
+    /// folder of its own, approves the local nodes, and runs until Ctrl-C.
+    Up {
+        /// How many local nodes (1 to 9).
+        #[arg(long, default_value_t = 3)]
+        locals: usize,
+        /// The folder that holds every node's folder.
+        #[arg(long, default_value = "cluster")]
+        dir: std::path::PathBuf,
+        /// The national node's port; the local nodes take the ports after it.
+        #[arg(long, default_value_t = 8100)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -502,6 +542,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { what } => report_cmd(config, clock, what).await?,
         Command::Exchange { what } => exchange_cmd(config, clock, what).await?,
         Command::Feedback { what } => feedback_cmd(config, clock, what).await?,
+        Command::Federation { what } => federation_cmd(config, what).await?,
+        Command::Cluster {
+            what: ClusterCmd::Up { locals, dir, port },
+        } => cluster_up(locals, dir, port).await?,
         // Handled in `main`, before any runtime or configuration.
         Command::PdfWorker { .. } => {}
         Command::Audit {
@@ -896,6 +940,77 @@ fn identity_err(e: identity::IdentityError) -> anyhow::Error {
 }
 
 /// The node's state for a command that reads or changes accounts and clients.
+async fn federation_cmd(config: Config, what: FederationCmd) -> anyhow::Result<()> {
+    let db = app::open_database(&config).await?;
+    let decision = match &what {
+        FederationCmd::Nodes => None,
+        FederationCmd::Approve { node } => Some((node, federation::NodeMove::Approve)),
+        FederationCmd::Suspend { node } => Some((node, federation::NodeMove::Suspend)),
+        FederationCmd::Resume { node } => Some((node, federation::NodeMove::Resume)),
+    };
+    if let Some((node, m)) = decision {
+        federation::national::set_status(&db, chrono::Utc::now(), "cli", node, m)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let nodes = federation::national::list_nodes(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{:<20} {:<10} {:>10} {:>10} {:>6} {:>9} {:>10}  last batch",
+        "node", "status", "received", "applied", "held", "dossiers", "lag ms"
+    );
+    for n in nodes {
+        println!(
+            "{:<20} {:<10} {:>10} {:>10} {:>6} {:>9} {:>10}  {}",
+            n.id,
+            n.status,
+            n.events_received,
+            n.events_applied,
+            n.events_held,
+            n.dossiers,
+            n.last_lag_ms.map(|l| l.to_string()).unwrap_or_default(),
+            n.last_batch_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        );
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn cluster_up(locals: usize, dir: std::path::PathBuf, port: u16) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    eprintln!(
+        "starting a national node and {locals} local nodes under {} …",
+        dir.display()
+    );
+    let mut nodes = motcua::cluster::up(&exe, &dir, port, locals).await?;
+    for n in &nodes {
+        eprintln!(
+            "  {:<14} {}/   (log: {})",
+            n.id,
+            n.url,
+            n.dir.join("motcua.log").display()
+        );
+    }
+    eprintln!(
+        "the local nodes are approved and push their dossiers to the national node; its operator (vanhanh / {}) sees them at {}/api/v1/federation/nodes. Ctrl-C stops them all.",
+        identity::demo::PASSWORD,
+        nodes.first().map(|n| n.url.as_str()).unwrap_or_default()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    for n in &mut nodes {
+        let _ = n.child.start_kill();
+    }
+    for n in &mut nodes {
+        let _ = n.child.wait().await;
+    }
+    Ok(())
+}
+
 async fn cli_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motcua::AppState> {
     app::open_state(
         config,

@@ -5,6 +5,7 @@
 //! the listener, so a test gets exactly what an operator runs.
 
 pub mod app;
+pub mod cluster;
 pub mod routes;
 
 pub use app::{AppState, Application, BuildOptions};
