@@ -57,7 +57,7 @@ async fn start(data: &std::path::Path, db: &Option<String>) -> (Child, String) {
 }
 
 /// A session of the demo desk official, and its CSRF token.
-async fn desk_session(base: &str) -> (String, String) {
+pub(crate) async fn desk_session(base: &str) -> (String, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

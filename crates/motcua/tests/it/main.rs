@@ -11,6 +11,7 @@ mod crash;
 mod dossiers;
 mod exchange;
 mod federated;
+mod federation_chaos;
 mod feedback;
 mod oidc;
 mod pages_and_routes;
