@@ -7,6 +7,7 @@
 mod dashboards;
 mod dossier;
 mod exchange;
+mod federation;
 mod identity;
 mod measure;
 mod node;
@@ -108,6 +109,22 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         requests: usize,
         /// The Markdown file whose report section is written or replaced.
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        out: PathBuf,
+        /// Run on one database alone (`sqlite` or `postgres`) and print the result without
+        /// writing it to the file.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Federation: dossier status events from three local nodes applied on the national node.
+    Federation {
+        /// Events in all (shared by the three nodes).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Events a request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// The Markdown file whose federation section is written or replaced.
         #[arg(long, default_value = "docs/BENCHMARKS.md")]
         out: PathBuf,
         /// Run on one database alone (`sqlite` or `postgres`) and print the result without
@@ -277,6 +294,26 @@ fn main() -> ExitCode {
             runtime.block_on(exchange::run(exchange::Args {
                 packages,
                 clients,
+                out,
+                command,
+                only,
+            }))
+        }
+        Command::Federation {
+            events,
+            batch,
+            out,
+            only,
+        } => {
+            let mut command = format!(
+                "cargo run --release -p motcua-bench -- federation --events {events} --batch {batch}"
+            );
+            if out.as_path() != std::path::Path::new("docs/BENCHMARKS.md") {
+                command.push_str(&format!(" --out {}", out.display()));
+            }
+            runtime.block_on(federation::run(federation::Args {
+                events,
+                batch,
                 out,
                 command,
                 only,

@@ -23,6 +23,14 @@ pub struct Node {
 /// Builds a demo node on `database_url` (SQLite in the data folder when none), bound but
 /// not serving yet.
 pub async fn start(database_url: Option<String>) -> anyhow::Result<Node> {
+    start_as(database_url, kernel::config::FederationConfig::default()).await
+}
+
+/// The same, in the given place of a federation.
+pub async fn start_as(
+    database_url: Option<String>,
+    federation: kernel::config::FederationConfig,
+) -> anyhow::Result<Node> {
     let data = tempfile::tempdir().context("cannot create a temporary folder")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let bound = listener.local_addr()?;
@@ -32,6 +40,7 @@ pub async fn start(database_url: Option<String>) -> anyhow::Result<Node> {
         listen: bound,
         public_url: format!("http://{bound}"),
         database_max_connections: 16,
+        federation,
         ..Config::default()
     };
     let app = Application::build_on(

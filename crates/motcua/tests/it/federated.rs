@@ -414,7 +414,7 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     assert_eq!(st, 200);
 
     // Event 2 before event 1: it waits.
-    let two = batch(vec![event("d1", 2, "in_progress", "000.00.00.G06")]);
+    let two = batch(vec![event("d1", 2, "processing", "000.00.00.G06")]);
     let s = Signed::now(&nat);
     let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &two, &s).await;
     assert_eq!(st, 200, "{v}");
@@ -472,7 +472,7 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     // province's agency are answered, not stored.
     let mixed = batch(vec![
         event("d1", 1, "received", "000.00.00.G06"),
-        event("d1", 2, "in_progress", "000.00.00.G06"),
+        event("d1", 2, "processing", "000.00.00.G06"),
         event("d2", 1, "received", "000.00.02.H26"),
     ]);
     let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &mixed, &Signed::now(&nat)).await;
@@ -490,7 +490,7 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     assert_eq!(v["refused"][0]["reason"], "agency_not_yours", "{v}");
     assert_eq!(
         national_view(&nat, &op, "bo-tu-phap").await,
-        vec![("d1".to_string(), "in_progress".to_string(), 2)]
+        vec![("d1".to_string(), "processing".to_string(), 2)]
     );
     // Another event under a number already taken is refused as a conflict.
     let mut clash = event("d1", 2, "returned", "000.00.00.G06");
