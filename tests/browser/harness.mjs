@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BIN = process.env.MOTCUA_BIN
+export const BIN = process.env.MOTCUA_BIN
   ? path.resolve(process.env.MOTCUA_BIN)
   : path.resolve(here, '../../target/debug/motcua');
 export const SHOTS = path.join(here, 'screenshots');
@@ -43,12 +43,14 @@ function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// `history`: past dossiers generated into the demo (none unless a test looks at dashboards).
-export async function startServer({ history = 0 } = {}) {
+// `history`: past dossiers generated into the demo (none unless a test looks at dashboards);
+// `host`: the loopback address to listen on (another one keeps a second node's cookies apart:
+// browsers do not tell ports apart for cookies); `env`: more settings (MOTCUA_*).
+export async function startServer({ history = 0, host = '127.0.0.1', env: extra = {} } = {}) {
   assert.ok(fs.existsSync(BIN), `motcua binary not found at ${BIN} (set MOTCUA_BIN)`);
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'motcua-browser-'));
   const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `http://${host}:${port}`;
 
   let output = '';
   const keep = (chunk) => {
@@ -58,9 +60,9 @@ export async function startServer({ history = 0 } = {}) {
   // MOTCUA_BIN is the harness's own setting: passed on, the server would read it as a key of
   // its configuration (every MOTCUA_* variable is one) and refuse to start.
   const { MOTCUA_BIN: _bin, ...env } = process.env;
-  const proc = spawn(BIN, ['--data', dataDir, 'serve', '--demo', '--listen', `127.0.0.1:${port}`], {
+  const proc = spawn(BIN, ['--data', dataDir, 'serve', '--demo', '--listen', `${host}:${port}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin, MOTCUA_DEMO_HISTORY: String(history) },
+    env: { ...env, NO_COLOR: '1', MOTCUA_PUBLIC_URL: origin, MOTCUA_DEMO_HISTORY: String(history), ...extra },
   });
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);

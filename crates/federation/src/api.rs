@@ -22,8 +22,8 @@ use identity::web::Auth;
 use crate::error::invalid;
 use crate::national::FederatedDossier;
 use crate::{
-    Federation, FederationError, NodeMove, NodeView, Registration, SyncAnswer, SyncBatch,
-    SyncStatus,
+    Federation, FederationError, NodeMove, NodeView, Registration, SsoClient, SsoRequest,
+    SyncAnswer, SyncBatch, SyncStatus,
 };
 
 /// The federation's routes.
@@ -35,6 +35,7 @@ where
 {
     OpenApiRouter::new()
         .routes(routes!(register))
+        .routes(routes!(sso))
         .routes(routes!(list_nodes))
         .routes(routes!(decide))
         .routes(routes!(node_dossiers))
@@ -108,6 +109,37 @@ async fn register(
         )
         .await?;
     Ok(Json(f.register(&caller, &r).await?))
+}
+
+/// An approved local node asks for its single sign-on client at the national node's OpenID
+/// Connect provider (made at the first request), signed.
+#[utoipa::path(post, path = "/api/v1/federation/sso", tag = "federation",
+    request_body = SsoRequest,
+    params(
+        ("Motcua-Node" = String, Header, description = "The calling node"),
+        ("Motcua-Date" = i64, Header, description = "Unix seconds when signed"),
+        ("Motcua-Nonce" = String, Header, description = "Never used twice"),
+        ("Motcua-Signature" = String, Header, description = "Ed25519 signature (base64)"),
+    ),
+    responses(
+        (status = 200, body = SsoClient),
+        (status = 401, description = "Unsigned, badly signed, out of its time window, or a replay", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The node is not approved, or suspended", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+async fn sso(
+    State(f): State<Arc<Federation>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<SsoClient>, ApiError> {
+    let caller = f
+        .check_call(method.as_str(), &path_of(&uri), &headers, &bytes, None)
+        .await?;
+    let r: SsoRequest = parse(&bytes)?;
+    Ok(Json(f.sso_client(&caller, &r).await?))
 }
 
 /// A local node pushes dossier events, signed. Each is applied once, in order per dossier;

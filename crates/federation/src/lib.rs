@@ -17,6 +17,7 @@ pub mod error;
 pub mod keys;
 pub mod local;
 pub mod national;
+pub mod pages;
 pub mod rules;
 
 use std::sync::{Arc, Mutex};
@@ -170,12 +171,30 @@ pub struct NodeView {
     pub events_received: i64,
     pub events_applied: i64,
     pub events_refused: i64,
+    /// Its client at this node's identity provider, for single sign-on.
+    pub sso_client_id: Option<String>,
     /// Events received and waiting for an earlier one of their dossier.
     #[sqlx(skip)]
     pub events_held: i64,
     /// Dossiers known from it.
     #[sqlx(skip)]
     pub dossiers: i64,
+}
+
+/// A local node asks for its single sign-on client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SsoRequest {
+    /// Where the national node sends the browser back: under the node's registered address.
+    pub redirect_uri: String,
+}
+
+/// A local node's single sign-on client at the national node's OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SsoClient {
+    /// The national node's issuer (its public address).
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_uri: String,
 }
 
 /// What an operator does to a node.
@@ -226,6 +245,8 @@ pub struct Federation {
     http: reqwest::Client,
     push: Mutex<PushState>,
     wake: tokio::sync::Notify,
+    /// On a local node, its single sign-on client at the national node, once known.
+    sso: Mutex<Option<SsoClient>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -268,6 +289,7 @@ impl Federation {
             http,
             push: Mutex::new(PushState::default()),
             wake: tokio::sync::Notify::new(),
+            sso: Mutex::new(None),
         })
     }
 

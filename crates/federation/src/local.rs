@@ -80,6 +80,37 @@ impl Federation {
         Ok(v.status)
     }
 
+    /// Asks the national node for this node's single sign-on client, and keeps it.
+    pub async fn setup_sso(&self) -> Result<crate::SsoClient> {
+        self.need_role(NodeRole::Local)?;
+        let r = crate::SsoRequest {
+            redirect_uri: format!("{}{}", self.public_url, crate::pages::CALLBACK),
+        };
+        let body = serde_json::to_vec(&r).map_err(|e| FederationError::Remote(e.to_string()))?;
+        let resp = self
+            .signed(reqwest::Method::POST, "/api/v1/federation/sso", body)
+            .send()
+            .await
+            .map_err(|e| FederationError::Remote(e.to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FederationError::Remote(problem_of(status, resp).await));
+        }
+        let c: crate::SsoClient = resp
+            .json()
+            .await
+            .map_err(|e| FederationError::Remote(e.to_string()))?;
+        if let Ok(mut s) = self.sso.lock() {
+            *s = Some(c.clone());
+        }
+        Ok(c)
+    }
+
+    /// This node's single sign-on client at the national node, once known.
+    pub fn sso(&self) -> Option<crate::SsoClient> {
+        self.sso.lock().ok().and_then(|s| s.clone())
+    }
+
     /// Pushes the next batch of the outbox: answers how many events went (0 when it is
     /// empty). Events are marked pushed only once the national node has stored them.
     pub async fn push_once(&self) -> Result<usize> {
@@ -154,6 +185,12 @@ impl Federation {
                 .lock()
                 .map(|s| s.registration.as_deref() == Some("active"))
                 .unwrap_or(false);
+            if active
+                && f.sso().is_none()
+                && let Err(e) = f.setup_sso().await
+            {
+                tracing::debug!(error = %e, "single sign-on with the national node is not set up yet");
+            }
             let outcome = if active {
                 f.push_once().await
             } else {

@@ -225,6 +225,55 @@ impl Federation {
         self.node(&r.node).await
     }
 
+    /// A local node's single sign-on client at this node's identity provider, made at its
+    /// first request: public, with PKCE, first-party (no consent asked), for one redirect URI
+    /// under the node's registered address.
+    pub async fn sso_client(
+        &self,
+        caller: &Caller,
+        r: &crate::SsoRequest,
+    ) -> Result<crate::SsoClient> {
+        if caller.status.as_deref() != Some("active") {
+            return Err(refused(
+                403,
+                "node_not_active",
+                "hệ thống chưa được chấp nhận hoặc đang bị đình chỉ",
+                "the node is not approved, or is suspended",
+            ));
+        }
+        let node = self.node(&caller.node).await?;
+        let base = format!("{}/", node.url.trim_end_matches('/'));
+        if !r.redirect_uri.starts_with(&base) || !clean(&r.redirect_uri, 300) {
+            return Err(invalid(
+                "redirect_uri",
+                "địa chỉ quay về phải nằm dưới địa chỉ đã đăng ký của hệ thống",
+                "the redirect URI must be under the node's registered address",
+            ));
+        }
+        let issuer = self.identity.issuer().to_string();
+        if let Some(id) = &node.sso_client_id
+            && let Some(c) = self.identity.client(id).await?
+            && c.redirect_uris.contains(&r.redirect_uri)
+        {
+            return Ok(crate::SsoClient {
+                issuer,
+                client_id: c.client_id,
+                redirect_uri: r.redirect_uri.clone(),
+            });
+        }
+        let c = self
+            .identity
+            .register_first_party(&node.name, &r.redirect_uri, &format!("node/{}", node.id))
+            .await?;
+        on_db!(&self.db, c2 => sqlx::query("UPDATE federation_nodes SET sso_client_id = $2 WHERE id = $1")
+            .bind(&node.id).bind(&c.client_id).execute(c2).await.map(|_| ()))?;
+        Ok(crate::SsoClient {
+            issuer,
+            client_id: c.client_id,
+            redirect_uri: r.redirect_uri.clone(),
+        })
+    }
+
     /// One node.
     pub async fn node(&self, id: &str) -> Result<NodeView> {
         let mut v: NodeView = on_db!(&self.db, c => sqlx::query_as(

@@ -776,6 +776,45 @@ impl Identity {
         forget(&self.addresses, ip);
         let totp_enabled = row.totp_enabled;
         let principal = self.principal_of(row, None).await?;
+        self.open_session(principal, totp_enabled, ip, user_agent, "password")
+            .await
+    }
+
+    /// Opens a session for an account of this node that another node's identity provider has
+    /// vouched for (single sign-on across the federation): the account by its login, not
+    /// disabled. Its roles are this node's; an administrator still gives this node's second
+    /// factor. None when there is no such account.
+    pub async fn federated_login(
+        &self,
+        login: &str,
+        ip: &str,
+        user_agent: &str,
+        via: &str,
+    ) -> Result<Option<NewSession>> {
+        let login = login.trim().to_lowercase();
+        if login.is_empty() || login.len() > 64 {
+            return Ok(None);
+        }
+        let Some(row) = self.account_by_login(&login).await?.filter(|r| !r.disabled) else {
+            return Ok(None);
+        };
+        let totp_enabled = row.totp_enabled;
+        let principal = self.principal_of(row, None).await?;
+        Ok(Some(
+            self.open_session(principal, totp_enabled, ip, user_agent, via)
+                .await?,
+        ))
+    }
+
+    async fn open_session(
+        &self,
+        principal: Principal,
+        totp_enabled: bool,
+        ip: &str,
+        user_agent: &str,
+        via: &str,
+    ) -> Result<NewSession> {
+        let now = self.clock.now();
         let admin = principal
             .grants
             .iter()
@@ -798,6 +837,10 @@ impl Identity {
              VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)"
         ).bind(token_hash(&token)).bind(&principal.id).bind(&csrf).bind(now).bind(expires).bind(ip)
         .bind(user_agent.chars().take(300).collect::<String>()).bind(stage.as_str()).execute(c).await.map(|_| ()))?;
+        let mut data = serde_json::json!({ "ip": ip, "stage": stage.as_str() });
+        if via != "password" {
+            data["via"] = serde_json::json!(via);
+        }
         audit::append(
             &mut tx,
             now,
@@ -805,7 +848,7 @@ impl Identity {
                 actor: &format!("account/{}", principal.id),
                 action: "identity.session.open",
                 subject: &format!("account/{}", principal.id),
-                data: serde_json::json!({ "ip": ip, "stage": stage.as_str() }),
+                data,
             },
         )
         .await?;

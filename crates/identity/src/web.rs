@@ -221,13 +221,13 @@ async fn me(auth: Auth) -> Result<Json<Principal>, ApiError> {
     Ok(Json(p.clone()))
 }
 
-pub(crate) fn set_cookie(resp: &mut Response, value: String) {
+pub fn set_cookie(resp: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
-pub(crate) fn session_cookie(token: &str, secure: bool, max_age: i64) -> String {
+pub fn session_cookie(token: &str, secure: bool, max_age: i64) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }

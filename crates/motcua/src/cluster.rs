@@ -37,6 +37,7 @@ pub struct Node {
 pub fn node_command(
     exe: &Path,
     dir: &Path,
+    host: &str,
     port: u16,
     env: &[(&str, String)],
 ) -> anyhow::Result<Command> {
@@ -46,8 +47,8 @@ pub fn node_command(
     let mut c = Command::new(exe);
     c.arg("--data")
         .arg(dir)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
-        .env("MOTCUA_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .args(["serve", "--demo", "--listen", &format!("{host}:{port}")])
+        .env("MOTCUA_PUBLIC_URL", format!("http://{host}:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
@@ -59,6 +60,12 @@ pub fn node_command(
         c.env(k, v);
     }
     Ok(c)
+}
+
+/// The loopback address of node `i` (0 the national node): each node its own, so that a
+/// browser keeps each node's cookies apart (cookies do not tell ports apart).
+pub fn host(i: usize) -> String {
+    format!("127.0.0.{}", i + 1)
 }
 
 /// The environment of a national node.
@@ -132,10 +139,10 @@ pub async fn up(exe: &Path, dir: &Path, port: u16, locals: usize) -> anyhow::Res
     if locals == 0 || locals > LOCAL_IDS.len() {
         bail!("between 1 and {} local nodes", LOCAL_IDS.len());
     }
-    let national_url = format!("http://127.0.0.1:{port}");
+    let national_url = format!("http://{}:{port}", host(0));
     let mut nodes = Vec::new();
     let ndir = dir.join("national");
-    let child = node_command(exe, &ndir, port, &national_env())?
+    let child = node_command(exe, &ndir, &host(0), port, &national_env())?
         .spawn()
         .context("cannot start the national node")?;
     nodes.push(Node {
@@ -149,12 +156,12 @@ pub async fn up(exe: &Path, dir: &Path, port: u16, locals: usize) -> anyhow::Res
         let p = port + i as u16;
         let id = LOCAL_IDS[i - 1];
         let ldir = dir.join(id);
-        let child = node_command(exe, &ldir, p, &local_env(i, &national_url))?
+        let child = node_command(exe, &ldir, &host(i), p, &local_env(i, &national_url))?
             .spawn()
             .with_context(|| format!("cannot start {id}"))?;
         nodes.push(Node {
             id: id.into(),
-            url: format!("http://127.0.0.1:{p}"),
+            url: format!("http://{}:{p}", host(i)),
             dir: ldir,
             child,
         });

@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(exchange::pages::routes::<AppState>())
         .merge(feedback::pages::routes::<AppState>())
         .merge(cabinet::pages::routes::<AppState>())
+        .merge(federation::pages::routes::<AppState>())
         .route("/lang/{code}", get(switch_language));
     Router::new()
         .merge(api_router)
@@ -106,6 +107,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/assets/app.css", get(web::assets::css))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.federation.clone(),
+            federation::pages::silent_sso,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(web::metrics::track))
         .layer(

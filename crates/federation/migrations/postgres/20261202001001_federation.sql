@@ -24,7 +24,8 @@ CREATE TABLE federation_nodes (
     last_lag_ms      BIGINT,
     events_received  BIGINT NOT NULL DEFAULT 0,
     events_applied   BIGINT NOT NULL DEFAULT 0,
-    events_refused   BIGINT NOT NULL DEFAULT 0
+    events_refused   BIGINT NOT NULL DEFAULT 0,
+    sso_client_id    TEXT
 );
 
 CREATE TABLE federation_nonces (

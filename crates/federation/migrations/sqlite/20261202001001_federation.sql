@@ -24,7 +24,8 @@ CREATE TABLE federation_nodes (
     last_lag_ms      INTEGER,
     events_received  INTEGER NOT NULL DEFAULT 0,
     events_applied   INTEGER NOT NULL DEFAULT 0,
-    events_refused   INTEGER NOT NULL DEFAULT 0
+    events_refused   INTEGER NOT NULL DEFAULT 0,
+    sso_client_id    TEXT
 );
 
 CREATE TABLE federation_nonces (

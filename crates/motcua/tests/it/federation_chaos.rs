@@ -65,10 +65,16 @@ impl Cluster {
             env.push(("MOTCUA_DATABASE_URL", u.clone()));
         }
         let dir = self.root.path().join(i.to_string());
-        let child = cluster::node_command(std::path::Path::new(BIN), &dir, self.ports[i], &env)
-            .unwrap_or_else(|e| panic!("{e:#}"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start node {i}: {e}"));
+        let child = cluster::node_command(
+            std::path::Path::new(BIN),
+            &dir,
+            "127.0.0.1",
+            self.ports[i],
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node {i}: {e}"));
         self.children[i] = Some(child);
     }
 
