@@ -40,6 +40,7 @@ where
         .routes(routes!(decide))
         .routes(routes!(node_dossiers))
         .routes(routes!(sync_status))
+        .routes(routes!(my_dossiers))
         .routes(routes!(replay))
         .merge(
             OpenApiRouter::new()
@@ -254,6 +255,38 @@ async fn node_dossiers(
         f.node_dossiers(&p, &n, &q.after, q.limit.unwrap_or(200))
             .await?,
     ))
+}
+
+/// On the national node: the logged-in citizen's dossiers from every local node, with their
+/// status as last synchronised (newest change first, at most 500).
+#[utoipa::path(get, path = "/api/v1/federation/my-dossiers", tag = "federation",
+    responses(
+        (status = 200, body = Vec<FederatedDossier>),
+        (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn my_dossiers(
+    State(f): State<Arc<Federation>>,
+    auth: Auth,
+) -> Result<Json<Vec<FederatedDossier>>, ApiError> {
+    let p = auth.caller()?;
+    let subject = identity::Subject::Account(p.clone());
+    if identity::authorize(
+        &subject,
+        identity::Action::OwnAccount,
+        &identity::Resource::Account(&p.id),
+    ) != identity::Decision::Allow
+    {
+        return Err(crate::error::refused(
+            403,
+            "forbidden",
+            "Cần quyền xem hồ sơ của chính mình (profile)",
+            "The token needs the profile scope",
+        )
+        .into());
+    }
+    Ok(Json(f.dossiers_of_citizen(&p).await?))
 }
 
 /// This node's sync to the national node: its registration, backlog and lag (operators).

@@ -309,6 +309,20 @@ impl Federation {
         self.node(id).await
     }
 
+    /// A citizen's dossiers from every local node (by their identification number), newest
+    /// change first, with the status their events leave them in.
+    pub async fn dossiers_of_citizen(&self, p: &Principal) -> Result<Vec<FederatedDossier>> {
+        self.need_role(NodeRole::National)?;
+        if p.kind != identity::AccountKind::Citizen {
+            return Ok(Vec::new());
+        }
+        let rows = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at \
+             FROM federation_dossiers WHERE applicant_cccd = $1 ORDER BY last_event_at DESC LIMIT 500"
+        ).bind(&p.login).fetch_all(c).await)?;
+        Ok(rows)
+    }
+
     /// The dossiers known from one node, by id after `after` (operators).
     pub async fn node_dossiers(
         &self,

@@ -711,6 +711,11 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/api/v1/federation/sync",
         [401, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403],
     ),
+    // A citizen's dossiers from every node: the national node's (this one is all-in-one).
+    (
+        "/api/v1/federation/my-dossiers",
+        [401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ),
 ];
 
 /// The demo's report waiting for approval.

@@ -104,7 +104,7 @@ fn filing(i: usize) -> Value {
             "nguoi_dai_dien": "Nguyễn Văn An", "so_dinh_danh_nguoi_dai_dien": "001095012345",
             "dien_thoai": "0912345678", "email": "an@example.vn"
         },
-        "applicant": {"name": "Nguyễn Văn An", "phone": "0912345678"}
+        "applicant": {"name": "Nguyễn Văn An", "phone": "0912345678", "cccd": if i == 0 { Some("001095012345") } else { None }}
     })
 }
 
@@ -226,6 +226,39 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     let n = node(&nat, &op, "ha-noi").await;
     assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
     assert_eq!(national_view(&nat, &op, "ha-noi").await, mine);
+
+    // The citizen sees on the national node the dossier filed for them on the local node.
+    let citizen = nat.token("001095012345", &["profile"]).await;
+    let (st, mine_there) = nat
+        .call("GET", "/api/v1/federation/my-dossiers", &citizen, None)
+        .await;
+    assert_eq!(st, 200, "{mine_there}");
+    let listed: Vec<&str> = mine_there
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["code"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(listed, vec![codes[0].as_str()], "{mine_there}");
+    assert_eq!(mine_there[0]["node_id"], "ha-noi");
+    assert_eq!(mine_there[0]["status"], "received");
+    let (st, none) = nat
+        .call(
+            "GET",
+            "/api/v1/federation/my-dossiers",
+            &nat.token("tiepnhan", &["profile"]).await,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(none, json!([]));
+    let (st, _) = nat
+        .call(
+            "GET",
+            "/api/v1/federation/my-dossiers",
+            &nat.token("001095012345", &["dossiers:read"]).await,
+            None,
+        )
+        .await;
+    assert_eq!(st, 403);
 
     // Suspended, its changes wait; resumed, they arrive.
     let (st, _) = nat

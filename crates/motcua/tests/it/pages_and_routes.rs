@@ -378,6 +378,7 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/federation/nodes/x/decision", 401),
     ("GET", "/api/v1/federation/nodes/x/dossiers", 401),
     ("GET", "/api/v1/federation/sync", 401),
+    ("GET", "/api/v1/federation/my-dossiers", 401),
     ("POST", "/api/v1/federation/replay", 401),
     ("GET", "/open311/discovery.json", 200),
     ("GET", "/open311/v2/services.json", 200),
