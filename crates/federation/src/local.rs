@@ -50,6 +50,32 @@ impl Federation {
             .body(body)
     }
 
+    /// A signed `POST` of `body` to the national node, and its JSON answer. A refusal reads
+    /// as its status and detail.
+    async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let remote = |e: &dyn std::fmt::Display| FederationError::Remote(e.to_string());
+        let bytes = serde_json::to_vec(body).map_err(|e| remote(&e))?;
+        let resp = self
+            .signed(reqwest::Method::POST, path, bytes)
+            .send()
+            .await
+            .map_err(|e| remote(&e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            if status.as_u16() == 403
+                && let Ok(mut s) = self.push.lock()
+            {
+                s.registration = None;
+            }
+            return Err(FederationError::Remote(problem_of(status, resp).await));
+        }
+        resp.json().await.map_err(|e| remote(&e))
+    }
+
     /// Says to the national node who this node is; answers its status there.
     pub async fn register_upward(&self) -> Result<String> {
         self.need_role(NodeRole::Local)?;
@@ -60,20 +86,7 @@ impl Federation {
             public_key: self.key.public(),
             agencies: self.config.agencies.clone(),
         };
-        let body = serde_json::to_vec(&r).map_err(|e| FederationError::Remote(e.to_string()))?;
-        let resp = self
-            .signed(reqwest::Method::POST, "/api/v1/federation/register", body)
-            .send()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(FederationError::Remote(problem_of(status, resp).await));
-        }
-        let v: NodeView = resp
-            .json()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
+        let v: NodeView = self.post("/api/v1/federation/register", &r).await?;
         if let Ok(mut s) = self.push.lock() {
             s.registration = Some(v.status.clone());
         }
@@ -86,20 +99,7 @@ impl Federation {
         let r = crate::SsoRequest {
             redirect_uri: format!("{}{}", self.public_url, crate::pages::CALLBACK),
         };
-        let body = serde_json::to_vec(&r).map_err(|e| FederationError::Remote(e.to_string()))?;
-        let resp = self
-            .signed(reqwest::Method::POST, "/api/v1/federation/sso", body)
-            .send()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(FederationError::Remote(problem_of(status, resp).await));
-        }
-        let c: crate::SsoClient = resp
-            .json()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
+        let c: crate::SsoClient = self.post("/api/v1/federation/sso", &r).await?;
         if let Ok(mut s) = self.sso.lock() {
             *s = Some(c.clone());
         }
@@ -126,26 +126,7 @@ impl Federation {
         let batch = SyncBatch {
             events: pending.into_iter().map(SyncEvent::of).collect(),
         };
-        let body =
-            serde_json::to_vec(&batch).map_err(|e| FederationError::Remote(e.to_string()))?;
-        let resp = self
-            .signed(reqwest::Method::POST, "/api/v1/federation/events", body)
-            .send()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            if status.as_u16() == 403
-                && let Ok(mut s) = self.push.lock()
-            {
-                s.registration = None;
-            }
-            return Err(FederationError::Remote(problem_of(status, resp).await));
-        }
-        let answer: SyncAnswer = resp
-            .json()
-            .await
-            .map_err(|e| FederationError::Remote(e.to_string()))?;
+        let answer: SyncAnswer = self.post("/api/v1/federation/events", &batch).await?;
         let mut pushed = Vec::with_capacity(keys.len());
         let mut refused = Vec::new();
         for (id, d, s) in &keys {

@@ -58,6 +58,17 @@ async fn node(app: &TestApp, op: &str, id: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// An operator's decision on a node: the status and the answer.
+async fn decide(app: &TestApp, op: &str, node: &str, action: &str) -> (u16, Value) {
+    app.call(
+        "POST",
+        &format!("/api/v1/federation/nodes/{node}/decision"),
+        op,
+        Some(json!({ "action": action })),
+    )
+    .await
+}
+
 /// Each dossier's (id, status, last event number) on a local node.
 async fn local_view(app: &TestApp) -> Vec<(String, String, i64)> {
     kernel::on_db!(&app.state.db, c => sqlx::query_as(
@@ -166,24 +177,10 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     assert_eq!(node(&nat, &op, "ha-noi").await["events_received"], 0);
 
     // Approved, it catches up: the national view is the local one.
-    let (st, v) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/ha-noi/decision",
-            &op,
-            Some(json!({"action": "approve"})),
-        )
-        .await;
+    let (st, v) = decide(&nat, &op, "ha-noi", "approve").await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["status"], "active");
-    let (st, v) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/ha-noi/decision",
-            &op,
-            Some(json!({"action": "approve"})),
-        )
-        .await;
+    let (st, v) = decide(&nat, &op, "ha-noi", "approve").await;
     assert_eq!(st, 409, "{v}");
     let mine = local_view(&local).await;
     assert_eq!(mine.len(), 5);
@@ -261,14 +258,7 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     assert_eq!(st, 403);
 
     // Suspended, its changes wait; resumed, they arrive.
-    let (st, _) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/ha-noi/decision",
-            &op,
-            Some(json!({"action": "suspend"})),
-        )
-        .await;
+    let (st, _) = decide(&nat, &op, "ha-noi", "suspend").await;
     assert_eq!(st, 200);
     let (st, d) = local
         .call(
@@ -287,14 +277,7 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
         .await;
     assert_eq!(s["backlog"]["pending"], 1, "{s}");
     assert!(s["last_error"].as_str().is_some(), "{s}");
-    let (st, _) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/ha-noi/decision",
-            &op,
-            Some(json!({"action": "resume"})),
-        )
-        .await;
+    let (st, _) = decide(&nat, &op, "ha-noi", "resume").await;
     assert_eq!(st, 200);
     let mine = local_view(&local).await;
     until("the change made while suspended arrives", || async {
@@ -325,7 +308,7 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     assert_eq!(st, 403);
 }
 
-/// A signed call as a node makes it: the status, the answer, and the headers sent.
+/// When and with which nonce a call is signed.
 struct Signed {
     date: i64,
     nonce: String,
@@ -436,14 +419,7 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     let (st, v) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
     assert_eq!(st, 403, "{v}");
     assert_eq!(v["code"], "node_not_active");
-    let (st, _) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/bo-tu-phap/decision",
-            &op,
-            Some(json!({"action": "approve"})),
-        )
-        .await;
+    let (st, _) = decide(&nat, &op, "bo-tu-phap", "approve").await;
     assert_eq!(st, 200);
 
     // Event 2 before event 1: it waits.
@@ -552,14 +528,7 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     assert_eq!(st, 422, "{v}");
 
     // Suspended, it is refused again.
-    let (st, _) = nat
-        .call(
-            "POST",
-            "/api/v1/federation/nodes/bo-tu-phap/decision",
-            &op,
-            Some(json!({"action": "suspend"})),
-        )
-        .await;
+    let (st, _) = decide(&nat, &op, "bo-tu-phap", "suspend").await;
     assert_eq!(st, 200);
     let (st, _) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
     assert_eq!(st, 403);
