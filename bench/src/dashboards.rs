@@ -262,14 +262,7 @@ async fn run_backend(
         sqlx::query("ANALYZE").execute(p).await?;
     }
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = app
-            .run_until(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
+    let server = crate::node::serve(app);
     let token = state
         .identity
         .issue_token("vanhanh", &["reports:read".into()], 1, "bench", "bench")
@@ -345,8 +338,7 @@ async fn run_backend(
             plain: plain_times,
         });
     }
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(Backend {
         name,
         version,

@@ -227,14 +227,7 @@ async fn run_backend(
     let (_, cv) = account(&app, "bench.lc.cv", Role::Specialist, LIFECYCLE_AGENCY).await?;
     let (_, tp) = account(&app, "bench.lc.tp", Role::DepartmentHead, LIFECYCLE_AGENCY).await?;
     let (_, ld) = account(&app, "bench.lc.ld", Role::AgencyLeader, LIFECYCLE_AGENCY).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = app
-            .run_until(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
+    let server = crate::node::serve(app);
     let base = format!("http://{bound}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
@@ -388,8 +381,7 @@ async fn run_backend(
         .await?
     };
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     state.db.close().await;
     drop(data);
     Ok(Backend {

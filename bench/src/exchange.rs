@@ -499,14 +499,7 @@ async fn run_backend(
         version,
         data: _data,
     } = crate::node::start(database_url).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = app
-            .run_until(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
+    let server = crate::node::serve(app);
     let base = format!("http://{bound}");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients * 2)
@@ -597,8 +590,7 @@ async fn run_backend(
     let audit_entries = kernel::audit::verify(db)
         .await
         .map_err(|e| anyhow::anyhow!("the audit chain: {e}"))?;
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     let take = |f: fn(&Round) -> Duration| spread(rounds.iter().map(f).collect());
     Ok(Backend {
         name,

@@ -137,14 +137,7 @@ async fn run_backend(
         },
     )
     .await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = app
-            .run_until(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
+    let server = crate::node::serve(app);
     let base = format!("http://{bound}");
     let http = reqwest::Client::new();
 
@@ -250,8 +243,7 @@ async fn run_backend(
         "{applied_dossiers} dossiers fully applied of {}",
         dossiers * NODES
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(Backend {
         name,
         version,

@@ -90,6 +90,33 @@ pub async fn start_as(
     })
 }
 
+/// A node serving in a task of its own until [`Serving::stop`].
+pub struct Serving {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves `app` until stopped.
+pub fn serve(app: Application) -> Serving {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Serving { stop, task }
+}
+
+impl Serving {
+    /// Stops taking requests, finishes those in flight, and waits for the node to close.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 /// Runs `run` on SQLite, then on a PostgreSQL cluster of its own with the production
 /// durability settings (`fsync`, `synchronous_commit` on); `only` (`sqlite` or `postgres`)
 /// keeps one of them.

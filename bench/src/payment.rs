@@ -122,14 +122,7 @@ async fn run_backend(
         version,
         data: _data,
     } = crate::node::start(database_url).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let _ = app
-            .run_until(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-    });
+    let server = crate::node::serve(app);
 
     // The demo citizen files, uploads and submits each dossier, and starts paying it.
     step(&format!(
@@ -245,8 +238,7 @@ async fn run_backend(
         max == receipts,
         "receipt numbers have gaps: {receipts} receipts, the last is {max}"
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(Backend {
         name,
         version,
