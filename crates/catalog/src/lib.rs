@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod error;
+pub mod feed;
 pub mod generate;
 pub mod import;
 pub mod model;
@@ -104,6 +105,11 @@ impl Catalog {
         &self.cfg
     }
 
+    /// The time now.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// Today in Vietnam.
     pub fn today(&self) -> NaiveDate {
         to_local(self.clock.now()).date()
@@ -161,6 +167,12 @@ impl Catalog {
         let before = self.lookup();
         let unit_ids = import::check(parsed, &before, &self.units, self.today())
             .map_err(CatalogError::Rejected)?;
+        let owned = self
+            .owned_elsewhere(&parsed.file, &parsed.procedure_lines)
+            .await?;
+        if !owned.is_empty() {
+            return Err(CatalogError::Rejected(owned));
+        }
         // Fields and agencies stored as they are in the file are not written again.
         let changes = CatalogFile {
             fields: parsed
@@ -190,42 +202,61 @@ impl Catalog {
         .await?;
         report.fields_unchanged = parsed.file.fields.len() - changes.fields.len();
         report.agencies_unchanged = parsed.file.agencies.len() - changes.agencies.len();
+        let versions: std::collections::HashMap<&str, i64> = report
+            .changed
+            .iter()
+            .map(|(c, v)| (c.as_str(), *v))
+            .collect();
+        let changed: Vec<(model::ProcedureSpec, i64)> = parsed
+            .file
+            .procedures
+            .iter()
+            .filter_map(|p| versions.get(p.code.as_str()).map(|v| (p.clone(), *v)))
+            .collect();
+        self.refresh(
+            &changed,
+            !changes.agencies.is_empty() || !changes.fields.is_empty(),
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// After a write: the lookups read again, and the index brought up to date with the
+    /// `changed` procedures (current versions), or rebuilt whole when agencies or fields
+    /// changed, whose names may show in every card.
+    pub(crate) async fn refresh(
+        &self,
+        changed: &[(model::ProcedureSpec, i64)],
+        agencies_or_fields_changed: bool,
+    ) -> Result<(), CatalogError> {
         let lookup = Arc::new(store::load_lookup(&self.db).await?);
         match self.lookup.write() {
             Ok(mut g) => *g = lookup.clone(),
             Err(p) => *p.into_inner() = lookup.clone(),
         }
-        let agencies_or_fields_changed = !changes.agencies.is_empty() || !changes.fields.is_empty();
         if agencies_or_fields_changed
-            && store::procedure_count(&self.db).await? > report.changed.len() as i64
+            && store::procedure_count(&self.db).await? > changed.len() as i64
         {
-            // Names of agencies or fields may show in every card: rebuild all.
             self.rebuild_index().await?;
-        } else if !report.changed.is_empty() {
-            let changed: std::collections::HashSet<&str> =
-                report.changed.iter().map(|(c, _)| c.as_str()).collect();
-            let versions: std::collections::HashMap<&str, i64> = report
-                .changed
-                .iter()
-                .map(|(c, v)| (c.as_str(), *v))
-                .collect();
-            let items = parsed
-                .file
-                .procedures
-                .iter()
-                .filter(|p| changed.contains(p.code.as_str()));
-            self.index.upsert(
-                items.map(|p| (p, versions.get(p.code.as_str()).copied().unwrap_or(1))),
-                lookup.as_ref(),
-            )?;
+        } else if !changed.is_empty() {
+            self.index
+                .upsert(changed.iter().map(|(p, v)| (p, *v)), lookup.as_ref())?;
         }
-        Ok(report)
+        Ok(())
     }
 
-    /// Imports the shipped demo catalogue.
+    /// Imports the shipped demo catalogue, but for the procedures another node publishes.
     pub async fn load_demo(&self, actor: &str) -> Result<ImportReport, CatalogError> {
-        let parsed = import::parse(DEMO_JSON.as_bytes(), import::Format::Json)
+        let mut parsed = import::parse(DEMO_JSON.as_bytes(), import::Format::Json)
             .map_err(CatalogError::Rejected)?;
+        let elsewhere = self.published_elsewhere().await?;
+        if !elsewhere.is_empty() {
+            parsed
+                .file
+                .procedures
+                .retain(|p| !elsewhere.contains_key(&p.code));
+            parsed.procedure_lines.clear();
+        }
         self.import(&parsed, actor, &|_| {}).await
     }
 

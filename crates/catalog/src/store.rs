@@ -14,6 +14,7 @@ use kernel::ids::AgencyCode;
 use kernel::problem::Error;
 use kernel::{on_db, on_tx};
 
+use crate::feed;
 use crate::model::{AgencyLevel, AgencySpec, CatalogFile, FieldSpec, ProcedureSpec};
 
 /// An agency as stored: its spec and the province it belongs to.
@@ -113,6 +114,9 @@ pub struct StoredProcedure {
     pub spec: ProcedureSpec,
     pub version: i64,
     pub current_version: i64,
+    /// The node that publishes it, when it is not this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -122,6 +126,7 @@ struct VersionRow {
     spec: Json<ProcedureSpec>,
     version: i64,
     current_version: i64,
+    origin: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -133,7 +138,7 @@ pub async fn procedure(
     version: Option<i64>,
 ) -> Result<Option<StoredProcedure>, Error> {
     let row: Option<VersionRow> = on_db!(db, p => sqlx::query_as(
-        "SELECT v.spec, v.version, p.current_version, p.created_at, v.created_at AS updated_at \
+        "SELECT v.spec, v.version, p.current_version, p.origin, p.created_at, v.created_at AS updated_at \
          FROM procedures p JOIN procedure_versions v ON v.code = p.code \
          WHERE p.code = $1 AND v.version = COALESCE($2, p.current_version)"
     ).bind(code).bind(version).fetch_optional(p).await)?;
@@ -141,6 +146,7 @@ pub async fn procedure(
         spec: r.spec.0,
         version: r.version,
         current_version: r.current_version,
+        origin: r.origin,
         created_at: r.created_at,
         updated_at: r.updated_at,
     }))
@@ -204,69 +210,21 @@ pub async fn apply(
 ) -> Result<ImportReport, Error> {
     let mut report = ImportReport::default();
     let mut tx = Tx::begin(db).await?;
-    for f in &file.fields {
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO fields (code, name, name_en, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, updated_at = excluded.updated_at"
-        ).bind(&f.code).bind(&f.name).bind(&f.name_en).bind(now).execute(c).await.map(|_| ()))?;
-        audit::append(
-            &mut tx,
-            now,
-            &Entry {
-                actor,
-                action: "catalog.field.write",
-                subject: &format!("field/{}", f.code),
-                data: serde_json::to_value(f).unwrap_or_default(),
-            },
-        )
-        .await?;
-        report.fields_written += 1;
-    }
-    // Agencies first without parents, so that a parent later in the file is no obstacle.
-    for a in &file.agencies {
-        let (unit_id, province) = match &a.unit {
-            Some(u) => match unit_ids.get(u) {
-                Some((id, prov)) => (Some(*id), Some(prov.clone())),
-                None => (None, None),
-            },
-            None => (None, None),
-        };
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO agencies (code, name, name_en, parent_code, level, unit_id, province_code, address, phone, email, hours, updated_at) \
-             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, level = excluded.level, \
-             unit_id = excluded.unit_id, province_code = excluded.province_code, address = excluded.address, \
-             phone = excluded.phone, email = excluded.email, hours = excluded.hours, updated_at = excluded.updated_at"
-        ).bind(a.code.as_str()).bind(&a.name).bind(&a.name_en).bind(a.level.as_str()).bind(unit_id).bind(&province)
-        .bind(&a.address).bind(&a.phone).bind(&a.email).bind(&a.hours).bind(now).execute(c).await.map(|_| ()))?;
-    }
-    for a in &file.agencies {
-        on_tx!(&mut tx, c => sqlx::query("UPDATE agencies SET parent_code = $1 WHERE code = $2")
-            .bind(a.parent.as_ref().map(|p| p.as_str())).bind(a.code.as_str()).execute(c).await.map(|_| ()))?;
-        audit::append(
-            &mut tx,
-            now,
-            &Entry {
-                actor,
-                action: "catalog.agency.write",
-                subject: &format!("agency/{}", a.code),
-                data: serde_json::to_value(a).unwrap_or_default(),
-            },
-        )
-        .await?;
-        report.agencies_written += 1;
-    }
+    write_fields_and_agencies(
+        &mut tx,
+        &file.fields,
+        &file.agencies,
+        unit_ids,
+        actor,
+        now,
+        &mut report,
+    )
+    .await?;
     for (i, p) in file.procedures.iter().enumerate() {
         let current: Option<(Json<ProcedureSpec>, i64)> = on_tx!(&mut tx, c => sqlx::query_as(
             "SELECT v.spec, v.version FROM procedures p JOIN procedure_versions v \
              ON v.code = p.code AND v.version = p.current_version WHERE p.code = $1"
         ).bind(&p.code).fetch_optional(c).await)?;
-        let audience = p
-            .audience
-            .iter()
-            .map(|a| a.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
         let version = match current {
             Some((spec, _)) if spec.0 == *p => {
                 report.procedures_unchanged += 1;
@@ -274,37 +232,15 @@ pub async fn apply(
                 continue;
             }
             Some((_, v)) => {
-                let next = v + 1;
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE procedures SET name = $1, field_code = $2, level = $3, online = $4, audience = $5, \
-                     time_limit_days = $6, current_version = $7, updated_at = $8 WHERE code = $9"
-                ).bind(&p.name).bind(&p.field).bind(i64::from(p.level)).bind(p.online.as_str()).bind(&audience)
-                .bind(i64::from(p.time_limit_days)).bind(next).bind(now).bind(&p.code).execute(c).await.map(|_| ()))?;
-                on_tx!(&mut tx, c => sqlx::query("DELETE FROM procedure_agencies WHERE code = $1")
-                    .bind(&p.code).execute(c).await.map(|_| ()))?;
                 report.procedures_revised += 1;
-                next
+                v + 1
             }
             None => {
-                on_tx!(&mut tx, c => sqlx::query(
-                    "INSERT INTO procedures (code, name, field_code, level, online, audience, time_limit_days, current_version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)"
-                ).bind(&p.code).bind(&p.name).bind(&p.field).bind(i64::from(p.level)).bind(p.online.as_str()).bind(&audience)
-                .bind(i64::from(p.time_limit_days)).bind(now).execute(c).await.map(|_| ()))?;
                 report.procedures_added += 1;
                 1
             }
         };
-        on_tx!(&mut tx, c => sqlx::query(
-            "INSERT INTO procedure_versions (code, version, spec, created_at) VALUES ($1, $2, $3, $4)"
-        ).bind(&p.code).bind(version).bind(Json(p)).bind(now).execute(c).await.map(|_| ()))?;
-        let mut agencies: Vec<&str> = p.agencies.iter().map(|a| a.as_str()).collect();
-        agencies.sort_unstable();
-        agencies.dedup();
-        for a in agencies {
-            on_tx!(&mut tx, c => sqlx::query("INSERT INTO procedure_agencies (code, agency_code) VALUES ($1, $2)")
-                .bind(&p.code).bind(a).execute(c).await.map(|_| ()))?;
-        }
+        write_version(&mut tx, p, version, true, None, now).await?;
         audit::append(
             &mut tx,
             now,
@@ -325,4 +261,114 @@ pub async fn apply(
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// Writes fields, then agencies (without parents first, so that a parent later in the list is
+/// no obstacle), each in the feed and the audit chain.
+pub(crate) async fn write_fields_and_agencies(
+    tx: &mut Tx<'_>,
+    fields: &[FieldSpec],
+    agencies: &[AgencySpec],
+    unit_ids: &BTreeMap<String, (i64, String)>,
+    actor: &str,
+    now: DateTime<Utc>,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    for f in fields {
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO fields (code, name, name_en, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, updated_at = excluded.updated_at"
+        ).bind(&f.code).bind(&f.name).bind(&f.name_en).bind(now).execute(c).await.map(|_| ()))?;
+        feed::record(tx, "field", &f.code, None, now).await?;
+        audit::append(
+            tx,
+            now,
+            &Entry {
+                actor,
+                action: "catalog.field.write",
+                subject: &format!("field/{}", f.code),
+                data: serde_json::to_value(f).unwrap_or_default(),
+            },
+        )
+        .await?;
+        report.fields_written += 1;
+    }
+    for a in agencies {
+        let (unit_id, province) = match &a.unit {
+            Some(u) => match unit_ids.get(u) {
+                Some((id, prov)) => (Some(*id), Some(prov.clone())),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO agencies (code, name, name_en, parent_code, level, unit_id, province_code, address, phone, email, hours, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, level = excluded.level, \
+             unit_id = excluded.unit_id, province_code = excluded.province_code, address = excluded.address, \
+             phone = excluded.phone, email = excluded.email, hours = excluded.hours, updated_at = excluded.updated_at"
+        ).bind(a.code.as_str()).bind(&a.name).bind(&a.name_en).bind(a.level.as_str()).bind(unit_id).bind(&province)
+        .bind(&a.address).bind(&a.phone).bind(&a.email).bind(&a.hours).bind(now).execute(c).await.map(|_| ()))?;
+    }
+    for a in agencies {
+        on_tx!(tx, c => sqlx::query("UPDATE agencies SET parent_code = $1 WHERE code = $2")
+            .bind(a.parent.as_ref().map(|p| p.as_str())).bind(a.code.as_str()).execute(c).await.map(|_| ()))?;
+        feed::record(tx, "agency", a.code.as_str(), None, now).await?;
+        audit::append(
+            tx,
+            now,
+            &Entry {
+                actor,
+                action: "catalog.agency.write",
+                subject: &format!("agency/{}", a.code),
+                data: serde_json::to_value(a).unwrap_or_default(),
+            },
+        )
+        .await?;
+        report.agencies_written += 1;
+    }
+    Ok(())
+}
+
+/// Stores `p` as `version` of its procedure, in the feed; when `current`, it becomes the
+/// procedure's current version (the procedure is made if it is new), published by `origin`
+/// (none: this node).
+pub(crate) async fn write_version(
+    tx: &mut Tx<'_>,
+    p: &ProcedureSpec,
+    version: i64,
+    current: bool,
+    origin: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if current {
+        let audience = p
+            .audience
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO procedures (code, name, field_code, level, online, audience, time_limit_days, current_version, created_at, updated_at, origin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, field_code = excluded.field_code, level = excluded.level, \
+             online = excluded.online, audience = excluded.audience, time_limit_days = excluded.time_limit_days, \
+             current_version = excluded.current_version, updated_at = excluded.updated_at, origin = excluded.origin"
+        ).bind(&p.code).bind(&p.name).bind(&p.field).bind(i64::from(p.level)).bind(p.online.as_str()).bind(&audience)
+        .bind(i64::from(p.time_limit_days)).bind(version).bind(now).bind(origin).execute(c).await.map(|_| ()))?;
+        on_tx!(tx, c => sqlx::query("DELETE FROM procedure_agencies WHERE code = $1")
+            .bind(&p.code).execute(c).await.map(|_| ()))?;
+        let mut agencies: Vec<&str> = p.agencies.iter().map(|a| a.as_str()).collect();
+        agencies.sort_unstable();
+        agencies.dedup();
+        for a in agencies {
+            on_tx!(tx, c => sqlx::query("INSERT INTO procedure_agencies (code, agency_code) VALUES ($1, $2)")
+                .bind(&p.code).bind(a).execute(c).await.map(|_| ()))?;
+        }
+    }
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO procedure_versions (code, version, spec, created_at) VALUES ($1, $2, $3, $4)"
+    ).bind(&p.code).bind(version).bind(Json(p)).bind(now).execute(c).await.map(|_| ()))?;
+    feed::record(tx, "procedure", &p.code, Some(version), now).await?;
+    Ok(())
 }

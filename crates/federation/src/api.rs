@@ -21,6 +21,7 @@ use identity::web::Auth;
 
 use crate::error::invalid;
 use crate::national::FederatedDossier;
+use crate::publication::{CatalogPage, CatalogPull};
 use crate::{
     Federation, FederationError, NodeMove, NodeView, Registration, SsoClient, SsoRequest,
     SyncAnswer, SyncBatch, SyncStatus,
@@ -42,9 +43,11 @@ where
         .routes(routes!(sync_status))
         .routes(routes!(my_dossiers))
         .routes(routes!(replay))
+        .routes(routes!(catalog_changes))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(events))
+                .routes(routes!(catalog_publish))
                 .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BATCH_BYTES)),
         )
 }
@@ -173,6 +176,73 @@ async fn events(
         .await?;
     let batch: SyncBatch = parse(&bytes)?;
     Ok(Json(f.receive(&caller, batch).await?))
+}
+
+/// An approved local node pulls the national catalogue's changes after the last number it
+/// has, signed: a page whole in itself (changed procedure versions, with the fields and the
+/// agencies they name).
+#[utoipa::path(post, path = "/api/v1/federation/catalog/changes", tag = "federation",
+    request_body = CatalogPull,
+    params(
+        ("Motcua-Node" = String, Header, description = "The calling node"),
+        ("Motcua-Date" = i64, Header, description = "Unix seconds when signed"),
+        ("Motcua-Nonce" = String, Header, description = "Never used twice"),
+        ("Motcua-Signature" = String, Header, description = "Ed25519 signature (base64)"),
+    ),
+    responses(
+        (status = 200, body = CatalogPage),
+        (status = 401, description = "Unsigned, badly signed, out of its time window, or a replay", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The node is not approved, or suspended", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+async fn catalog_changes(
+    State(f): State<Arc<Federation>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<CatalogPage>, ApiError> {
+    f.need_role(kernel::config::NodeRole::National)?;
+    let caller = f
+        .check_call(method.as_str(), &path_of(&uri), &headers, &bytes, None)
+        .await?;
+    let pull: CatalogPull = parse(&bytes)?;
+    Ok(Json(f.catalog_changes(&caller, &pull).await?))
+}
+
+/// An approved local node publishes upward the procedures it makes for its own agencies,
+/// signed. Each version is taken once; one that another node publishes, or that differs
+/// from the one held under its number, is left and reported.
+#[utoipa::path(post, path = "/api/v1/federation/catalog/publish", tag = "federation",
+    request_body = CatalogPage,
+    params(
+        ("Motcua-Node" = String, Header, description = "The calling node"),
+        ("Motcua-Date" = i64, Header, description = "Unix seconds when signed"),
+        ("Motcua-Nonce" = String, Header, description = "Never used twice"),
+        ("Motcua-Signature" = String, Header, description = "Ed25519 signature (base64)"),
+    ),
+    responses(
+        (status = 200, body = catalog::feed::Received),
+        (status = 401, description = "Unsigned, badly signed, out of its time window, or a replay", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The node is not approved or suspended, or a procedure belongs to an agency it does not answer for", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Not the national node", body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 16 MiB"),
+        (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+async fn catalog_publish(
+    State(f): State<Arc<Federation>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Json<catalog::feed::Received>, ApiError> {
+    f.need_role(kernel::config::NodeRole::National)?;
+    let caller = f
+        .check_call(method.as_str(), &path_of(&uri), &headers, &bytes, None)
+        .await?;
+    let page: CatalogPage = parse(&bytes)?;
+    Ok(Json(f.catalog_receive(&caller, &page).await?))
 }
 
 /// The local nodes, with their status and lag (national operators).

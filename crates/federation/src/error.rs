@@ -28,6 +28,8 @@ pub enum FederationError {
     Dossier(#[from] dossier::DossierError),
     #[error(transparent)]
     Identity(#[from] identity::IdentityError),
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
 }
 
 impl From<sqlx::Error> for FederationError {
@@ -79,6 +81,7 @@ impl Problem for FederationError {
             FederationError::Kernel(e) => e.kind(),
             FederationError::Dossier(e) => e.kind(),
             FederationError::Identity(e) => e.kind(),
+            FederationError::Catalog(e) => e.kind(),
         }
     }
 
@@ -92,6 +95,7 @@ impl Problem for FederationError {
             FederationError::Kernel(e) => e.status(),
             FederationError::Dossier(e) => e.status(),
             FederationError::Identity(e) => e.status(),
+            FederationError::Catalog(e) => e.status(),
         }
     }
 
@@ -110,6 +114,7 @@ impl Problem for FederationError {
             FederationError::Kernel(e) => e.message_vi(),
             FederationError::Dossier(e) => e.message_vi(),
             FederationError::Identity(e) => e.message_vi(),
+            FederationError::Catalog(e) => e.message_vi(),
         }
     }
 
@@ -128,6 +133,7 @@ impl Problem for FederationError {
             FederationError::Kernel(e) => e.message_en(),
             FederationError::Dossier(e) => e.message_en(),
             FederationError::Identity(e) => e.message_en(),
+            FederationError::Catalog(e) => e.message_en(),
         }
     }
 
@@ -137,6 +143,7 @@ impl Problem for FederationError {
             FederationError::Kernel(e) => e.details(),
             FederationError::Dossier(e) => e.details(),
             FederationError::Identity(e) => e.details(),
+            FederationError::Catalog(e) => e.details(),
             _ => Vec::new(),
         }
     }

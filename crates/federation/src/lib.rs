@@ -18,6 +18,7 @@ pub mod keys;
 pub mod local;
 pub mod national;
 pub mod pages;
+pub mod publication;
 pub mod rules;
 
 use std::sync::{Arc, Mutex};
@@ -222,6 +223,8 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     pub failures: u32,
     pub pushed_since_start: u64,
+    /// The catalogue's publication between this node and the national node.
+    pub catalog: publication::CatalogSync,
 }
 
 /// The state of the push on a local node (in memory; the outbox itself is in the database).
@@ -231,6 +234,9 @@ pub(crate) struct PushState {
     pub last_error: Option<String>,
     pub failures: u32,
     pub pushed: u64,
+    pub catalog_conflicts: Vec<catalog::feed::Conflict>,
+    pub catalog_error: Option<String>,
+    pub catalog_round_at: Option<DateTime<Utc>>,
 }
 
 /// The federation on a node.
@@ -238,6 +244,7 @@ pub struct Federation {
     db: Db,
     clock: Arc<dyn Clock>,
     identity: Arc<identity::Identity>,
+    catalog: Arc<catalog::Catalog>,
     config: FederationConfig,
     node_name: String,
     public_url: String,
@@ -264,6 +271,7 @@ impl Federation {
         db: Db,
         clock: Arc<dyn Clock>,
         identity: Arc<identity::Identity>,
+        catalog: Arc<catalog::Catalog>,
         config: FederationConfig,
         node_name: &str,
         public_url: &str,
@@ -282,6 +290,7 @@ impl Federation {
             db,
             clock,
             identity,
+            catalog,
             config,
             node_name: node_name.to_string(),
             public_url: public_url.trim_end_matches('/').to_string(),

@@ -20,6 +20,8 @@ use crate::{
 
 /// The pause between looks at an empty outbox.
 const IDLE: Duration = Duration::from_millis(200);
+/// The pause between rounds of the catalogue's publication.
+const CATALOG_EVERY: Duration = Duration::from_secs(5);
 
 impl Federation {
     /// A request to the national node, signed with the node's key.
@@ -52,7 +54,7 @@ impl Federation {
 
     /// A signed `POST` of `body` to the national node, and its JSON answer. A refusal reads
     /// as its status and detail.
-    async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    pub(crate) async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -153,6 +155,7 @@ impl Federation {
     /// outbox batch after batch; after a failure waits (half a second, doubling, to the
     /// configured most) and tries again, so a backlog catches up by itself.
     pub async fn push_loop(fed: Weak<Federation>) {
+        let mut next_catalog = tokio::time::Instant::now();
         loop {
             let Some(f) = fed.upgrade() else {
                 return;
@@ -171,6 +174,15 @@ impl Federation {
                 && let Err(e) = f.setup_sso().await
             {
                 tracing::debug!(error = %e, "single sign-on with the national node is not set up yet");
+            }
+            if active && tokio::time::Instant::now() >= next_catalog {
+                next_catalog = tokio::time::Instant::now() + CATALOG_EVERY;
+                if let Err(e) = f.catalog_round().await {
+                    tracing::debug!(error = %e, "the catalogue round with the national node failed");
+                    if let Ok(mut s) = f.push.lock() {
+                        s.catalog_error = Some(e.to_string());
+                    }
+                }
             }
             let outcome = if active {
                 f.push_once().await
@@ -221,6 +233,11 @@ impl Federation {
     pub async fn sync_status(&self, p: &Principal) -> Result<SyncStatus> {
         self.allow_manage(p).await?;
         let backlog = dossier::outbox::backlog(&self.db).await?;
+        let catalog = if self.config.role == NodeRole::Local {
+            self.catalog_sync().await?
+        } else {
+            crate::publication::CatalogSync::default()
+        };
         let now = self.clock.now();
         let lag_seconds = backlog
             .oldest_pending
@@ -240,6 +257,7 @@ impl Federation {
             last_error: s.last_error.clone(),
             failures: s.failures,
             pushed_since_start: s.pushed,
+            catalog,
         })
     }
 

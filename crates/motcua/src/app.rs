@@ -336,6 +336,7 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             db.clone(),
             opts.clock.clone(),
             identity.clone(),
+            catalog.clone(),
             config.federation.clone(),
             &config.node_name,
             &config.public_url,

@@ -13,6 +13,7 @@ use testkit::{Backend, Spawn, TestApp, both, spawn_app};
 
 both!(
     a_local_node_syncs_its_dossiers_once_and_in_order,
+    procedures_are_published_down_and_up_between_nodes,
     forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait,
 );
 
@@ -538,4 +539,199 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
         (Some(2), Some(2)),
         "{n}"
     );
+}
+
+/// Imports `procedures` on `app`'s catalogue, as its administrator would.
+async fn import(
+    app: &TestApp,
+    procedures: Vec<catalog::model::ProcedureSpec>,
+) -> Result<catalog::store::ImportReport, catalog::CatalogError> {
+    let parsed = catalog::import::Parsed {
+        file: catalog::model::CatalogFile {
+            procedures,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    app.state
+        .catalog
+        .import(&parsed, "account/test", &|_| {})
+        .await
+}
+
+/// An anonymous GET.
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn procedure(app: &TestApp, code: &str) -> (u16, Value) {
+    get(app, &format!("/api/v1/procedures/{code}")).await
+}
+
+async fn spec(app: &TestApp, code: &str) -> catalog::model::ProcedureSpec {
+    app.state
+        .catalog
+        .procedure(code, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .spec
+}
+
+async fn procedures_are_published_down_and_up_between_nodes(b: Backend) {
+    let nat = start(b, national()).await;
+    let local = start(
+        b,
+        FederationConfig {
+            role: NodeRole::Local,
+            node_id: "ha-noi".into(),
+            national_url: nat.base.clone(),
+            agencies: vec!["*.H26".into()],
+            retry_max_seconds: 1,
+            ..FederationConfig::default()
+        },
+    )
+    .await;
+    let op = nat.token("vanhanh", &["federation:admin"]).await;
+    let local_admin = local.token("quantri", &["federation:admin"]).await;
+    until("the local node registers", || async {
+        node(&nat, &op, "ha-noi").await["status"] == "pending"
+    })
+    .await;
+    // Pending, it takes nothing: the procedures it has are its own.
+    assert_eq!(procedure(&local, "2.001610").await.1["origin"], Value::Null);
+    let (st, _) = decide(&nat, &op, "ha-noi", "approve").await;
+    assert_eq!(st, 200);
+    let sync = || async {
+        let (st, s) = local
+            .call("GET", "/api/v1/federation/sync", &local_admin, None)
+            .await;
+        assert_eq!(st, 200, "{s}");
+        s
+    };
+    let newest = catalog::feed::last_seq(&nat.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(newest > 51, "{newest}");
+    until("the local node takes the national catalogue", || async {
+        sync().await["catalog"]["pulled"].as_i64() == Some(newest)
+    })
+    .await;
+    // The same demo catalogue on both sides: nothing written, every national procedure
+    // passes to the national node, none is in conflict.
+    let (_, p) = procedure(&local, "2.001610").await;
+    assert_eq!(
+        (p["origin"].as_str(), p["version"].as_i64()),
+        (Some("national"), Some(1)),
+        "{p}"
+    );
+    assert_eq!(sync().await["catalog"]["conflicts"], json!([]));
+
+    // The national node revises a procedure: the local node takes version 2, finds it by its
+    // new name, and cannot change it itself.
+    let mut revised = spec(&nat, "2.001610").await;
+    revised.name = "Đăng ký thành lập doanh nghiệp tư nhân (bản sửa đổi liên thông)".into();
+    let r = import(&nat, vec![revised.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.procedures_revised, 1);
+    until("the revision reaches the local node", || async {
+        procedure(&local, "2.001610").await.1["version"] == 2
+    })
+    .await;
+    let (_, p) = procedure(&local, "2.001610").await;
+    assert_eq!(p["name"].as_str(), Some(revised.name.as_str()), "{p}");
+    assert_eq!(p["origin"], "national");
+    // The search index follows (its reader reopens a moment after the write).
+    until("the local search finds the new name", || async {
+        let (st, found) = get(
+            &local,
+            "/api/v1/procedures?q=s%E1%BB%ADa%20%C4%91%E1%BB%95i%20li%C3%AAn%20th%C3%B4ng",
+        )
+        .await;
+        st == 200 && found.to_string().contains("2.001610")
+    })
+    .await;
+    let mut mine = revised.clone();
+    mine.name = "Bản sửa riêng của Hà Nội".into();
+    match import(&local, vec![mine]).await {
+        Err(catalog::CatalogError::Rejected(list)) => {
+            assert!(
+                list[0].en.contains("published by node national"),
+                "{list:?}"
+            );
+            assert!(list[0].vi.contains("national"), "{list:?}");
+        }
+        other => panic!("a national procedure changed on a local node: {other:?}"),
+    }
+    assert_eq!(procedure(&local, "2.001610").await.1["version"], 2);
+
+    // A procedure of its own agency, made on the local node, goes up with its versions; one
+    // for an agency it does not answer for stays local.
+    let mut own = spec(&local, "2.001610").await;
+    own.code = "2.999001".into();
+    own.name = "Cấp phép biển quảng cáo trên phố đi bộ Hồ Gươm".into();
+    own.agencies =
+        vec![kernel::ids::AgencyCode::parse("000.00.02.H26").unwrap_or_else(|e| panic!("{e}"))];
+    let mut foreign = own.clone();
+    foreign.code = "2.999002".into();
+    foreign.agencies =
+        vec![kernel::ids::AgencyCode::parse("000.00.00.G06").unwrap_or_else(|e| panic!("{e}"))];
+    import(&local, vec![own.clone(), foreign])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    own.name = "Cấp phép biển quảng cáo trên phố đi bộ quanh Hồ Gươm".into();
+    import(&local, vec![own.clone()])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    until("the local procedure reaches the national node", || async {
+        procedure(&nat, "2.999001").await.1["version"] == 2
+    })
+    .await;
+    let (_, p) = procedure(&nat, "2.999001").await;
+    assert_eq!(p["origin"], "ha-noi", "{p}");
+    assert_eq!(p["name"].as_str(), Some(own.name.as_str()));
+    let versions: i64 = kernel::on_db!(&nat.state.db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM procedure_versions WHERE code = '2.999001'"
+    ).fetch_one(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(versions, 2);
+    let newest_local = catalog::feed::last_seq(&local.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    until(
+        "the local node has gone through its own changes",
+        || async { sync().await["catalog"]["published"].as_i64() >= Some(newest_local) },
+    )
+    .await;
+    assert_eq!(procedure(&nat, "2.999002").await.0, 404);
+    // The national node does not change what a local node publishes; the local node keeps
+    // its own (it is not echoed back as someone else's).
+    let mut theirs = spec(&nat, "2.999001").await;
+    theirs.name = "Sửa ở quốc gia".into();
+    assert!(matches!(
+        import(&nat, vec![theirs]).await,
+        Err(catalog::CatalogError::Rejected(_))
+    ));
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(procedure(&local, "2.999001").await.1["origin"], Value::Null);
+
+    // Every version taken is in the receiving node's audit chain.
+    let taken: i64 = kernel::on_db!(&nat.state.db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'catalog.procedure.receive' AND subject = 'procedure/2.999001'"
+    ).fetch_one(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(taken, 2);
+    let taken: i64 = kernel::on_db!(&local.state.db, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'catalog.procedure.receive' AND subject = 'procedure/2.001610'"
+    ).fetch_one(c).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(taken, 1);
+    assert_eq!(sync().await["catalog"]["conflicts"], json!([]));
 }

@@ -372,6 +372,8 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("POST", "/api/v1/federation/register", 404),
     ("POST", "/api/v1/federation/events", 404),
     ("POST", "/api/v1/federation/sso", 404),
+    ("POST", "/api/v1/federation/catalog/changes", 404),
+    ("POST", "/api/v1/federation/catalog/publish", 404),
     ("GET", "/dang-nhap/quoc-gia", 503),
     ("GET", "/dang-nhap/quoc-gia/ve", 400),
     ("GET", "/api/v1/federation/nodes", 401),
