@@ -88,11 +88,25 @@ fn events_of(n: usize, dossiers: usize) -> Vec<SyncEvent> {
                     national_status: dossier::Status::parse(to).and_then(|s| s.national_code()),
                     comment: String::new(),
                     data: json!({}),
+                    figures: Some(figures_at(k, at)),
                 });
             }
         }
     }
     out
+}
+
+/// What a dossier adds to the figures after step `k`: received online at the second step,
+/// returned on time at the last.
+fn figures_at(k: usize, at: chrono::DateTime<Utc>) -> dossier::outbox::Figures {
+    dossier::outbox::Figures {
+        channel: Some("online".into()),
+        status: Some(STEPS[k].into()),
+        received_at: (k >= 1).then_some(at),
+        returned_at: (k + 1 == STEPS.len()).then_some(at),
+        outcome: (k + 1 == STEPS.len()).then(|| "on_time".into()),
+        ..dossier::outbox::Figures::default()
+    }
 }
 
 async fn signed(

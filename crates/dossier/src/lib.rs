@@ -15,7 +15,7 @@ pub mod api;
 mod bulk;
 pub mod demo;
 pub mod error;
-mod figures;
+pub(crate) mod figures;
 pub mod form;
 pub mod history;
 pub mod outbox;

@@ -43,6 +43,62 @@ pub struct OutboxEvent {
     pub comment: String,
     #[schema(value_type = Object)]
     pub data: Json<Value>,
+    /// What the dossier added to the report figures just after the event.
+    #[sqlx(flatten)]
+    pub figures: Figures,
+}
+
+/// What a dossier adds to the report figures at one moment: the columns of its row the
+/// roll-ups read (all empty for an event written before the outbox carried them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Figures {
+    /// `online` or `desk`.
+    pub channel: Option<String>,
+    pub status: Option<String>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    /// `early`, `on_time` or `late`.
+    pub outcome: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub fee_settled_at: Option<DateTime<Utc>>,
+    /// Paid through an online gateway, in đồng.
+    pub fee_online: Option<i64>,
+    /// Paid at the desk, in đồng.
+    pub fee_desk: Option<i64>,
+    pub rating: Option<String>,
+    pub rated_at: Option<DateTime<Utc>>,
+}
+
+impl Figures {
+    /// The roll-ups' facts of a dossier of `agency` and `procedure`, due on `appointment`,
+    /// with these figures; none when they were not carried.
+    pub fn facts(
+        &self,
+        agency: &str,
+        procedure: &str,
+        appointment: Option<NaiveDate>,
+    ) -> Option<report::rollup::Facts> {
+        let (Some(channel), Some(status)) = (&self.channel, &self.status) else {
+            return None;
+        };
+        let row = crate::figures::FactRow {
+            agency_code: agency.to_string(),
+            procedure_code: procedure.to_string(),
+            channel: channel.clone(),
+            status: status.clone(),
+            received_at: self.received_at,
+            appointment_date: appointment,
+            returned_at: self.returned_at,
+            outcome: self.outcome.clone(),
+            closed_at: self.closed_at,
+            fee_settled_at: self.fee_settled_at,
+            fee_online: self.fee_online,
+            fee_desk: self.fee_desk,
+            rating: self.rating.clone(),
+            rated_at: self.rated_at,
+        };
+        Some(row.facts())
+    }
 }
 
 /// How far behind the outbox is.
@@ -64,7 +120,9 @@ pub struct Backlog {
 
 const SELECT: &str = "SELECT o.id AS outbox_id, o.dossier_id, o.seq, o.event_id, o.code, o.agency_code, o.procedure_code, \
      o.applicant_cccd, o.applicant_name, o.submitted_at, o.appointment_date, o.written_at, \
-     e.at, e.action, e.from_status, e.to_status, e.comment, e.data \
+     e.at, e.action, e.from_status, e.to_status, e.comment, e.data, \
+     o.channel, o.status, o.received_at, o.returned_at, o.outcome, o.closed_at, o.fee_settled_at, \
+     o.fee_online, o.fee_desk, o.rating, o.rated_at \
      FROM dossier_outbox o JOIN dossier_events e ON e.id = o.event_id";
 
 /// Turns the outbox on: from now, every dossier event is also written to it. Idempotent.

@@ -78,6 +78,23 @@ pub struct SyncEvent {
     pub comment: String,
     #[schema(value_type = Object)]
     pub data: Value,
+    /// What the dossier added to the report figures just after the event, for the national
+    /// node's reports (none from a node that did not carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<dossier::outbox::Figures>,
+}
+
+impl SyncEvent {
+    /// The report roll-ups' facts of the dossier just after the event, when carried.
+    pub fn facts(&self) -> Option<report::rollup::Facts> {
+        self.figures.as_ref().and_then(|f| {
+            f.facts(
+                &self.agency_code,
+                &self.procedure_code,
+                self.appointment_date,
+            )
+        })
+    }
 }
 
 impl SyncEvent {
@@ -102,6 +119,7 @@ impl SyncEvent {
             to_status: o.to_status,
             comment: o.comment,
             data: o.data.0,
+            figures: o.figures.channel.is_some().then_some(o.figures),
         }
     }
 }

@@ -17,6 +17,8 @@ use kernel::{on_db, on_tx};
 
 use crate::error::{bad_signature, invalid, refused};
 use crate::rules::{self, H_DATE, H_NODE, H_NONCE, H_SIGNATURE};
+use report::rollup::Cube;
+
 use crate::{
     Federation, FederationError, NodeMove, NodeView, RefusedEvent, Registration, Result,
     SyncAnswer, SyncBatch, SyncEvent,
@@ -484,7 +486,7 @@ impl Federation {
     /// answers the events applied and those still waiting.
     async fn apply(
         &self,
-        tx: &mut Tx<'_>,
+        tx: &mut Tx<'static>,
         node: &str,
         events: &[&SyncEvent],
         now: DateTime<Utc>,
@@ -496,22 +498,28 @@ impl Federation {
         let waiting: Vec<(String, i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(match tx_backend(c) {
             Backend::Sqlite => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body FROM federation_events e \
                  LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
-                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT value FROM json_each($2)) AND e.seq > COALESCE(d.applied_seq, 0)",
+                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT value FROM json_each($2)) AND e.seq >= COALESCE(d.applied_seq, 0)",
             Backend::Postgres => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body::text FROM federation_events e \
                  LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
-                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND e.seq > COALESCE(d.applied_seq, 0)",
+                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND e.seq >= COALESCE(d.applied_seq, 0)",
         }).bind(node).bind(&ids).fetch_all(&mut *c).await)?;
-        let mut per: BTreeMap<String, (i64, Vec<(i64, String)>)> = BTreeMap::new();
+        // Per dossier: the number applied, the event applied last (for what it counted in
+        // the figures), and the events after it.
+        type Waiting = (i64, Option<String>, Vec<(i64, String)>);
+        let mut per: BTreeMap<String, Waiting> = BTreeMap::new();
         for (d, s, a, body) in waiting {
-            per.entry(d)
-                .or_insert_with(|| (a, Vec::new()))
-                .1
-                .push((s, body));
+            let w = per.entry(d).or_insert_with(|| (a, None, Vec::new()));
+            if s == a {
+                w.1 = Some(body);
+            } else {
+                w.2.push((s, body));
+            }
         }
         let mut applied = 0u64;
         let mut held = 0u64;
         let mut rows: Vec<Value> = Vec::new();
-        for (d, (from, evs)) in per {
+        let mut figures = Cube::default();
+        for (d, (from, before, evs)) in per {
             let seqs: Vec<i64> = evs.iter().map(|(s, _)| *s).collect();
             let to = rules::advance(from, &seqs);
             held += seqs.iter().filter(|s| **s > to).count() as u64;
@@ -526,6 +534,30 @@ impl Federation {
                 continue;
             };
             applied += (to - from) as u64;
+            // The report figures move by what the dossier counts now less what it counted,
+            // and by each supplement asked for in between, in this same transaction.
+            if let Some(b) = before
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<SyncEvent>(b).ok())
+                .and_then(|e| e.facts())
+            {
+                figures.add(&b, -1);
+            }
+            if let Some(a) = last.facts() {
+                figures.add(&a, 1);
+            }
+            for e in evs
+                .iter()
+                .filter(|(s, _)| *s > from && *s <= to)
+                .filter_map(|(_, b)| serde_json::from_str::<SyncEvent>(b).ok())
+                .filter(|e| e.action == "request_supplement")
+            {
+                figures.supplement(
+                    &e.agency_code,
+                    &e.procedure_code,
+                    kernel::clock::to_local(e.at).date(),
+                );
+            }
             rows.push(json!({
                 "d": d, "a": to, "code": last.code, "agency_code": last.agency_code,
                 "procedure_code": last.procedure_code, "applicant_cccd": last.applicant_cccd,
@@ -537,6 +569,7 @@ impl Federation {
         if rows.is_empty() {
             return Ok((applied, held));
         }
+        report::rollup::apply(tx, &figures).await?;
         let rows = Value::Array(rows).to_string();
         on_tx!(tx, c => sqlx::query(match tx_backend(c) {
             Backend::Sqlite => "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \

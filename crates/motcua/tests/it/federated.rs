@@ -177,6 +177,26 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     assert_eq!(s["registration"], "pending", "{s}");
     assert_eq!(node(&nat, &op, "ha-noi").await["events_received"], 0);
 
+    // The national reports before: the agency's figures as the national node has them.
+    let analyst = nat.token("vanhanh", &["reports:read"]).await;
+    let figures = || async {
+        let (st, f) = nat
+            .call(
+                "GET",
+                "/api/v1/reports/figures?agency=000.00.02.H26",
+                &analyst,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{f}");
+        (
+            f["totals"]["received_online"].as_i64().unwrap_or(-1)
+                + f["totals"]["received_desk"].as_i64().unwrap_or(-1),
+            f["open"]["in_progress"].as_i64().unwrap_or(-1),
+        )
+    };
+    let (received_before, open_before) = figures().await;
+
     // Approved, it catches up: the national view is the local one.
     let (st, v) = decide(&nat, &op, "ha-noi", "approve").await;
     assert_eq!(st, 200, "{v}");
@@ -190,6 +210,9 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
         national_view(&nat, &op, "ha-noi").await == mine
     })
     .await;
+    // The three dossiers received on the local node count in the national reports, in the
+    // same transaction as their status.
+    assert_eq!(figures().await, (received_before + 3, open_before + 3));
     let n = node(&nat, &op, "ha-noi").await;
     assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
     assert_eq!(n["events_applied"].as_i64(), Some(written), "{n}");
@@ -224,6 +247,8 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     let n = node(&nat, &op, "ha-noi").await;
     assert_eq!(n["events_received"].as_i64(), Some(written), "{n}");
     assert_eq!(national_view(&nat, &op, "ha-noi").await, mine);
+    // A replay counts nothing twice.
+    assert_eq!(figures().await, (received_before + 3, open_before + 3));
 
     // The citizen sees on the national node the dossier filed for them on the local node.
     let citizen = nat.token("001095012345", &["profile"]).await;
@@ -285,6 +310,7 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
         national_view(&nat, &op, "ha-noi").await == mine
     })
     .await;
+    assert_eq!(figures().await, (received_before + 4, open_before + 4));
 
     // Every decision is in the national audit chain; the local node's replay in its own.
     let decisions: i64 = kernel::on_db!(&nat.state.db, c => sqlx::query_scalar(
