@@ -24,6 +24,18 @@ fn national() -> FederationConfig {
     }
 }
 
+/// The local node of Hà Nội, answering for its agencies, under `nat`.
+fn ha_noi(nat: &TestApp) -> FederationConfig {
+    FederationConfig {
+        role: NodeRole::Local,
+        node_id: "ha-noi".into(),
+        national_url: nat.base.clone(),
+        agencies: vec!["*.H26".into()],
+        retry_max_seconds: 1,
+        ..FederationConfig::default()
+    }
+}
+
 async fn start(b: Backend, f: FederationConfig) -> TestApp {
     spawn_app(
         b,
@@ -122,18 +134,7 @@ fn filing(i: usize) -> Value {
 
 async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     let nat = start(b, national()).await;
-    let local = start(
-        b,
-        FederationConfig {
-            role: NodeRole::Local,
-            node_id: "ha-noi".into(),
-            national_url: nat.base.clone(),
-            agencies: vec!["*.H26".into()],
-            retry_max_seconds: 1,
-            ..FederationConfig::default()
-        },
-    )
-    .await;
+    let local = start(b, ha_noi(&nat)).await;
     let op = nat.token("vanhanh", &["federation:admin"]).await;
     let local_admin = local.token("quantri", &["federation:admin"]).await;
     let desk = local
@@ -612,18 +613,7 @@ async fn spec(app: &TestApp, code: &str) -> catalog::model::ProcedureSpec {
 
 async fn procedures_are_published_down_and_up_between_nodes(b: Backend) {
     let nat = start(b, national()).await;
-    let local = start(
-        b,
-        FederationConfig {
-            role: NodeRole::Local,
-            node_id: "ha-noi".into(),
-            national_url: nat.base.clone(),
-            agencies: vec!["*.H26".into()],
-            retry_max_seconds: 1,
-            ..FederationConfig::default()
-        },
-    )
-    .await;
+    let local = start(b, ha_noi(&nat)).await;
     let op = nat.token("vanhanh", &["federation:admin"]).await;
     let local_admin = local.token("quantri", &["federation:admin"]).await;
     until("the local node registers", || async {
