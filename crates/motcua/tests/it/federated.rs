@@ -555,10 +555,95 @@ async fn forged_replayed_and_unapproved_calls_are_refused_and_gaps_wait(b: Backe
     .await;
     assert_eq!(st, 422, "{v}");
 
+    // The catalogue: a page after a number; a negative number, a page in another node's
+    // name, a procedure of agencies it does not answer for, or no signature are refused.
+    const CHANGES: &str = "/api/v1/federation/catalog/changes";
+    const PUBLISH: &str = "/api/v1/federation/catalog/publish";
+    let pull = |after: i64| json!({"after": after, "limit": 5}).to_string().into_bytes();
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        CHANGES,
+        &pull(0),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["last"].as_i64(), v["more"].as_bool()),
+        (Some(5), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["publisher"], "national");
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        CHANGES,
+        &pull(-1),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+    let r = nat
+        .client
+        .post(nat.url(CHANGES))
+        .header("content-type", "application/json")
+        .body(pull(0))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 401);
+    let spec = nat
+        .state
+        .catalog
+        .procedure("2.001610", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .spec;
+    let page = |publisher: &str| {
+        json!({"publisher": publisher, "after": 0, "last": 1, "more": false,
+               "procedures": [{"version": 1, "spec": spec}]})
+        .to_string()
+        .into_bytes()
+    };
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        PUBLISH,
+        &page("bo-tu-phap"),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    assert_eq!(v["code"], "agency_not_yours");
+    let (st, v) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        PUBLISH,
+        &page("ha-noi"),
+        &Signed::now(&nat),
+    )
+    .await;
+    assert_eq!(st, 422, "{v}");
+
     // Suspended, it is refused again.
     let (st, _) = decide(&nat, &op, "bo-tu-phap", "suspend").await;
     assert_eq!(st, 200);
     let (st, _) = send(&nat, &key, "bo-tu-phap", EVENTS, &one, &Signed::now(&nat)).await;
+    assert_eq!(st, 403);
+    let (st, _) = send(
+        &nat,
+        &key,
+        "bo-tu-phap",
+        CHANGES,
+        &pull(0),
+        &Signed::now(&nat),
+    )
+    .await;
     assert_eq!(st, 403);
     let n = node(&nat, &op, "bo-tu-phap").await;
     assert_eq!(
