@@ -214,9 +214,9 @@ async fn run_backend(
                 let r =
                     signed(&http, &base, &key, &node, "/api/v1/federation/events", body).await?;
                 let status = r.status();
-                let answer: SyncAnswer = r
-                    .json()
-                    .await
+                let text = r.text().await?;
+                anyhow::ensure!(status.is_success(), "{node}: the answer ({status}): {text}");
+                let answer: SyncAnswer = serde_json::from_str(&text)
                     .with_context(|| format!("{node}: the answer ({status})"))?;
                 let done = Instant::now();
                 anyhow::ensure!(

@@ -172,9 +172,15 @@ async fn events(
     bytes: Bytes,
 ) -> Result<Json<SyncAnswer>, ApiError> {
     let caller = f
-        .check_call(method.as_str(), &path_of(&uri), &headers, &bytes, None)
+        .verify_call(method.as_str(), &path_of(&uri), &headers, &bytes, None)
         .await?;
-    let batch: SyncBatch = parse(&bytes)?;
+    let batch: SyncBatch = match parse(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            f.spend_alone(&caller).await?;
+            return Err(e.into());
+        }
+    };
     Ok(Json(f.receive(&caller, batch).await?))
 }
 

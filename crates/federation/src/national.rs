@@ -1,7 +1,8 @@
 //! The national node's side: the register of local nodes, the check of each signed call, and
 //! the events received, each applied once and in order per dossier.
 
-use std::collections::{BTreeMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::HeaderMap;
@@ -34,6 +35,9 @@ pub struct Caller {
     /// Its status here, none for a node not registered yet.
     pub status: Option<String>,
     pub agencies: Vec<String>,
+    /// The call's nonce, and when it was checked: spent once, with what the call changes.
+    nonce: String,
+    checked_at: DateTime<Utc>,
 }
 
 /// A dossier as the national node holds it.
@@ -65,8 +69,54 @@ fn clean(s: &str, max: usize) -> bool {
 impl Federation {
     /// Checks a call from another node: named node, time within the window, a fresh nonce,
     /// and the signature of the node's registered key (or, for a node registering, of the key
-    /// `offered`). A replay is refused.
+    /// `offered`). A replay is refused: the nonce is spent here, in a transaction of its own.
     pub async fn check_call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        offered: Option<&str>,
+    ) -> Result<Caller> {
+        let caller = self
+            .verify_call(method, path_and_query, headers, body, offered)
+            .await?;
+        self.spend_alone(&caller).await?;
+        Ok(caller)
+    }
+
+    /// Spends a verified call's nonce in a transaction of its own.
+    pub(crate) async fn spend_alone(&self, caller: &Caller) -> Result<()> {
+        let mut tx = Tx::begin(&self.db).await?;
+        self.spend(&mut tx, caller).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spends a verified call's nonce in `tx`, so that the call's changes and the nonce are
+    /// kept together or not at all; a nonce spent before is a replay. Every so many calls,
+    /// nonces older than twice the time window are forgotten.
+    pub(crate) async fn spend(&self, tx: &mut Tx<'_>, caller: &Caller) -> Result<()> {
+        let fresh = on_tx!(tx, c => sqlx::query(
+            "INSERT INTO federation_nonces (node_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (node_id, nonce) DO NOTHING"
+        ).bind(&caller.node).bind(&caller.nonce).bind(caller.checked_at).execute(c).await.map(|r| r.rows_affected()))?;
+        if fresh == 0 {
+            return Err(bad_signature(
+                "lời gọi này đã được gửi trước đó (phát lại)",
+                "this call was made before (a replay)",
+            ));
+        }
+        if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
+            let before = caller.checked_at - Duration::seconds(rules::WINDOW_SECS * 2);
+            on_tx!(tx, c => sqlx::query("DELETE FROM federation_nonces WHERE seen_at < $1")
+                .bind(before).execute(c).await.map(|_| ()))?;
+        }
+        Ok(())
+    }
+
+    /// Checks a call's name, time window and signature, without spending its nonce: the
+    /// caller spends it with [`Federation::spend`] in the transaction of what the call does.
+    pub(crate) async fn verify_call(
         &self,
         method: &str,
         path_and_query: &str,
@@ -122,20 +172,6 @@ impl Federation {
                 "the signature does not match the node's key",
             ));
         }
-        let fresh = on_db!(&self.db, c => sqlx::query(
-            "INSERT INTO federation_nonces (node_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (node_id, nonce) DO NOTHING"
-        ).bind(node).bind(nonce).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
-        if fresh == 0 {
-            return Err(bad_signature(
-                "lời gọi này đã được gửi trước đó (phát lại)",
-                "this call was made before (a replay)",
-            ));
-        }
-        if CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(200) {
-            let before = now - Duration::seconds(rules::WINDOW_SECS * 2);
-            on_db!(&self.db, c => sqlx::query("DELETE FROM federation_nonces WHERE seen_at < $1")
-                .bind(before).execute(c).await.map(|_| ()))?;
-        }
         let (status, agencies) = match known {
             Some((_, s, a)) => (Some(s), serde_json::from_str(&a).unwrap_or_default()),
             None => (None, Vec::new()),
@@ -144,6 +180,8 @@ impl Federation {
             node: node.to_string(),
             status,
             agencies,
+            nonce: nonce.to_string(),
+            checked_at: now,
         })
     }
 
@@ -344,7 +382,20 @@ impl Federation {
 
     /// Takes a request of events from an active node: each new one stored, each known one
     /// ignored, each dossier's events applied in order as far as they run without a gap.
+    /// The call's nonce is spent in the same transaction, so a request is kept with its nonce
+    /// or not at all (and one durable commit serves both).
     pub async fn receive(&self, caller: &Caller, batch: SyncBatch) -> Result<SyncAnswer> {
+        let mut tx = Tx::begin(&self.db).await?;
+        self.spend(&mut tx, caller).await?;
+        if let Err(e) = Self::admissible(caller, &batch) {
+            tx.commit().await?;
+            return Err(e);
+        }
+        self.receive_in(tx, caller, batch).await
+    }
+
+    /// Whether an active node sent a request of an allowed size.
+    fn admissible(caller: &Caller, batch: &SyncBatch) -> Result<()> {
         match caller.status.as_deref() {
             Some("active") => {}
             Some(s) => {
@@ -369,6 +420,15 @@ impl Federation {
                 format!("at most {} events a request", crate::MAX_BATCH_EVENTS),
             ));
         }
+        Ok(())
+    }
+
+    async fn receive_in(
+        &self,
+        mut tx: Tx<'static>,
+        caller: &Caller,
+        batch: SyncBatch,
+    ) -> Result<SyncAnswer> {
         let mut answer = SyncAnswer::default();
         let mut accepted: Vec<&SyncEvent> = Vec::with_capacity(batch.events.len());
         let mut seen: HashSet<(&str, i64)> = HashSet::new();
@@ -402,23 +462,54 @@ impl Federation {
             }
         }
         let now = self.clock.now();
-        let mut tx = Tx::begin(&self.db).await?;
         if !accepted.is_empty() {
-            let rows = Value::Array(
-                accepted
-                    .iter()
-                    .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-                    .collect(),
-            )
-            .to_string();
-            let stored = on_tx!(&mut tx, c => sqlx::query(match tx_backend(c) {
-                Backend::Sqlite => "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
-                     SELECT $1, value->>'dossier_id', value->>'seq', value->>'event_id', $2, value FROM json_each($3) WHERE true \
-                     ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
-                Backend::Postgres => "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
-                     SELECT $1, e->>'dossier_id', (e->>'seq')::bigint, e->>'event_id', $2, e FROM jsonb_array_elements($3::jsonb) e \
-                     ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
-            }).bind(&caller.node).bind(now).bind(&rows).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            let stored = match &mut tx {
+                Tx::Sqlite(t) => {
+                    let rows = Value::Array(
+                        accepted
+                            .iter()
+                            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+                            .collect(),
+                    )
+                    .to_string();
+                    sqlx::query(
+                        "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
+                         SELECT $1, value->>'dossier_id', value->>'seq', value->>'event_id', $2, value FROM json_each($3) WHERE true \
+                         ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
+                    )
+                    .bind(&caller.node)
+                    .bind(now)
+                    .bind(&rows)
+                    .execute(&mut **t)
+                    .await?
+                    .rows_affected()
+                }
+                Tx::Postgres(t) => {
+                    // Columns bound as arrays: PostgreSQL reads each body once, as it stores it.
+                    let ids: Vec<&str> = accepted.iter().map(|e| e.dossier_id.as_str()).collect();
+                    let seqs: Vec<i64> = accepted.iter().map(|e| e.seq).collect();
+                    let event_ids: Vec<&str> =
+                        accepted.iter().map(|e| e.event_id.as_str()).collect();
+                    let bodies: Vec<String> = accepted
+                        .iter()
+                        .map(|e| serde_json::to_string(e).unwrap_or_else(|_| "null".into()))
+                        .collect();
+                    sqlx::query(
+                        "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
+                         SELECT $1, d, s, i, $2, b FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[]) AS t(d, s, i, b) \
+                         ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
+                    )
+                    .bind(&caller.node)
+                    .bind(now)
+                    .bind(&ids)
+                    .bind(&seqs)
+                    .bind(&event_ids)
+                    .bind(&bodies)
+                    .execute(&mut **t)
+                    .await?
+                    .rows_affected()
+                }
+            };
             answer.stored = stored;
             if (stored as usize) < accepted.len() {
                 // Some were known: a repeat, or another event under the same number.
@@ -451,7 +542,12 @@ impl Federation {
                 .map(|e| e.written_at)
                 .min()
                 .map(|w| (now - w).num_milliseconds().max(0));
-            let (applied, held) = self.apply(&mut tx, &caller.node, &accepted, now).await?;
+            // Unless some were known already (and so may differ from what is stored), the
+            // events of this request are read from it rather than from the database.
+            let fresh = stored as usize == accepted.len();
+            let (applied, held) = self
+                .apply(&mut tx, &caller.node, &accepted, fresh, now)
+                .await?;
             answer.applied = applied;
             answer.held = held;
             on_tx!(&mut tx, c => sqlx::query(
@@ -483,41 +579,76 @@ impl Federation {
     }
 
     /// Applies the dossiers of `events` as far as their stored events run without a gap;
-    /// answers the events applied and those still waiting.
+    /// answers the events applied and those still waiting. When `fresh`, every event of the
+    /// request was stored just now, so the database is asked only for the others.
     async fn apply(
         &self,
         tx: &mut Tx<'static>,
         node: &str,
         events: &[&SyncEvent],
+        fresh: bool,
         now: DateTime<Utc>,
     ) -> Result<(u64, u64)> {
-        let mut ids: Vec<&str> = events.iter().map(|e| e.dossier_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        let waiting: Vec<(String, i64, i64, String)> = on_tx!(tx, c => sqlx::query_as(match tx_backend(c) {
-            Backend::Sqlite => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body FROM federation_events e \
-                 LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
-                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT value FROM json_each($2)) AND e.seq >= COALESCE(d.applied_seq, 0)",
-            Backend::Postgres => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), e.body::text FROM federation_events e \
-                 LEFT JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
-                 WHERE e.node_id = $1 AND e.dossier_id IN (SELECT jsonb_array_elements_text($2::jsonb)) AND e.seq >= COALESCE(d.applied_seq, 0)",
-        }).bind(node).bind(&ids).fetch_all(&mut *c).await)?;
+        // Per dossier, the numbers this request holds, when they run without a gap: the
+        // stored events in that range are these ones.
+        let mut ranges: BTreeMap<&str, (i64, i64, usize)> = BTreeMap::new();
+        let mut mine: HashMap<(&str, i64), &SyncEvent> = HashMap::with_capacity(events.len());
+        for e in events {
+            let r = ranges
+                .entry(e.dossier_id.as_str())
+                .or_insert((e.seq, e.seq, 0));
+            r.0 = r.0.min(e.seq);
+            r.1 = r.1.max(e.seq);
+            r.2 += 1;
+            mine.insert((e.dossier_id.as_str(), e.seq), e);
+        }
+        let asked = Value::Array(
+            ranges
+                .iter()
+                .map(|(d, (lo, hi, n))| {
+                    if fresh && (hi - lo + 1) as usize == *n {
+                        json!({ "d": d, "lo": lo, "hi": hi })
+                    } else {
+                        json!({ "d": d })
+                    }
+                })
+                .collect(),
+        )
+        .to_string();
+        // The dossiers are looked up one by one by key, however many the node has (in SQLite,
+        // CROSS JOIN keeps the list of dossiers as the outer loop).
+        let waiting: Vec<(String, i64, i64, Option<String>)> = on_tx!(tx, c => sqlx::query_as(match tx_backend(c) {
+            Backend::Sqlite => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), \
+                 CASE WHEN e.seq BETWEEN i.value->>'lo' AND i.value->>'hi' AND e.seq <> COALESCE(d.applied_seq, 0) THEN NULL ELSE e.body END \
+                 FROM json_each($2) i \
+                 CROSS JOIN federation_events e ON e.node_id = $1 AND e.dossier_id = i.value->>'d' \
+                 LEFT JOIN federation_dossiers d ON d.node_id = $1 AND d.dossier_id = i.value->>'d' \
+                 WHERE e.seq >= COALESCE(d.applied_seq, 0)",
+            Backend::Postgres => "SELECT i.d, e.seq, a.applied, \
+                 CASE WHEN e.seq BETWEEN i.lo AND i.hi AND e.seq <> a.applied THEN NULL ELSE e.body END \
+                 FROM jsonb_to_recordset($2::jsonb) AS i(d text, lo bigint, hi bigint) \
+                 CROSS JOIN LATERAL (SELECT COALESCE((SELECT applied_seq FROM federation_dossiers WHERE node_id = $1 AND dossier_id = i.d), 0) AS applied) a \
+                 JOIN LATERAL (SELECT seq, body FROM federation_events WHERE node_id = $1 AND dossier_id = i.d AND seq >= a.applied) e ON true",
+        }).bind(node).bind(&asked).fetch_all(&mut *c).await)?;
         // Per dossier: the number applied, the event applied last (for what it counted in
         // the figures), and the events after it.
-        type Waiting = (i64, Option<String>, Vec<(i64, String)>);
+        type Waiting<'a> = (i64, Option<SyncEvent>, Vec<(i64, Cow<'a, SyncEvent>)>);
         let mut per: BTreeMap<String, Waiting> = BTreeMap::new();
         for (d, s, a, body) in waiting {
+            let event = match body {
+                Some(b) => serde_json::from_str::<SyncEvent>(&b).ok().map(Cow::Owned),
+                None => mine.get(&(d.as_str(), s)).map(|e| Cow::Borrowed(*e)),
+            };
             let w = per.entry(d).or_insert_with(|| (a, None, Vec::new()));
             if s == a {
-                w.1 = Some(body);
-            } else {
-                w.2.push((s, body));
+                w.1 = event.map(Cow::into_owned);
+            } else if let Some(e) = event {
+                w.2.push((s, e));
             }
         }
         let mut applied = 0u64;
         let mut held = 0u64;
-        let mut rows: Vec<Value> = Vec::new();
+        let mut rows: Vec<Applied> = Vec::new();
         let mut figures = Cube::default();
         for (d, (from, before, evs)) in per {
             let seqs: Vec<i64> = evs.iter().map(|(s, _)| *s).collect();
@@ -526,21 +657,13 @@ impl Federation {
             if to == from {
                 continue;
             }
-            let Some(last) = evs
-                .iter()
-                .find(|(s, _)| *s == to)
-                .and_then(|(_, b)| serde_json::from_str::<SyncEvent>(b).ok())
-            else {
+            let Some(last) = evs.iter().find(|(s, _)| *s == to).map(|(_, e)| e) else {
                 continue;
             };
             applied += (to - from) as u64;
             // The report figures move by what the dossier counts now less what it counted,
             // and by each supplement asked for in between, in this same transaction.
-            if let Some(b) = before
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<SyncEvent>(b).ok())
-                .and_then(|e| e.facts())
-            {
+            if let Some(b) = before.as_ref().and_then(SyncEvent::facts) {
                 figures.add(&b, -1);
             }
             if let Some(a) = last.facts() {
@@ -549,7 +672,7 @@ impl Federation {
             for e in evs
                 .iter()
                 .filter(|(s, _)| *s > from && *s <= to)
-                .filter_map(|(_, b)| serde_json::from_str::<SyncEvent>(b).ok())
+                .map(|(_, e)| e)
                 .filter(|e| e.action == "request_supplement")
             {
                 figures.supplement(
@@ -558,38 +681,95 @@ impl Federation {
                     kernel::clock::to_local(e.at).date(),
                 );
             }
-            rows.push(json!({
-                "d": d, "a": to, "code": last.code, "agency_code": last.agency_code,
-                "procedure_code": last.procedure_code, "applicant_cccd": last.applicant_cccd,
-                "applicant_name": last.applicant_name, "status": last.to_status,
-                "submitted_at": last.submitted_at, "appointment_date": last.appointment_date,
-                "at": last.at,
-            }));
+            rows.push(Applied {
+                dossier_id: d,
+                seq: to,
+                event: last.as_ref().clone(),
+            });
         }
         if rows.is_empty() {
             return Ok((applied, held));
         }
         report::rollup::apply(tx, &figures).await?;
-        let rows = Value::Array(rows).to_string();
-        on_tx!(tx, c => sqlx::query(match tx_backend(c) {
-            Backend::Sqlite => "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
+        match tx {
+            Tx::Sqlite(t) => {
+                let rows = Value::Array(rows.iter().map(|r| {
+                    let e = &r.event;
+                    json!({
+                        "d": r.dossier_id, "a": r.seq, "code": e.code, "agency_code": e.agency_code,
+                        "procedure_code": e.procedure_code, "applicant_cccd": e.applicant_cccd,
+                        "applicant_name": e.applicant_name, "status": e.to_status,
+                        "submitted_at": e.submitted_at, "appointment_date": e.appointment_date,
+                        "at": e.at,
+                    })
+                }).collect()).to_string();
+                sqlx::query(UPSERT_DOSSIERS_SQLITE)
+                    .bind(node)
+                    .bind(now)
+                    .bind(&rows)
+                    .execute(&mut **t)
+                    .await?;
+            }
+            Tx::Postgres(t) => {
+                // Columns bound as arrays, as the events are.
+                let col = |f: fn(&Applied) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+                let opt = |f: fn(&Applied) -> Option<&str>| {
+                    rows.iter().map(f).collect::<Vec<Option<&str>>>()
+                };
+                sqlx::query(UPSERT_DOSSIERS_POSTGRES)
+                    .bind(node)
+                    .bind(now)
+                    .bind(col(|r| &r.dossier_id))
+                    .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
+                    .bind(opt(|r| r.event.code.as_deref()))
+                    .bind(col(|r| &r.event.agency_code))
+                    .bind(col(|r| &r.event.procedure_code))
+                    .bind(opt(|r| r.event.applicant_cccd.as_deref()))
+                    .bind(col(|r| &r.event.applicant_name))
+                    .bind(col(|r| &r.event.to_status))
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.event.submitted_at)
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.event.appointment_date)
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(rows.iter().map(|r| r.event.at).collect::<Vec<_>>())
+                    .execute(&mut **t)
+                    .await?;
+            }
+        }
+        Ok((applied, held))
+    }
+}
+
+/// A dossier moved forward by a request: its id, the number of its last event applied, and
+/// that event.
+struct Applied {
+    dossier_id: String,
+    seq: i64,
+    event: SyncEvent,
+}
+
+const UPSERT_DOSSIERS_SQLITE: &str = "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
                  SELECT $1, value->>'d', value->>'a', value->>'code', value->>'agency_code', value->>'procedure_code', value->>'applicant_cccd', value->>'applicant_name', \
                  value->>'status', value->>'submitted_at', value->>'appointment_date', value->>'at', $2 FROM json_each($3) WHERE true \
                  ON CONFLICT (node_id, dossier_id) DO UPDATE SET applied_seq = excluded.applied_seq, code = excluded.code, agency_code = excluded.agency_code, \
                  procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
                  submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
-                 WHERE excluded.applied_seq > federation_dossiers.applied_seq",
-            Backend::Postgres => "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
+                 WHERE excluded.applied_seq > federation_dossiers.applied_seq";
+
+const UPSERT_DOSSIERS_POSTGRES: &str = "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
                  SELECT $1, r.d, r.a, r.code, r.agency_code, r.procedure_code, r.applicant_cccd, r.applicant_name, r.status, r.submitted_at, r.appointment_date, r.at, $2 \
-                 FROM jsonb_to_recordset($3::jsonb) AS r(d text, a bigint, code text, agency_code text, procedure_code text, applicant_cccd text, applicant_name text, status text, submitted_at timestamptz, appointment_date date, at timestamptz) \
+                 FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::date[], $13::timestamptz[]) \
+                 AS r(d, a, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, at) \
                  ON CONFLICT (node_id, dossier_id) DO UPDATE SET applied_seq = excluded.applied_seq, code = excluded.code, agency_code = excluded.agency_code, \
                  procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
                  submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
-                 WHERE excluded.applied_seq > federation_dossiers.applied_seq",
-        }).bind(node).bind(now).bind(&rows).execute(&mut *c).await.map(|_| ()))?;
-        Ok((applied, held))
-    }
-}
+                 WHERE excluded.applied_seq > federation_dossiers.applied_seq";
 
 /// Which database a connection of a transaction talks to (for the SQL that differs).
 enum Backend {

@@ -234,8 +234,11 @@ impl DurableCluster {
         }
         initdb(&data, true)?;
         let port = free_port()?;
+        // MOTCUA_BENCH_PG_OPTIONS adds server options, for example to load
+        // pg_stat_statements while a benchmark runs.
+        let extra = std::env::var("MOTCUA_BENCH_PG_OPTIONS").unwrap_or_default();
         let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=300 -c shared_buffers=256MB",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=300 -c shared_buffers=256MB {extra}",
             dir.path().to_string_lossy()
         );
         pg_start(&tool("pg_ctl")?, &data, &opts, &dir.path().join("log"))?;
