@@ -864,3 +864,81 @@ pub async fn list_nodes(db: &kernel::db::Db) -> Result<Vec<NodeView>> {
     }
     Ok(all)
 }
+
+/// Rows read at a time when the figures are recomputed.
+const FIGURES_PAGE: i64 = 2000;
+
+fn unreadable(e: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+impl Federation {
+    /// What the federated dossiers add to the report figures, recomputed from the events
+    /// held: each dossier as its last applied event describes it, and each supplement asked
+    /// for up to that event. It is what [`Federation::receive`] has added to the roll-ups,
+    /// one difference at a time.
+    async fn federated_figures(
+        &self,
+        tx: &mut Tx<'static>,
+    ) -> std::result::Result<Cube, sqlx::Error> {
+        let mut cube = Cube::default();
+        if self.role() != NodeRole::National {
+            return Ok(cube);
+        }
+        let mut after = (String::new(), String::new());
+        loop {
+            let rows: Vec<(String, String, String)> = on_tx!(&mut *tx, c => sqlx::query_as(
+                "SELECT d.node_id, d.dossier_id, e.body FROM federation_dossiers d \
+                 JOIN federation_events e ON e.node_id = d.node_id AND e.dossier_id = d.dossier_id AND e.seq = d.applied_seq \
+                 WHERE (d.node_id, d.dossier_id) > ($1, $2) ORDER BY d.node_id, d.dossier_id LIMIT $3"
+            ).bind(&after.0).bind(&after.1).bind(FIGURES_PAGE).fetch_all(&mut *c).await)?;
+            let full = rows.len() as i64 == FIGURES_PAGE;
+            for (node, dossier, body) in rows {
+                let e: SyncEvent = serde_json::from_str(&body).map_err(unreadable)?;
+                if let Some(f) = e.facts() {
+                    cube.add(&f, 1);
+                }
+                after = (node, dossier);
+            }
+            if !full {
+                break;
+            }
+        }
+        let mut after = (String::new(), String::new(), 0i64);
+        loop {
+            let rows: Vec<(String, String, i64, String)> = on_tx!(&mut *tx, c => sqlx::query_as(
+                "SELECT e.node_id, e.dossier_id, e.seq, e.body FROM federation_events e \
+                 JOIN federation_dossiers d ON d.node_id = e.node_id AND d.dossier_id = e.dossier_id \
+                 WHERE e.seq <= d.applied_seq AND e.body LIKE '%request_supplement%' \
+                 AND (e.node_id, e.dossier_id, e.seq) > ($1, $2, $3) \
+                 ORDER BY e.node_id, e.dossier_id, e.seq LIMIT $4"
+            ).bind(&after.0).bind(&after.1).bind(after.2).bind(FIGURES_PAGE).fetch_all(&mut *c).await)?;
+            let full = rows.len() as i64 == FIGURES_PAGE;
+            for (node, dossier, seq, body) in rows {
+                let e: SyncEvent = serde_json::from_str(&body).map_err(unreadable)?;
+                if e.action == "request_supplement" {
+                    cube.supplement(
+                        &e.agency_code,
+                        &e.procedure_code,
+                        kernel::clock::to_local(e.at).date(),
+                    );
+                }
+                after = (node, dossier, seq);
+            }
+            if !full {
+                break;
+            }
+        }
+        cube.prune();
+        Ok(cube)
+    }
+}
+
+impl report::Remote for Federation {
+    fn cube<'a>(
+        &'a self,
+        tx: &'a mut Tx<'static>,
+    ) -> report::BoxFuture<'a, std::result::Result<Cube, sqlx::Error>> {
+        Box::pin(self.federated_figures(tx))
+    }
+}

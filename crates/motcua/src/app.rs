@@ -280,11 +280,6 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         dossiers.clone(),
         dossiers.clone(),
     ));
-    // A new or upgraded database: count the dossiers it already has.
-    reports
-        .ensure_built()
-        .await
-        .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
     let exchange = Arc::new(exchange::Exchange::new(
         db.clone(),
         opts.clock.clone(),
@@ -344,6 +339,13 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
         .await
         .map_err(|e| anyhow::anyhow!("opening the federation failed: {e}"))?,
     );
+    // On a national node the figures also count every local node's dossiers.
+    reports.set_remote(federation.clone());
+    // A new or upgraded database: count the dossiers it already has.
+    reports
+        .ensure_built()
+        .await
+        .map_err(|e| anyhow::anyhow!("building the report roll-ups failed: {e}"))?;
     Ok(AppState {
         cabinet,
         federation,

@@ -38,7 +38,7 @@ use kernel::on_db;
 
 pub use error::ReportError;
 use error::invalid;
-pub use rebuild::{Check, Rebuilt, Source};
+pub use rebuild::{Check, Rebuilt, Remote, Source};
 pub use rollup::{Facts, Metrics, Open};
 
 type Result<T, E = ReportError> = std::result::Result<T, E>;
@@ -71,7 +71,8 @@ pub struct OverdueLine {
     pub step: Option<String>,
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A future that borrows what made it.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Reads the dossiers the overdue list shows; the dossier system answers it.
 pub trait OverdueSource: Send + Sync {
@@ -361,6 +362,8 @@ pub struct Reports {
     catalog: Arc<Catalog>,
     identity: Arc<identity::Identity>,
     source: Arc<dyn Source>,
+    /// Figures kept outside the source (a national node's federated dossiers), once set.
+    remote: std::sync::OnceLock<Arc<dyn Remote>>,
     overdue: Arc<dyn OverdueSource>,
     names: RwLock<HashMap<String, String>>,
     public_cache: PublicCache,
@@ -440,6 +443,7 @@ impl Reports {
             catalog,
             identity,
             source,
+            remote: std::sync::OnceLock::new(),
             overdue,
             names: RwLock::new(HashMap::new()),
             public_cache: std::sync::Mutex::new(HashMap::new()),
@@ -451,14 +455,24 @@ impl Reports {
         to_local(self.clock.now()).date()
     }
 
+    /// Adds the figures kept outside the source to what a rebuild or a check recomputes
+    /// (once; a second call is ignored and answers false).
+    pub fn set_remote(&self, remote: Arc<dyn Remote>) -> bool {
+        self.remote.set(remote).is_ok()
+    }
+
+    fn remote(&self) -> Option<&dyn Remote> {
+        self.remote.get().map(|r| r.as_ref())
+    }
+
     /// Recomputes every roll-up from the raw rows.
     pub async fn rebuild(&self) -> Result<Rebuilt> {
-        Ok(rebuild::rebuild(self.source.as_ref(), self.clock.now()).await?)
+        Ok(rebuild::rebuild(self.source.as_ref(), self.remote(), self.clock.now()).await?)
     }
 
     /// Compares the roll-ups with their recomputation.
     pub async fn check(&self) -> Result<Check> {
-        Ok(rebuild::check(&self.db, self.source.as_ref()).await?)
+        Ok(rebuild::check(&self.db, self.source.as_ref(), self.remote()).await?)
     }
 
     /// Rebuilds the roll-ups when they never were (a new or upgraded database); answers

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use kernel::audit::Tx;
@@ -17,7 +18,8 @@ use kernel::batch::Committer;
 use kernel::db::Backend;
 use kernel::on_tx;
 
-use crate::rollup::COLUMNS;
+use crate::BoxFuture;
+use crate::rollup::{COLUMNS, Cube};
 
 /// The raw rows the roll-ups are recomputed from, as SQL over the source's own tables.
 pub trait Source: Send + Sync {
@@ -28,6 +30,75 @@ pub trait Source: Send + Sync {
     fn open_sql(&self, backend: Backend) -> String;
     /// The group commit the source's changes go through.
     fn committer(&self) -> &Committer;
+}
+
+/// Figures that are not rows of the source's tables: on a national node, the dossiers of
+/// every local node, as the last event applied to each describes them. They are recomputed
+/// inside the rebuild's or the check's own transaction, so they agree with what it reads.
+pub trait Remote: Send + Sync {
+    /// What every such dossier adds to the figures.
+    fn cube<'a>(&'a self, tx: &'a mut Tx<'static>) -> BoxFuture<'a, Result<Cube, sqlx::Error>>;
+}
+
+/// The remote figures as one JSON parameter (`$1` of the queries that recompute), none
+/// when there are none.
+fn remote_param(c: &Cube) -> Option<String> {
+    let flows: Vec<_> = c
+        .flows
+        .iter()
+        .filter(|(_, m)| !m.is_zero())
+        .map(|((a, p, d), m)| json!({"a": a, "p": p, "d": d, "m": m.to_array()}))
+        .collect();
+    let open: Vec<_> = c
+        .open
+        .iter()
+        .filter(|(_, o)| !o.is_zero())
+        .map(|((a, p, d), o)| json!({"a": a, "p": p, "d": d, "x": o.active, "y": o.paused}))
+        .collect();
+    if flows.is_empty() && open.is_empty() {
+        return None;
+    }
+    Some(json!({"flows": flows, "open": open}).to_string())
+}
+
+/// The remote cells of the base roll-up, read from the JSON parameter `$1`.
+fn remote_flows_sql(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let cols: Vec<String> = COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("f.value->>'$.m[{i}]' AS {c}"))
+                .collect();
+            format!(
+                "SELECT f.value->>'a' AS agency, f.value->>'p' AS procedure, f.value->>'d' AS day, {} FROM json_each($1, '$.flows') f",
+                cols.join(", ")
+            )
+        }
+        Backend::Postgres => {
+            let cols: Vec<String> = COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("CAST(f->'m'->>{i} AS BIGINT) AS {c}"))
+                .collect();
+            format!(
+                "SELECT f->>'a' AS agency, f->>'p' AS procedure, CAST(f->>'d' AS DATE) AS day, {} FROM jsonb_array_elements(CAST($1 AS JSONB)->'flows') f",
+                cols.join(", ")
+            )
+        }
+    }
+}
+
+/// The remote dossiers in progress, read from the JSON parameter `$1`.
+fn remote_open_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT o.value->>'a' AS agency, o.value->>'p' AS procedure, o.value->>'d' AS due, o.value->>'x' AS active, o.value->>'y' AS paused FROM json_each($1, '$.open') o"
+        }
+        Backend::Postgres => {
+            "SELECT o->>'a' AS agency, o->>'p' AS procedure, CAST(o->>'d' AS DATE) AS due, CAST(o->>'x' AS BIGINT) AS active, CAST(o->>'y' AS BIGINT) AS paused FROM jsonb_array_elements(CAST($1 AS JSONB)->'open') o"
+        }
+    }
 }
 
 fn sums() -> String {
@@ -54,19 +125,25 @@ pub(crate) fn month_expr(backend: Backend, col: &str) -> String {
     }
 }
 
-/// The base roll-up as the raw rows give it.
-fn flows_grouped(source: &dyn Source, backend: Backend) -> String {
+/// The base roll-up as the raw rows give it, with the remote cells when there are some.
+fn flows_grouped(source: &dyn Source, backend: Backend, remote: bool) -> String {
+    let mut rows = source.flows_sql(backend);
+    if remote {
+        rows = format!("{rows} UNION ALL {}", remote_flows_sql(backend));
+    }
     format!(
-        "SELECT agency, procedure, day, {} FROM ({}) f GROUP BY agency, procedure, day",
+        "SELECT agency, procedure, day, {} FROM ({rows}) f GROUP BY agency, procedure, day",
         sums(),
-        source.flows_sql(backend)
     )
 }
 
-fn open_grouped(source: &dyn Source, backend: Backend) -> String {
+fn open_grouped(source: &dyn Source, backend: Backend, remote: bool) -> String {
+    let mut rows = source.open_sql(backend);
+    if remote {
+        rows = format!("{rows} UNION ALL {}", remote_open_sql(backend));
+    }
     format!(
-        "SELECT agency, procedure, due, SUM(active) AS active, SUM(paused) AS paused FROM ({}) o GROUP BY agency, procedure, due",
-        source.open_sql(backend)
+        "SELECT agency, procedure, due, SUM(active) AS active, SUM(paused) AS paused FROM ({rows}) o GROUP BY agency, procedure, due",
     )
 }
 
@@ -96,11 +173,32 @@ const TABLES: [&str; 5] = [
 ];
 
 async fn exec(tx: &mut Tx<'static>, sql: &str) -> Result<u64, sqlx::Error> {
-    on_tx!(&mut *tx, c => sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *c).await.map(|r| r.rows_affected()))
+    exec_with(tx, sql, None).await
 }
 
-async fn count(tx: &mut Tx<'static>, sql: &str) -> Result<i64, sqlx::Error> {
-    on_tx!(&mut *tx, c => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut *c).await)
+/// Runs a statement, binding the remote figures as `$1` when it reads them.
+async fn exec_with(
+    tx: &mut Tx<'static>,
+    sql: &str,
+    remote: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    on_tx!(&mut *tx, c => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+        if let Some(r) = remote {
+            q = q.bind(r.to_string());
+        }
+        q.execute(&mut *c).await.map(|r| r.rows_affected())
+    })
+}
+
+async fn count(tx: &mut Tx<'static>, sql: &str, remote: Option<&str>) -> Result<i64, sqlx::Error> {
+    on_tx!(&mut *tx, c => {
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()));
+        if let Some(r) = remote {
+            q = q.bind(r.to_string());
+        }
+        q.fetch_one(&mut *c).await
+    })
 }
 
 async fn lock(tx: &mut Tx<'static>) -> Result<(), sqlx::Error> {
@@ -128,6 +226,7 @@ pub struct Rebuilt {
 /// Replaces every roll-up by its recomputation from the raw rows, in one transaction.
 pub async fn rebuild(
     source: &dyn Source,
+    remote: Option<&dyn Remote>,
     now: DateTime<Utc>,
 ) -> Result<Rebuilt, kernel::problem::Error> {
     let started = std::time::Instant::now();
@@ -135,16 +234,22 @@ pub async fn rebuild(
     let tx = w.tx()?;
     let backend = tx.backend();
     lock(tx).await?;
+    // Read after the lock: a remote change waits for the roll-ups, so none is half in.
+    let remote = match remote {
+        Some(r) => remote_param(&r.cube(tx).await?),
+        None => None,
+    };
     for t in TABLES {
         exec(tx, &format!("DELETE FROM {t}")).await?;
     }
     let cols = COLUMNS.join(", ");
-    let cells = exec(
+    let cells = exec_with(
         tx,
         &format!(
             "INSERT INTO report_daily (agency, procedure, day, {cols}) {}",
-            flows_grouped(source, backend)
+            flows_grouped(source, backend, remote.is_some())
         ),
+        remote.as_deref(),
     )
     .await?;
     let agency_days = exec(
@@ -163,12 +268,13 @@ pub async fn rebuild(
         ),
     )
     .await?;
-    let open_cells = exec(
+    let open_cells = exec_with(
         tx,
         &format!(
             "INSERT INTO report_open (agency, procedure, due, active, paused) {}",
-            open_grouped(source, backend)
+            open_grouped(source, backend, remote.is_some())
         ),
+        remote.as_deref(),
     )
     .await?;
     exec(
@@ -236,6 +342,7 @@ fn except_count(a: &str, b: &str) -> String {
 pub async fn check(
     db: &kernel::db::Db,
     source: &dyn Source,
+    remote: Option<&dyn Remote>,
 ) -> Result<Check, kernel::problem::Error> {
     let mut snapshot = match db {
         kernel::db::Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
@@ -249,6 +356,11 @@ pub async fn check(
     };
     let tx = &mut snapshot;
     let backend = tx.backend();
+    let remote = match remote {
+        Some(r) => remote_param(&r.cube(tx).await?),
+        None => None,
+    };
+    let r = remote.as_deref();
     let cols = COLUMNS.join(", ");
     let kept = format!(
         "SELECT agency, procedure, day, {cols} FROM report_daily WHERE {}",
@@ -262,9 +374,9 @@ pub async fn check(
         "SELECT agency, month, {cols} FROM report_agency_monthly WHERE {}",
         nonzero()
     );
-    let recomputed = flows_grouped(source, backend);
+    let recomputed = flows_grouped(source, backend, r.is_some());
     let kept_open = "SELECT agency, procedure, due, active, paused FROM report_open WHERE active <> 0 OR paused <> 0";
-    let open = open_grouped(source, backend);
+    let open = open_grouped(source, backend, r.is_some());
     let base_days = format!(
         "SELECT * FROM ({}) b WHERE {}",
         agency_daily_from_base(),
@@ -279,16 +391,17 @@ pub async fn check(
         format!("SELECT * FROM ({AGENCY_OPEN_FROM_BASE}) b WHERE active <> 0 OR paused <> 0");
     let kept_agency_open = "SELECT agency, due, active, paused FROM report_agency_open WHERE active <> 0 OR paused <> 0";
     let mut c = Check {
-        flows_missing: count(tx, &except_count(&recomputed, &kept)).await?,
-        flows_extra: count(tx, &except_count(&kept, &recomputed)).await?,
-        open_missing: count(tx, &except_count(&open, kept_open)).await?,
-        open_extra: count(tx, &except_count(kept_open, &open)).await?,
-        agency_days_off: count(tx, &except_count(&base_days, &kept_agency_days)).await?
-            + count(tx, &except_count(&kept_agency_days, &base_days)).await?,
-        agency_months_off: count(tx, &except_count(&base_months, &kept_agency_months)).await?
-            + count(tx, &except_count(&kept_agency_months, &base_months)).await?,
-        agency_open_off: count(tx, &except_count(&base_open, kept_agency_open)).await?
-            + count(tx, &except_count(kept_agency_open, &base_open)).await?,
+        flows_missing: count(tx, &except_count(&recomputed, &kept), r).await?,
+        flows_extra: count(tx, &except_count(&kept, &recomputed), r).await?,
+        open_missing: count(tx, &except_count(&open, kept_open), r).await?,
+        open_extra: count(tx, &except_count(kept_open, &open), r).await?,
+        agency_days_off: count(tx, &except_count(&base_days, &kept_agency_days), None).await?
+            + count(tx, &except_count(&kept_agency_days, &base_days), None).await?,
+        agency_months_off: count(tx, &except_count(&base_months, &kept_agency_months), None)
+            .await?
+            + count(tx, &except_count(&kept_agency_months, &base_months), None).await?,
+        agency_open_off: count(tx, &except_count(&base_open, kept_agency_open), None).await?
+            + count(tx, &except_count(kept_agency_open, &base_open), None).await?,
         samples: Vec::new(),
     };
     if c.flows_missing + c.flows_extra > 0 {
@@ -300,7 +413,13 @@ pub async fn check(
             "SELECT 'recomputed ' || agency || ' ' || procedure || ' ' || {day} FROM (SELECT * FROM ({recomputed}) x EXCEPT SELECT * FROM ({kept}) y) d \
              UNION ALL SELECT 'kept ' || agency || ' ' || procedure || ' ' || {day} FROM (SELECT * FROM ({kept}) x EXCEPT SELECT * FROM ({recomputed}) y) e LIMIT 20"
         );
-        c.samples = on_tx!(&mut *tx, conn => sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *conn).await)?;
+        c.samples = on_tx!(&mut *tx, conn => {
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.as_str()));
+            if let Some(r) = r {
+                q = q.bind(r.to_string());
+            }
+            q.fetch_all(&mut *conn).await
+        })?;
     }
     snapshot.commit().await?;
     Ok(c)

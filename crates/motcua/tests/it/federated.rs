@@ -313,6 +313,58 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
     .await;
     assert_eq!(figures().await, (received_before + 4, open_before + 4));
 
+    // A supplement asked for on the local node is counted on the national one.
+    let supplements = || async {
+        let (st, f) = nat
+            .call(
+                "GET",
+                "/api/v1/reports/figures?agency=000.00.02.H26",
+                &analyst,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{f}");
+        f["totals"]["supplements"].as_i64().unwrap_or(-1)
+    };
+    let supplements_before = supplements().await;
+    let (st, d) = local
+        .call(
+            "POST",
+            &format!("/api/v1/dossiers/{}/actions/request_supplement", codes[4]),
+            &desk,
+            Some(json!({"reasons": ["Thiếu bản sao giấy khai sinh"]})),
+        )
+        .await;
+    assert_eq!(st, 200, "{d}");
+    let mine = local_view(&local).await;
+    until("the supplement arrives", || async {
+        national_view(&nat, &op, "ha-noi").await == mine
+    })
+    .await;
+    assert_eq!(supplements().await, supplements_before + 1);
+
+    // The national roll-ups agree with their recomputation, which counts the local node's
+    // dossiers from the events held; a rebuild gives the same figures.
+    let reviewer = nat.token("vanhanh", &["reports:read"]).await;
+    let check = || async {
+        let (st, c) = nat
+            .call("GET", "/api/v1/reports/check", &reviewer, None)
+            .await;
+        assert_eq!(st, 200, "{c}");
+        c
+    };
+    let c = check().await;
+    assert_eq!(c["agrees"], true, "{c}");
+    let kept = (figures().await, supplements().await);
+    nat.state
+        .reports
+        .rebuild()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((figures().await, supplements().await), kept);
+    let c = check().await;
+    assert_eq!(c["agrees"], true, "{c}");
+
     // Every decision is in the national audit chain; the local node's replay in its own.
     let decisions: i64 = kernel::on_db!(&nat.state.db, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE subject = 'node/ha-noi' AND action IN ('federation.node.register', 'federation.node.approve', 'federation.node.suspend', 'federation.node.resume')"
