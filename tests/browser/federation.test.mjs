@@ -111,3 +111,83 @@ test('a visitor logged in nowhere stays a visitor on the local node', async () =
   assert.match(new URL(page.url()).pathname, /^\/dang-nhap/);
   await ctx.close();
 });
+
+// A bearer token of the local node, from its command line.
+function localToken(login, scopes) {
+  const { MOTCUA_BIN: _bin, ...env } = process.env;
+  const args = ['--data', local.dataDir, 'user', 'token', login];
+  for (const s of scopes) args.push('--scope', s);
+  const r = spawnSync(BIN, args, { env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function onLocal(token, method, path, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body) headers['content-type'] = 'application/json';
+  const r = await fetch(`${local.origin}${path}`, {
+    method,
+    headers,
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test('on the national node a citizen sees a local dossier, and its status changes live', async () => {
+  const desk = localToken('tiepnhan', ['dossiers:write', 'dossiers:read', 'dossiers:handle']);
+  const filed = await onLocal(desk, 'POST', '/api/v1/dossiers', {
+    procedure: '2.001610',
+    agency: '000.00.02.H26',
+    form: {
+      ten_doanh_nghiep: 'Công ty Liên thông Trình duyệt', dia_chi_tru_so: 'Hà Nội',
+      von_dieu_le: 100, nganh_nghe: 'Thương mại', loai_chu_so_huu: 'Cá nhân',
+      nguoi_dai_dien: 'Nguyễn Văn An', so_dinh_danh_nguoi_dai_dien: '001095012345',
+      dien_thoai: '0912345678', email: 'an@example.vn',
+    },
+    applicant: { name: 'Nguyễn Văn An', phone: '0912345678', cccd: '001095012345' },
+  });
+  const code = filed.code;
+  assert.match(code, /^000\.00\.02\.H26-/);
+
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${national.origin}/dang-nhap`);
+  await page.fill('#login', '001095012345');
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  // The main navigation leads to the national list.
+  await Promise.all([page.waitForURL('**/ho-so-toan-quoc'), page.click('nav a[href="/ho-so-toan-quoc"]')]);
+  // The local node pushes within seconds; until then the list does not have it.
+  let row = page.locator(`tr:has(a:text-is("${code}"))`);
+  for (let i = 0; i < 60 && (await row.count()) === 0; i++) {
+    await sleep(250);
+    await page.reload();
+    row = page.locator(`tr:has(a:text-is("${code}"))`);
+  }
+  assert.equal(await row.count(), 1, await page.textContent('main'));
+  assert.match(await row.locator('[data-field=status]').textContent(), /Đã nộp/);
+  assert.match(await row.textContent(), /Đăng ký thành lập|2\.001610/);
+  // The code links to the local node's tracking page for it.
+  assert.equal(await row.locator('a').getAttribute('href'), `${local.origin}/tra-cuu-ho-so?ma=${code}`);
+
+  // The desk receives it on the local node; the open page shows the new status by itself.
+  await onLocal(desk, 'POST', `/api/v1/dossiers/${code}/actions/receive`);
+  let status = '';
+  for (let i = 0; i < 60 && !/Đã tiếp nhận/.test(status); i++) {
+    await sleep(250);
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    status = await row.locator('[data-field=status]').textContent();
+  }
+  assert.match(status, /Đã tiếp nhận/);
+  assert.match(await page.textContent('[data-testid=live]'), /Đã cập nhật lúc/);
+
+  // There, four digits of the phone number show the dossier as the local node has it.
+  await Promise.all([page.waitForURL(`${local.origin}/tra-cuu-ho-so?ma=${code}`), row.locator('a').click()]);
+  assert.equal(await page.inputValue('#ma'), code);
+  await page.fill('#so', '5678');
+  await Promise.all([page.waitForLoadState('load'), page.click('main form button[type=submit]')]);
+  assert.match(await page.textContent('[data-testid=tracking]'), /Đã tiếp nhận/);
+  await ctx.close();
+});

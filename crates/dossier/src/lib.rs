@@ -105,21 +105,21 @@ impl Status {
             Status::Stopped => "stopped",
         }
     }
+    /// Every status, in the order of the lifecycle.
+    pub const ALL: [Status; 10] = [
+        Status::Draft,
+        Status::Submitted,
+        Status::SupplementRequested,
+        Status::Received,
+        Status::Refused,
+        Status::Processing,
+        Status::Approved,
+        Status::Rejected,
+        Status::Returned,
+        Status::Stopped,
+    ];
     pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Draft,
-            Status::Submitted,
-            Status::SupplementRequested,
-            Status::Received,
-            Status::Refused,
-            Status::Processing,
-            Status::Approved,
-            Status::Rejected,
-            Status::Returned,
-            Status::Stopped,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
     /// The status code local systems report to the national portal.
     pub fn national_code(self) -> Option<u8> {

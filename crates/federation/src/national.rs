@@ -363,6 +363,14 @@ impl Federation {
         Ok(rows)
     }
 
+    /// The registered nodes' names and addresses, by id (for pages that link to them).
+    pub async fn node_addresses(&self) -> Result<HashMap<String, (String, String)>> {
+        let rows: Vec<(String, String, String)> = on_db!(&self.db, c => sqlx::query_as(
+            "SELECT id, name, url FROM federation_nodes"
+        ).fetch_all(c).await)?;
+        Ok(rows.into_iter().map(|(id, n, u)| (id, (n, u))).collect())
+    }
+
     /// The dossiers known from one node, by id after `after` (operators).
     pub async fn node_dossiers(
         &self,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -46,6 +47,185 @@ where
     Router::new()
         .route(START, get(start))
         .route(CALLBACK, get(callback))
+        .route(MY_DOSSIERS, get(my_dossiers))
+        .route("/ho-so-toan-quoc/cap-nhat.js", get(live_js))
+}
+
+/// The citizen's dossiers from every node, on the national node.
+pub const MY_DOSSIERS: &str = "/ho-so-toan-quoc";
+
+/// A row of the national list of a citizen's dossiers.
+struct Line {
+    node_id: String,
+    dossier_id: String,
+    code: String,
+    /// The node's tracking page for the dossier, which serves a dossier filed at a desk as
+    /// well as one filed online.
+    href: Option<String>,
+    procedure: String,
+    procedure_code: String,
+    agency: String,
+    node: String,
+    status: String,
+    due: Option<chrono::NaiveDate>,
+    changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "my_dossiers.html")]
+struct MyDossiersPage {
+    c: Chrome,
+    lines: Vec<Line>,
+    citizen: bool,
+    /// The status labels by code, as JSON, for the page's live updates.
+    labels: String,
+    shown_at: String,
+}
+
+fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    kernel::clock::to_local(t)
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
+}
+
+/// The logged-in citizen's dossiers from every node, with their status as last synchronised;
+/// the page keeps the status fresh while it is open.
+async fn my_dossiers(
+    State(f): State<Arc<Federation>>,
+    auth: identity::web::Auth,
+    c: Chrome,
+) -> Result<Response, PageError> {
+    if let Err(e) = f.need_role(NodeRole::National) {
+        return Err(PageError::new(e, c));
+    }
+    let Some(p) = auth.principal().filter(|_| auth.session.is_some()) else {
+        return Ok(Redirect::to(&format!(
+            "/dang-nhap?next={}",
+            encode_component(MY_DOSSIERS)
+        ))
+        .into_response());
+    };
+    let rows = f
+        .dossiers_of_citizen(p)
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let nodes = f
+        .node_addresses()
+        .await
+        .map_err(|e| PageError::new(e, c.clone()))?;
+    let vi = c.lang.is_vi();
+    let lookup = f.catalog.lookup();
+    let mut procedures: std::collections::HashMap<String, String> = Default::default();
+    let mut lines = Vec::with_capacity(rows.len());
+    for d in rows {
+        if !procedures.contains_key(&d.procedure_code) {
+            let name = match f.catalog.procedure(&d.procedure_code, None).await {
+                Ok(p) => p.spec.name,
+                Err(_) => d.procedure_code.clone(),
+            };
+            procedures.insert(d.procedure_code.clone(), name);
+        }
+        let (node, url) = nodes
+            .get(&d.node_id)
+            .cloned()
+            .unwrap_or_else(|| (d.node_id.clone(), String::new()));
+        let code = d.code.clone().unwrap_or_else(|| d.dossier_id.clone());
+        let href = (url.starts_with("https://") || url.starts_with("http://")).then(|| {
+            format!(
+                "{}/tra-cuu-ho-so?ma={}",
+                url.trim_end_matches('/'),
+                encode_component(&code)
+            )
+        });
+        lines.push(Line {
+            procedure: procedures
+                .get(&d.procedure_code)
+                .cloned()
+                .unwrap_or_default(),
+            agency: lookup
+                .agencies
+                .get(&d.agency_code)
+                .map(|a| a.spec.name.clone())
+                .unwrap_or_else(|| d.agency_code.clone()),
+            status: dossier::Status::parse(&d.status)
+                .map(|s| s.label(vi).to_string())
+                .unwrap_or_else(|| d.status.clone()),
+            due: d.appointment_date,
+            changed: local_time(d.last_event_at),
+            node,
+            href,
+            code,
+            node_id: d.node_id,
+            dossier_id: d.dossier_id,
+            procedure_code: d.procedure_code,
+        });
+    }
+    let labels: serde_json::Map<String, serde_json::Value> = dossier::Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), s.label(vi).into()))
+        .collect();
+    Ok(web::render(&MyDossiersPage {
+        lines,
+        citizen: p.kind == identity::AccountKind::Citizen,
+        labels: serde_json::Value::Object(labels).to_string(),
+        shown_at: local_time(f.clock.now()),
+        c,
+    }))
+}
+
+/// Keeps the national list's status fresh: every 15 seconds while the page is shown, and
+/// when it is shown again; a dossier new to the list reloads the page.
+async fn live_js() -> Response {
+    const JS: &str = r#"(function () {
+  var table = document.querySelector('table[data-api]');
+  var live = document.querySelector('[data-testid="live"]');
+  if (!table || !live) { return; }
+  var labels = {};
+  try { labels = JSON.parse(table.getAttribute('data-labels')); } catch (e) { labels = {}; }
+  function two(n) { return (n < 10 ? '0' : '') + n; }
+  function local(iso) {
+    var t = new Date(Date.parse(iso) + 7 * 3600e3);
+    return two(t.getUTCDate()) + '/' + two(t.getUTCMonth() + 1) + '/' + t.getUTCFullYear() + ' ' + two(t.getUTCHours()) + ':' + two(t.getUTCMinutes());
+  }
+  function day(d) { var p = (d || '').split('-'); return p.length === 3 ? p[2] + '/' + p[1] + '/' + p[0] : ''; }
+  function set(row, field, text) {
+    var cell = row.querySelector('[data-field="' + field + '"]');
+    if (cell && cell.textContent !== text) { cell.textContent = text; }
+  }
+  var busy = false;
+  function refresh() {
+    if (busy || document.hidden) { return; }
+    busy = true;
+    live.textContent = live.getAttribute('data-wait');
+    fetch(table.getAttribute('data-api'), { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (list) {
+        for (var i = 0; i < list.length; i++) {
+          var d = list[i];
+          var row = table.querySelector('tr[data-key="' + CSS.escape(d.node_id + '/' + d.dossier_id) + '"]');
+          if (!row) { location.reload(); return; }
+          set(row, 'status', labels[d.status] || d.status);
+          set(row, 'due', day(d.appointment_date));
+          set(row, 'changed', local(d.last_event_at));
+        }
+        live.textContent = live.getAttribute('data-done') + ' ' + local(new Date().toISOString()).slice(11);
+      })
+      .catch(function () { live.textContent = live.getAttribute('data-fail'); })
+      .then(function () { busy = false; });
+  }
+  setInterval(refresh, 15000);
+  document.addEventListener('visibilitychange', refresh);
+  window.addEventListener('focus', refresh);
+})();
+"#;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        JS,
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -357,6 +357,7 @@ pub async fn open_state(config: Config, opts: &BuildOptions) -> anyhow::Result<A
             node_name: config.node_name.clone(),
             secure_cookies: config.public_url.starts_with("https://"),
             demo: opts.demo,
+            national: config.federation.role == kernel::config::NodeRole::National,
         },
         config: Arc::new(config),
         db,

@@ -1026,7 +1026,8 @@ async fn cli_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<motc
 
 async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyhow::Result<()> {
     use identity::{AccountKind, Role};
-    let state = cli_state(config, clock).await?;
+    // Accounts and tokens are managed beside a running node.
+    let state = db_state(config, clock).await?;
     let id = &state.identity;
     match what {
         UserCmd::Add {
@@ -1184,7 +1185,7 @@ async fn user_cmd(config: Config, clock: Arc<dyn Clock>, what: UserCmd) -> anyho
 }
 
 async fn oidc_cmd(config: Config, clock: Arc<dyn Clock>, what: OidcCmd) -> anyhow::Result<()> {
-    let state = cli_state(config, clock).await?;
+    let state = db_state(config, clock).await?;
     let id = &state.identity;
     match what {
         OidcCmd::ClientAdd {

@@ -17,6 +17,8 @@ pub struct Site {
     pub secure_cookies: bool,
     /// A demo instance: its login page lists the demo accounts.
     pub demo: bool,
+    /// The national node: a citizen's dossiers are those of every node.
+    pub national: bool,
 }
 
 /// Everything the base template needs; extracted from the request.
@@ -27,6 +29,8 @@ pub struct Chrome {
     /// Path and query of this page, for the switch link to come back to.
     pub here: String,
     pub t: &'static ChromeTexts,
+    /// Where "my dossiers" is: every node's on the national node, this node's elsewhere.
+    pub dossiers_href: &'static str,
 }
 
 impl Chrome {
@@ -39,6 +43,7 @@ impl Chrome {
                 Lang::Vi => &CHROME_VI,
                 Lang::En => &CHROME_EN,
             },
+            dossiers_href: "/ho-so",
         }
     }
 
@@ -85,7 +90,11 @@ where
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        Ok(Chrome::new(Lang::of_request(parts), &site.node_name, here))
+        let mut c = Chrome::new(Lang::of_request(parts), &site.node_name, here);
+        if site.national {
+            c.dossiers_href = "/ho-so-toan-quoc";
+        }
+        Ok(c)
     }
 }
 

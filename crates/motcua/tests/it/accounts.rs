@@ -716,6 +716,8 @@ const MATRIX: &[(&str, [u16; 11])] = &[
         "/api/v1/federation/my-dossiers",
         [401, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
     ),
+    // Its page: on a node that is not the national one, for nobody.
+    ("/ho-so-toan-quoc", [404; 11]),
 ];
 
 /// The demo's report waiting for approval.

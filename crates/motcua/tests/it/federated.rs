@@ -283,6 +283,35 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
         )
         .await;
     assert_eq!(st, 403);
+    // And on a page, with its procedure, agency and node, linked to the node's tracking page.
+    let cookie = nat
+        .session("001095012345", identity::demo::PASSWORD)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let page = nat
+        .get_with("/ho-so-toan-quoc", &cookie)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap_or_default();
+    assert!(
+        html.contains(&format!("/tra-cuu-ho-so?ma={}", codes[0])),
+        "{html}"
+    );
+    assert!(html.contains("Đã tiếp nhận"), "{html}");
+    assert!(html.contains("Đăng ký thành lập công ty"), "{html}");
+    assert!(!html.contains(&codes[1]), "only the citizen's own");
+    let r = nat
+        .get_with("/ho-so-toan-quoc", "")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 303);
+    // The local node has no such page.
+    let r = local
+        .get_with("/ho-so-toan-quoc", "")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status(), 404);
 
     // Suspended, its changes wait; resumed, they arrive.
     let (st, _) = decide(&nat, &op, "ha-noi", "suspend").await;

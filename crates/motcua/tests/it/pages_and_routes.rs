@@ -381,6 +381,8 @@ const ROUTES: &[(&str, &str, u16)] = &[
     ("GET", "/api/v1/federation/nodes/x/dossiers", 401),
     ("GET", "/api/v1/federation/sync", 401),
     ("GET", "/api/v1/federation/my-dossiers", 401),
+    ("GET", "/ho-so-toan-quoc", 404),
+    ("GET", "/ho-so-toan-quoc/cap-nhat.js", 200),
     ("POST", "/api/v1/federation/replay", 401),
     ("GET", "/open311/discovery.json", 200),
     ("GET", "/open311/v2/services.json", 200),
