@@ -174,6 +174,7 @@ test('on the national node a citizen sees a local dossier, and its status change
 
   // The desk receives it on the local node; the open page shows the new status by itself.
   await onLocal(desk, 'POST', `/api/v1/dossiers/${code}/actions/receive`);
+  await page.evaluate(() => { window.stillThisPage = true; });
   let status = '';
   for (let i = 0; i < 60 && !/Đã tiếp nhận/.test(status); i++) {
     await sleep(250);
@@ -181,7 +182,10 @@ test('on the national node a citizen sees a local dossier, and its status change
     status = await row.locator('[data-field=status]').textContent();
   }
   assert.match(status, /Đã tiếp nhận/);
+  // Without a reload; a screen reader hears what changed.
   assert.match(await page.textContent('[data-testid=live]'), /Đã cập nhật lúc/);
+  assert.equal(await page.textContent('[data-testid=changes]'), `${code}: Đã tiếp nhận`);
+  assert.equal(await page.evaluate(() => window.stillThisPage), true);
 
   // There, four digits of the phone number show the dossier as the local node has it.
   await Promise.all([page.waitForURL(`${local.origin}/tra-cuu-ho-so?ma=${code}`), row.locator('a').click()]);

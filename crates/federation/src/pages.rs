@@ -179,7 +179,8 @@ async fn live_js() -> Response {
     const JS: &str = r#"(function () {
   var table = document.querySelector('table[data-api]');
   var live = document.querySelector('[data-testid="live"]');
-  if (!table || !live) { return; }
+  var changes = document.querySelector('[data-testid="changes"]');
+  if (!table || !live || !changes) { return; }
   var labels = {};
   try { labels = JSON.parse(table.getAttribute('data-labels')); } catch (e) { labels = {}; }
   function two(n) { return (n < 10 ? '0' : '') + n; }
@@ -190,24 +191,29 @@ async fn live_js() -> Response {
   function day(d) { var p = (d || '').split('-'); return p.length === 3 ? p[2] + '/' + p[1] + '/' + p[0] : ''; }
   function set(row, field, text) {
     var cell = row.querySelector('[data-field="' + field + '"]');
-    if (cell && cell.textContent !== text) { cell.textContent = text; }
+    if (!cell || cell.textContent === text) { return false; }
+    cell.textContent = text;
+    return true;
   }
   var busy = false;
   function refresh() {
     if (busy || document.hidden) { return; }
     busy = true;
-    live.textContent = live.getAttribute('data-wait');
     fetch(table.getAttribute('data-api'), { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (list) {
+        var moved = [];
         for (var i = 0; i < list.length; i++) {
           var d = list[i];
           var row = table.querySelector('tr[data-key="' + CSS.escape(d.node_id + '/' + d.dossier_id) + '"]');
           if (!row) { location.reload(); return; }
-          set(row, 'status', labels[d.status] || d.status);
+          var label = labels[d.status] || d.status;
+          if (set(row, 'status', label)) { moved.push((d.code || d.dossier_id) + ': ' + label); }
           set(row, 'due', day(d.appointment_date));
           set(row, 'changed', local(d.last_event_at));
         }
+        // Said once to a screen reader: only what changed.
+        if (moved.length) { changes.textContent = moved.join('; '); }
         live.textContent = live.getAttribute('data-done') + ' ' + local(new Date().toISOString()).slice(11);
       })
       .catch(function () { live.textContent = live.getAttribute('data-fail'); })
