@@ -272,6 +272,9 @@ pub struct Federation {
     wake: tokio::sync::Notify,
     /// On a local node, its single sign-on client at the national node, once known.
     sso: Mutex<Option<SsoClient>>,
+    /// On SQLite, requests of events take turns here rather than in SQLite's busy handler,
+    /// which sleeps between tries while the write lock may already be free.
+    receiving: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -317,6 +320,7 @@ impl Federation {
             push: Mutex::new(PushState::default()),
             wake: tokio::sync::Notify::new(),
             sso: Mutex::new(None),
+            receiving: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -393,6 +393,10 @@ impl Federation {
     /// The call's nonce is spent in the same transaction, so a request is kept with its nonce
     /// or not at all (and one durable commit serves both).
     pub async fn receive(&self, caller: &Caller, batch: SyncBatch) -> Result<SyncAnswer> {
+        let _turn = match self.db.backend() {
+            kernel::db::Backend::Sqlite => Some(self.receiving.lock().await),
+            kernel::db::Backend::Postgres => None,
+        };
         let mut tx = Tx::begin(&self.db).await?;
         self.spend(&mut tx, caller).await?;
         if let Err(e) = Self::admissible(caller, &batch) {
@@ -473,24 +477,26 @@ impl Federation {
         if !accepted.is_empty() {
             let stored = match &mut tx {
                 Tx::Sqlite(t) => {
-                    let rows = Value::Array(
-                        accepted
-                            .iter()
-                            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
-                            .collect(),
-                    )
-                    .to_string();
-                    sqlx::query(
-                        "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) \
-                         SELECT $1, value->>'dossier_id', value->>'seq', value->>'event_id', $2, value FROM json_each($3) WHERE true \
-                         ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
-                    )
-                    .bind(&caller.node)
-                    .bind(now)
-                    .bind(&rows)
-                    .execute(&mut **t)
-                    .await?
-                    .rows_affected()
+                    // Rows as bound values: SQLite stores each body as it comes, unparsed.
+                    let mut stored = 0;
+                    for chunk in accepted.chunks(sqlite_rows(4)) {
+                        let sql = format!(
+                            "INSERT INTO federation_events (node_id, dossier_id, seq, event_id, received_at, body) VALUES {} \
+                             ON CONFLICT (node_id, dossier_id, seq) DO NOTHING",
+                            values(chunk.len(), "($1, ?, ?, ?, $2, ?)", 3)
+                        );
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(&caller.node)
+                            .bind(now);
+                        for e in chunk {
+                            q =
+                                q.bind(&e.dossier_id).bind(e.seq).bind(&e.event_id).bind(
+                                    serde_json::to_string(e).unwrap_or_else(|_| "null".into()),
+                                );
+                        }
+                        stored += q.execute(&mut **t).await?.rows_affected();
+                    }
+                    stored
                 }
                 Tx::Postgres(t) => {
                     // Columns bound as arrays: PostgreSQL reads each body once, as it stores it.
@@ -610,34 +616,60 @@ impl Federation {
             r.2 += 1;
             mine.insert((e.dossier_id.as_str(), e.seq), e);
         }
-        let asked = Value::Array(
-            ranges
-                .iter()
-                .map(|(d, (lo, hi, n))| {
-                    if fresh && (hi - lo + 1) as usize == *n {
-                        json!({ "d": d, "lo": lo, "hi": hi })
-                    } else {
-                        json!({ "d": d })
-                    }
-                })
-                .collect(),
-        )
-        .to_string();
+        // Per dossier, its range when all of it came fresh in this request.
+        let asked: Vec<(&str, Option<i64>, Option<i64>)> = ranges
+            .iter()
+            .map(|(d, (lo, hi, n))| {
+                if fresh && (hi - lo + 1) as usize == *n {
+                    (*d, Some(*lo), Some(*hi))
+                } else {
+                    (*d, None, None)
+                }
+            })
+            .collect();
         // The dossiers are looked up one by one by key, however many the node has (in SQLite,
         // CROSS JOIN keeps the list of dossiers as the outer loop).
-        let waiting: Vec<(String, i64, i64, Option<String>)> = on_tx!(tx, c => sqlx::query_as(match tx_backend(c) {
-            Backend::Sqlite => "SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), \
-                 CASE WHEN e.seq BETWEEN i.value->>'lo' AND i.value->>'hi' AND e.seq <> COALESCE(d.applied_seq, 0) THEN NULL ELSE e.body END \
-                 FROM json_each($2) i \
-                 CROSS JOIN federation_events e ON e.node_id = $1 AND e.dossier_id = i.value->>'d' \
-                 LEFT JOIN federation_dossiers d ON d.node_id = $1 AND d.dossier_id = i.value->>'d' \
-                 WHERE e.seq >= COALESCE(d.applied_seq, 0)",
-            Backend::Postgres => "SELECT i.d, e.seq, a.applied, \
-                 CASE WHEN e.seq BETWEEN i.lo AND i.hi AND e.seq <> a.applied THEN NULL ELSE e.body END \
-                 FROM jsonb_to_recordset($2::jsonb) AS i(d text, lo bigint, hi bigint) \
-                 CROSS JOIN LATERAL (SELECT COALESCE((SELECT applied_seq FROM federation_dossiers WHERE node_id = $1 AND dossier_id = i.d), 0) AS applied) a \
-                 JOIN LATERAL (SELECT seq, body FROM federation_events WHERE node_id = $1 AND dossier_id = i.d AND seq >= a.applied) e ON true",
-        }).bind(node).bind(&asked).fetch_all(&mut *c).await)?;
+        let mut waiting: Vec<(String, i64, i64, Option<String>)> = Vec::new();
+        match &mut *tx {
+            Tx::Sqlite(t) => {
+                for chunk in asked.chunks(sqlite_rows(3)) {
+                    let sql = format!(
+                        "WITH i(d, lo, hi) AS (VALUES {}) \
+                         SELECT e.dossier_id, e.seq, COALESCE(d.applied_seq, 0), \
+                         CASE WHEN e.seq BETWEEN i.lo AND i.hi AND e.seq <> COALESCE(d.applied_seq, 0) THEN NULL ELSE e.body END \
+                         FROM i CROSS JOIN federation_events e ON e.node_id = $1 AND e.dossier_id = i.d \
+                         LEFT JOIN federation_dossiers d ON d.node_id = $1 AND d.dossier_id = i.d \
+                         WHERE e.seq >= COALESCE(d.applied_seq, 0)",
+                        values(chunk.len(), "(?, ?, ?)", 2)
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(node);
+                    for (d, lo, hi) in chunk {
+                        q = q.bind(*d).bind(*lo).bind(*hi);
+                    }
+                    waiting.extend(q.fetch_all(&mut **t).await?);
+                }
+            }
+            Tx::Postgres(t) => {
+                let asked = Value::Array(
+                    asked
+                        .iter()
+                        .map(|(d, lo, hi)| json!({ "d": d, "lo": lo, "hi": hi }))
+                        .collect(),
+                )
+                .to_string();
+                waiting = sqlx::query_as(
+                    "SELECT i.d, e.seq, a.applied, \
+                     CASE WHEN e.seq BETWEEN i.lo AND i.hi AND e.seq <> a.applied THEN NULL ELSE e.body END \
+                     FROM jsonb_to_recordset($2::jsonb) AS i(d text, lo bigint, hi bigint) \
+                     CROSS JOIN LATERAL (SELECT COALESCE((SELECT applied_seq FROM federation_dossiers WHERE node_id = $1 AND dossier_id = i.d), 0) AS applied) a \
+                     JOIN LATERAL (SELECT seq, body FROM federation_events WHERE node_id = $1 AND dossier_id = i.d AND seq >= a.applied) e ON true",
+                )
+                .bind(node)
+                .bind(&asked)
+                .fetch_all(&mut **t)
+                .await?;
+            }
+        }
         // Per dossier: the number applied, the event applied last (for what it counted in
         // the figures), and the events after it.
         type Waiting<'a> = (i64, Option<SyncEvent>, Vec<(i64, Cow<'a, SyncEvent>)>);
@@ -701,22 +733,29 @@ impl Federation {
         report::rollup::apply(tx, &figures).await?;
         match tx {
             Tx::Sqlite(t) => {
-                let rows = Value::Array(rows.iter().map(|r| {
-                    let e = &r.event;
-                    json!({
-                        "d": r.dossier_id, "a": r.seq, "code": e.code, "agency_code": e.agency_code,
-                        "procedure_code": e.procedure_code, "applicant_cccd": e.applicant_cccd,
-                        "applicant_name": e.applicant_name, "status": e.to_status,
-                        "submitted_at": e.submitted_at, "appointment_date": e.appointment_date,
-                        "at": e.at,
-                    })
-                }).collect()).to_string();
-                sqlx::query(UPSERT_DOSSIERS_SQLITE)
-                    .bind(node)
-                    .bind(now)
-                    .bind(&rows)
-                    .execute(&mut **t)
-                    .await?;
+                for chunk in rows.chunks(sqlite_rows(11)) {
+                    let sql = UPSERT_DOSSIERS_SQLITE.replace(
+                        "{values}",
+                        &values(chunk.len(), "($1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, $2)", 3),
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(node).bind(now);
+                    for r in chunk {
+                        let e = &r.event;
+                        q = q
+                            .bind(&r.dossier_id)
+                            .bind(r.seq)
+                            .bind(&e.code)
+                            .bind(&e.agency_code)
+                            .bind(&e.procedure_code)
+                            .bind(&e.applicant_cccd)
+                            .bind(&e.applicant_name)
+                            .bind(&e.to_status)
+                            .bind(e.submitted_at)
+                            .bind(e.appointment_date)
+                            .bind(e.at);
+                    }
+                    q.execute(&mut **t).await?;
+                }
             }
             Tx::Postgres(t) => {
                 // Columns bound as arrays, as the events are.
@@ -763,8 +802,7 @@ struct Applied {
 }
 
 const UPSERT_DOSSIERS_SQLITE: &str = "INSERT INTO federation_dossiers (node_id, dossier_id, applied_seq, code, agency_code, procedure_code, applicant_cccd, applicant_name, status, submitted_at, appointment_date, last_event_at, synced_at) \
-                 SELECT $1, value->>'d', value->>'a', value->>'code', value->>'agency_code', value->>'procedure_code', value->>'applicant_cccd', value->>'applicant_name', \
-                 value->>'status', value->>'submitted_at', value->>'appointment_date', value->>'at', $2 FROM json_each($3) WHERE true \
+                 VALUES {values} \
                  ON CONFLICT (node_id, dossier_id) DO UPDATE SET applied_seq = excluded.applied_seq, code = excluded.code, agency_code = excluded.agency_code, \
                  procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
                  submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
@@ -778,6 +816,34 @@ const UPSERT_DOSSIERS_POSTGRES: &str = "INSERT INTO federation_dossiers (node_id
                  procedure_code = excluded.procedure_code, applicant_cccd = excluded.applicant_cccd, applicant_name = excluded.applicant_name, status = excluded.status, \
                  submitted_at = excluded.submitted_at, appointment_date = excluded.appointment_date, last_event_at = excluded.last_event_at, synced_at = excluded.synced_at \
                  WHERE excluded.applied_seq > federation_dossiers.applied_seq";
+
+/// How many rows of `cols` bound values one SQLite statement takes (it allows 32,766 values).
+fn sqlite_rows(cols: usize) -> usize {
+    (32_000 / cols).max(1)
+}
+
+/// `rows` copies of `row`, each `?` in it numbered from `$first` on, for a VALUES list.
+fn values(rows: usize, row: &str, first: usize) -> String {
+    let mut out = String::with_capacity(rows * (row.len() + 16));
+    let mut n = first;
+    for i in 0..rows {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for part in row.split_inclusive('?') {
+            match part.strip_suffix('?') {
+                Some(text) => {
+                    out.push_str(text);
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                    n += 1;
+                }
+                None => out.push_str(part),
+            }
+        }
+    }
+    out
+}
 
 /// Which database a connection of a transaction talks to (for the SQL that differs).
 enum Backend {
@@ -948,5 +1014,18 @@ impl report::Remote for Federation {
         tx: &'a mut Tx<'static>,
     ) -> report::BoxFuture<'a, std::result::Result<Cube, sqlx::Error>> {
         Box::pin(self.federated_figures(tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_number_each_placeholder_in_turn() {
+        assert_eq!(values(2, "($1, ?, ?)", 3), "($1, $3, $4), ($1, $5, $6)");
+        assert_eq!(values(1, "(?)", 1), "($1)");
+        assert_eq!(values(0, "(?)", 1), "");
+        assert_eq!(sqlite_rows(11) * 11 + 2 <= 32_766, true);
     }
 }
