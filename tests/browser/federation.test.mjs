@@ -54,13 +54,18 @@ after(async () => {
   }
 });
 
+// Logs `login` in on the national node's own form.
+async function logInOnNational(page, login) {
+  await page.goto(`${national.origin}/dang-nhap`);
+  await page.fill('#login', login);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+}
+
 test('logged in on the national node, a citizen is logged in on a local node', async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${national.origin}/dang-nhap`);
-  await page.fill('#login', '001095012345');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  await logInOnNational(page, '001095012345');
 
   // The local portal: through the national node and back, without a form.
   const seen = [];
@@ -79,10 +84,7 @@ test('logged in on the national node, a citizen is logged in on a local node', a
 test('an official keeps the local node roles', async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${national.origin}/dang-nhap`);
-  await page.fill('#login', 'tiepnhan');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  await logInOnNational(page, 'tiepnhan');
   await page.goto(`${local.origin}/tai-khoan`);
   assert.equal(new URL(page.url()).pathname, '/tai-khoan');
   assert.match(await page.textContent('main'), /tiepnhan|Tiếp nhận|tiếp nhận/i);
@@ -153,10 +155,7 @@ test('on the national node a citizen sees a local dossier, and its status change
 
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${national.origin}/dang-nhap`);
-  await page.fill('#login', '001095012345');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL('**/tai-khoan'), page.click('button[type=submit]')]);
+  await logInOnNational(page, '001095012345');
   // The main navigation leads to the national list.
   await Promise.all([page.waitForURL('**/ho-so-toan-quoc'), page.click('nav a[href="/ho-so-toan-quoc"]')]);
   // The local node pushes within seconds; until then the list does not have it.

@@ -180,7 +180,7 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
 
     // The national reports before: the agency's figures as the national node has them.
     let analyst = nat.token("vanhanh", &["reports:read"]).await;
-    let figures = || async {
+    let agency_figures = || async {
         let (st, f) = nat
             .call(
                 "GET",
@@ -190,6 +190,10 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
             )
             .await;
         assert_eq!(st, 200, "{f}");
+        f
+    };
+    let figures = || async {
+        let f = agency_figures().await;
         (
             f["totals"]["received_online"].as_i64().unwrap_or(-1)
                 + f["totals"]["received_desk"].as_i64().unwrap_or(-1),
@@ -344,16 +348,9 @@ async fn a_local_node_syncs_its_dossiers_once_and_in_order(b: Backend) {
 
     // A supplement asked for on the local node is counted on the national one.
     let supplements = || async {
-        let (st, f) = nat
-            .call(
-                "GET",
-                "/api/v1/reports/figures?agency=000.00.02.H26",
-                &analyst,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{f}");
-        f["totals"]["supplements"].as_i64().unwrap_or(-1)
+        agency_figures().await["totals"]["supplements"]
+            .as_i64()
+            .unwrap_or(-1)
     };
     let supplements_before = supplements().await;
     let (st, d) = local
