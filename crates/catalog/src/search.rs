@@ -15,10 +15,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::{Count, FacetCollector, SegmentSortKeyComputer, SortKeyComputer, TopDocs};
 use tantivy::index::SegmentId;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -26,12 +28,13 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
-    Term,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher,
+    SegmentReader, TantivyDocument, Term,
 };
 use utoipa::ToSchema;
 
 use kernel::config::SearchConfig;
+use kernel::text::Word;
 
 use crate::model::{Audience, OnlineMode, ProcedureSpec};
 
@@ -478,19 +481,14 @@ impl SearchIndex {
     pub fn query(
         &self,
         req: &SearchRequest,
+        words: &[Word],
         mode: Mode,
         unknown: &HashSet<String>,
-    ) -> Box<dyn Query> {
+    ) -> Planned {
         let relaxed = mode == Mode::Relaxed;
         let f = self.f;
-        let words = kernel::text::words(&req.q);
-        let mut seen = HashSet::new();
-        let words: Vec<_> = words
-            .into_iter()
-            .filter(|w| seen.insert(w.folded.clone()))
-            .take(16)
-            .collect();
         let mut top: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut boosts: Vec<Box<dyn Query>> = Vec::new();
         let code = req.q.trim();
         if words.is_empty() {
             if looks_like_code(code) {
@@ -500,7 +498,7 @@ impl SearchIndex {
             }
         } else {
             let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
-            for w in &words {
+            for w in words {
                 // A word the index does not hold is taken as a typo: one edit away counts.
                 let clause: Box<dyn Query> = if mode != Mode::Strict && unknown.contains(&w.folded)
                 {
@@ -523,28 +521,25 @@ impl SearchIndex {
             } else {
                 top.extend(per_word);
             }
-            for w in &words {
+            for w in words {
                 // Past the strict pass, a corrected word cannot help the phrase below: give
                 // name matches their weight word by word.
                 if mode != Mode::Strict {
-                    top.push((
-                        Occur::Should,
-                        if unknown.contains(&w.folded) {
-                            boost(
-                                FuzzyTermQuery::new(
-                                    Term::from_field_text(f.name_fold, &w.folded),
-                                    1,
-                                    true,
-                                ),
-                                2.0,
-                            )
-                        } else {
-                            boost_term(f.name_fold, &w.folded, 2.0)
-                        },
-                    ));
+                    boosts.push(if unknown.contains(&w.folded) {
+                        boost(
+                            FuzzyTermQuery::new(
+                                Term::from_field_text(f.name_fold, &w.folded),
+                                1,
+                                true,
+                            ),
+                            2.0,
+                        )
+                    } else {
+                        boost_term(f.name_fold, &w.folded, 2.0)
+                    });
                 }
                 if w.exact != w.folded {
-                    top.push((Occur::Should, boost_term(f.name_exact, &w.exact, 1.5)));
+                    boosts.push(boost_term(f.name_exact, &w.exact, 1.5));
                 }
             }
             if words.len() >= 2 {
@@ -552,18 +547,15 @@ impl SearchIndex {
                     .iter()
                     .map(|w| Term::from_field_text(f.name_fold, &w.folded))
                     .collect();
-                top.push((Occur::Should, boost(PhraseQuery::new(terms), 4.0)));
+                boosts.push(boost(PhraseQuery::new(terms), 4.0));
             }
             if looks_like_code(code) {
-                top.push((
-                    Occur::Should,
-                    boost(
-                        TermQuery::new(
-                            Term::from_field_text(f.code, code),
-                            IndexRecordOption::Basic,
-                        ),
-                        20.0,
+                boosts.push(boost(
+                    TermQuery::new(
+                        Term::from_field_text(f.code, code),
+                        IndexRecordOption::Basic,
                     ),
+                    20.0,
                 ));
             }
         }
@@ -592,7 +584,10 @@ impl SearchIndex {
         if let Some(l) = &level {
             filter(["level", l]);
         }
-        Box::new(BooleanQuery::new(top))
+        Planned {
+            filter: Box::new(BooleanQuery::new(top)),
+            boosts,
+        }
     }
 
     /// Runs a search: a page of cards, the total and (when asked) facet counts. Every word must
@@ -601,15 +596,16 @@ impl SearchIndex {
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
         let searcher = self.reader.searcher();
         let none = HashSet::new();
-        let words = kernel::text::words(&req.q);
+        let words = query_words(&req.q);
+        let words = words.as_slice();
         if words.is_empty() {
-            return self.run(&searcher, req, Mode::Strict, &none);
+            return self.run(&searcher, req, words, Mode::Strict, &none);
         }
         // A word the index does not hold at all would make the strict pass find nothing:
         // look each word up first, and go straight to correcting it.
         let mut absent = false;
         let mut unknown = HashSet::new();
-        for w in &words {
+        for w in words {
             if searcher.doc_freq(&Term::from_field_text(self.f.all, &w.folded))? == 0 {
                 absent = true;
                 if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
@@ -618,37 +614,44 @@ impl SearchIndex {
             }
         }
         if !absent {
-            let strict = self.run(&searcher, req, Mode::Strict, &none)?;
+            let strict = self.run(&searcher, req, words, Mode::Strict, &none)?;
             if strict.total > 0 {
                 return Ok(strict);
             }
         }
         if !unknown.is_empty() {
-            let corrected = self.run(&searcher, req, Mode::Corrected, &unknown)?;
+            let corrected = self.run(&searcher, req, words, Mode::Corrected, &unknown)?;
             if corrected.total > 0 || words.len() < 3 {
                 return Ok(corrected);
             }
         }
         if words.len() < 3 {
-            return self.run(&searcher, req, Mode::Strict, &none);
+            return self.run(&searcher, req, words, Mode::Strict, &none);
         }
-        self.run(&searcher, req, Mode::Relaxed, &unknown)
+        self.run(&searcher, req, words, Mode::Relaxed, &unknown)
     }
 
     fn run(
         &self,
         searcher: &Searcher,
         req: &SearchRequest,
+        words: &[Word],
         mode: Mode,
         unknown: &HashSet<String>,
     ) -> tantivy::Result<SearchResults> {
-        let query = self.query(req, mode, unknown);
+        let plan = self.query(req, words, mode, unknown);
         let page = req.page.max(1);
         let size = req.page_size.clamp(1, 100);
         let offset = (page - 1).saturating_mul(size).min(10_000);
+        let scoring = EnableScoring::enabled_from_searcher(searcher);
+        let boosts = plan
+            .boosts
+            .iter()
+            .map(|q| q.weight(scoring))
+            .collect::<tantivy::Result<Vec<_>>>()?;
         let top = TopDocs::with_limit(size)
             .and_offset(offset)
-            .order_by_score();
+            .order_by(Boosted(boosts));
         let facet_collector = req.facets.then(|| {
             let mut c = FacetCollector::for_field("facets");
             for root in ["/agency", "/province", "/field", "/audience", "/level"] {
@@ -656,7 +659,8 @@ impl SearchIndex {
             }
             c
         });
-        let (hits, total, counts) = searcher.search(&query, &(top, Count, facet_collector))?;
+        let (hits, total, counts) =
+            searcher.search(plan.filter.as_ref(), &(top, Count, facet_collector))?;
         let mut items = Vec::with_capacity(hits.len());
         for (_, addr) in hits {
             if let Some(card) = self.card(searcher, addr)? {
@@ -694,6 +698,74 @@ impl SearchIndex {
                 level: list("/level"),
             },
         })
+    }
+}
+
+/// The words of a query, each once (by its folded form), at most 16.
+fn query_words(q: &str) -> Vec<Word> {
+    let mut seen = HashSet::new();
+    kernel::text::words(q)
+        .into_iter()
+        .filter(|w| seen.insert(w.folded.clone()))
+        .take(16)
+        .collect()
+}
+
+/// A search's query in two parts: the one that decides what matches, and clauses that only add
+/// to the score of a match (the name, the exact spelling, the phrase, the code).
+pub struct Planned {
+    pub filter: Box<dyn Query>,
+    pub boosts: Vec<Box<dyn Query>>,
+}
+
+/// Ranks the matches by their score plus the boosts that also match them.
+///
+/// The boosts are looked up for each match only, in document order. As optional clauses of one
+/// boolean query they would be read as a union over every document they hold, which costs most
+/// when the words are common ("đăng ký") and the matches few.
+struct Boosted(Vec<Box<dyn Weight>>);
+
+impl SortKeyComputer for Boosted {
+    type SortKey = Score;
+    type Child = BoostedSegment;
+    type Comparator = NaturalComparator;
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn segment_sort_key_computer(&self, reader: &SegmentReader) -> tantivy::Result<BoostedSegment> {
+        let scorers = self
+            .0
+            .iter()
+            .map(|w| w.scorer(reader, 1.0))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(BoostedSegment(scorers))
+    }
+}
+
+struct BoostedSegment(Vec<Box<dyn Scorer>>);
+
+impl SegmentSortKeyComputer for BoostedSegment {
+    type SortKey = Score;
+    type SegmentSortKey = Score;
+    type SegmentComparator = NaturalComparator;
+
+    fn segment_sort_key(&mut self, doc: DocId, score: Score) -> Score {
+        let mut total = score;
+        for s in &mut self.0 {
+            if s.doc() < doc {
+                s.seek(doc);
+            }
+            if s.doc() == doc {
+                total += s.score();
+            }
+        }
+        total
+    }
+
+    fn convert_segment_sort_key(&self, score: Score) -> Score {
+        score
     }
 }
 
