@@ -477,7 +477,7 @@ impl SearchIndex {
     /// strict finds nothing: a word may also match one edit away, and a query of three or more
     /// words needs three quarters of them. Either way, the score adds matches in the name, the
     /// exact spelling with diacritics, a phrase match on the name and a match of the code; those
-    /// clauses are optional, so they are scored only on documents that already match.
+    /// clauses are returned apart ([`Planned::boosts`]) and scored only on the matches.
     pub fn query(
         &self,
         req: &SearchRequest,
