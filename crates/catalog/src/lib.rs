@@ -11,6 +11,7 @@ pub mod generate;
 pub mod import;
 pub mod model;
 pub mod pages;
+mod scoring;
 pub mod search;
 pub mod store;
 pub mod units;
@@ -90,6 +91,13 @@ impl Catalog {
             );
             catalog.rebuild_index().await?;
         }
+        let (common, bytes) = catalog.index.memory_size();
+        tracing::info!(
+            procedures = catalog.index.doc_count(),
+            common_words = common,
+            memory_kib = bytes / 1024,
+            "search index open"
+        );
         Ok(catalog)
     }
 

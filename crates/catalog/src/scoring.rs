@@ -1,0 +1,998 @@
+//! What a search reads from memory, per segment of the index, to find and rank its matches.
+//!
+//! - Words that many procedures hold ("đăng ký", "giấy", "cấp": one document in 32 or more)
+//!   are kept as one bit per document. A search needs every one of its words: walking the
+//!   long postings lists of common words one against another costs time in proportion to the
+//!   shortest list, thousands of documents, even when a handful hold all of them. With one bit
+//!   per document the same test is an AND of 64 documents at a time ([`AllOf`]).
+//! - Each document has a record ([`Records`]) of what ranking a match reads: the field
+//!   lengths, the words of its name (folded, in order, and exact) and the counts of the common
+//!   words in its text. The clauses that only rank (a common word's score, a word in the
+//!   name, the exact spelling, the phrase) are computed from it, for the matches only
+//!   ([`Ranked`]), instead of moving a postings list per clause to each match. A record is
+//!   packed in `u16`s so that a match costs a cache miss or two.
+//!
+//! The scores are tantivy's BM25 (`Bm25Weight`) for the same term counts and field lengths as
+//! its own scorers read, so the ranking is the same as with term and phrase queries (a unit
+//! test in `search` compares the two). With 100,000 procedures this takes about 19 MB.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tantivy::collector::sort_key::NaturalComparator;
+use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer};
+use tantivy::index::SegmentId;
+use tantivy::postings::{Postings, TermInfo};
+use tantivy::query::{
+    Bm25Weight, BoostQuery, ConstScorer, EmptyScorer, EnableScoring, Explanation, PhraseQuery,
+    Query, Scorer, TermQuery, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{
+    DocId, DocSet, IndexReader, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED,
+    TantivyError, Term,
+};
+
+/// A word is common when at least one document in this many holds it.
+const COMMON_SHARE: u64 = 32;
+
+/// The most common words kept for one segment, the commonest first. With 100,000 documents,
+/// each takes 12.5 KiB of bits, and two bytes in the record of each document that holds it.
+const MAX_COMMON_PER_SEGMENT: usize = 1 << COMMON_INDEX_BITS;
+
+/// Whether a word held by `docs` of `total` documents is common.
+pub fn is_common(docs: u64, total: u64) -> bool {
+    docs > 0 && docs.saturating_mul(COMMON_SHARE) >= total
+}
+
+/// The fields read into memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// The folded text, where every word of a query must be.
+    pub all: Field,
+    /// The name folded, with positions (for the phrase).
+    pub name_fold: Field,
+    /// The name with its diacritics.
+    pub name_exact: Field,
+}
+
+/// The documents of one segment that hold a word, one bit each.
+struct Held {
+    docs: u32,
+    bits: Box<[u64]>,
+}
+
+impl Held {
+    fn holds(&self, block: usize) -> u64 {
+        self.bits.get(block).copied().unwrap_or(0)
+    }
+}
+
+/// Per document, what scoring a match reads, packed in one place so that a match costs few
+/// cache misses: the three field lengths (tantivy's field norm ids), the folded name's words in
+/// order, the exact name's words, and the common words of the folded text with their counts.
+///
+/// A record is `u16`s: `[all | name << 8, exact, names, exacts, commons, name.., exact..,
+/// common..]`: the norm ids, the three list lengths, then the lists. Name words are term
+/// ordinals of the segment. A common entry is the word's index in the segment's common words
+/// (low 10 bits) and its count (high 6 bits; a count above 63 is kept as 63, which moves its
+/// BM25 term by less than 0.1 %).
+#[derive(Default)]
+struct Records {
+    /// Where each document's record starts in `data`; one more entry than documents.
+    starts: Box<[u32]>,
+    data: Box<[u16]>,
+}
+
+const COMMON_INDEX_BITS: u32 = 10;
+const MAX_COUNT: u32 = (1 << (16 - COMMON_INDEX_BITS)) - 1;
+
+/// One document's record, unpacked.
+struct Record<'a> {
+    all_norm: u8,
+    name_norm: u8,
+    exact_norm: u8,
+    name: &'a [u16],
+    exact: &'a [u16],
+    common: &'a [u16],
+}
+
+impl Records {
+    fn of(&self, doc: DocId) -> Option<Record<'_>> {
+        let d = doc as usize;
+        let (start, end) = (
+            *self.starts.get(d)? as usize,
+            *self.starts.get(d + 1)? as usize,
+        );
+        let rec = self.data.get(start..end)?;
+        let (&[norms, exact_norm, names, exacts, commons], rest) = rec.split_first_chunk::<5>()?;
+        let (name, rest) = rest.split_at_checked(usize::from(names))?;
+        let (exact, rest) = rest.split_at_checked(usize::from(exacts))?;
+        let common = rest.get(..usize::from(commons))?;
+        Some(Record {
+            all_norm: norms as u8,
+            name_norm: (norms >> 8) as u8,
+            exact_norm: exact_norm as u8,
+            name,
+            exact,
+            common,
+        })
+    }
+}
+
+impl Record<'_> {
+    /// The count of the segment's common word `index` in the folded text (entries are sorted).
+    fn common_count(&self, index: u16) -> u32 {
+        match self
+            .common
+            .binary_search_by_key(&index, |e| e & ((1 << COMMON_INDEX_BITS) - 1))
+        {
+            Ok(at) => self
+                .common
+                .get(at)
+                .map_or(0, |e| u32::from(e >> COMMON_INDEX_BITS)),
+            Err(_) => 0,
+        }
+    }
+}
+
+/// What is kept of one segment.
+struct Segment {
+    /// The common words of the folded text, with their index in the records.
+    common: HashMap<Vec<u8>, (u16, Arc<Held>)>,
+    records: Records,
+    /// Whether the records hold the names: not when a name field has more terms than a `u16`
+    /// counts, and then the name's clauses are scored from their postings.
+    names: bool,
+}
+
+/// The segments' data, kept in step with the index reader.
+pub struct Memory {
+    fields: Fields,
+    segments: RwLock<HashMap<SegmentId, Arc<Segment>>>,
+    /// Taken by a refresh, so that an older searcher's refresh cannot land after a newer one.
+    refreshing: Mutex<()>,
+    /// The most distinct words a name field may have in a segment for the records to hold
+    /// the names (`u16` ids); lowered by a test to try the other path.
+    max_name_words: usize,
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("segments", &self.all().len())
+            .finish()
+    }
+}
+
+impl Memory {
+    pub fn new(fields: Fields) -> Memory {
+        Memory {
+            fields,
+            segments: Default::default(),
+            refreshing: Mutex::new(()),
+            max_name_words: usize::from(u16::MAX),
+        }
+    }
+
+    /// Reads the segments of the reader's searcher that are not known yet, and forgets the
+    /// segments it no longer has (merged away or emptied).
+    pub fn refresh(&self, reader: &IndexReader) -> tantivy::Result<()> {
+        let _one = match self.refreshing.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let searcher = reader.searcher();
+        let known = self.all();
+        let mut now = HashMap::with_capacity(searcher.segment_readers().len());
+        for reader in searcher.segment_readers() {
+            let id = reader.segment_id();
+            let segment = match known.get(&id) {
+                Some(s) => s.clone(),
+                None => Arc::new(read_segment(reader, self.fields, self.max_name_words)?),
+            };
+            now.insert(id, segment);
+        }
+        match self.segments.write() {
+            Ok(mut g) => *g = now,
+            Err(p) => *p.into_inner() = now,
+        }
+        Ok(())
+    }
+
+    /// The number of common words kept, and the bytes all of it takes.
+    pub fn size(&self) -> (usize, usize) {
+        self.all().values().fold((0, 0), |(n, bytes), s| {
+            let bits: usize = s.common.values().map(|(_, h)| h.bits.len() * 8).sum();
+            let records = s.records.starts.len() * 4 + s.records.data.len() * 2;
+            (n + s.common.len(), bytes + bits + records)
+        })
+    }
+
+    /// Lowers the limit on a name's distinct words, so that the records leave the names out.
+    #[cfg(test)]
+    pub fn limit_name_words(mut self, max: usize) -> Memory {
+        self.max_name_words = max;
+        self
+    }
+
+    #[cfg(test)]
+    pub fn segment_count(&self) -> usize {
+        self.all().len()
+    }
+
+    fn all(&self) -> HashMap<SegmentId, Arc<Segment>> {
+        match self.segments.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The data of a segment; read now when the segment is not known (a searcher older or
+    /// newer than the last refresh).
+    fn segment(&self, reader: &SegmentReader) -> tantivy::Result<Arc<Segment>> {
+        let known = match self.segments.read() {
+            Ok(g) => g.get(&reader.segment_id()).cloned(),
+            Err(p) => p.into_inner().get(&reader.segment_id()).cloned(),
+        };
+        match known {
+            Some(s) => Ok(s),
+            None => Ok(Arc::new(read_segment(
+                reader,
+                self.fields,
+                self.max_name_words,
+            )?)),
+        }
+    }
+}
+
+fn read_segment(
+    reader: &SegmentReader,
+    fields: Fields,
+    max_name_words: usize,
+) -> tantivy::Result<Segment> {
+    let max_doc = reader.max_doc();
+    let index = reader.inverted_index(fields.all)?;
+    let mut common: Vec<(Vec<u8>, TermInfo)> = Vec::new();
+    let mut terms = index.terms().stream()?;
+    while terms.advance() {
+        let info = terms.value();
+        if is_common(u64::from(info.doc_freq), u64::from(max_doc)) {
+            common.push((terms.key().to_vec(), info.clone()));
+        }
+    }
+    common.sort_by(|a, b| b.1.doc_freq.cmp(&a.1.doc_freq).then_with(|| a.0.cmp(&b.0)));
+    common.truncate(MAX_COMMON_PER_SEGMENT);
+    // Common words in index order, so that each document's entries come out sorted.
+    let mut counts: Vec<(DocId, u16)> = Vec::new();
+    let mut held = HashMap::with_capacity(common.len());
+    for (i, (key, info)) in (0u16..).zip(common) {
+        let mut postings =
+            index.read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            let n = postings.term_freq().min(MAX_COUNT) as u16;
+            counts.push((doc, i | n << COMMON_INDEX_BITS));
+            doc = postings.advance();
+        }
+        held.insert(key, (i, Arc::new(read_held(&index, &info, max_doc)?)));
+    }
+    let counts = ByDoc::group(max_doc, counts);
+    let fits = |field: Field| -> tantivy::Result<bool> {
+        Ok(reader.inverted_index(field)?.terms().num_terms() <= max_name_words)
+    };
+    let names = fits(fields.name_fold)? && fits(fields.name_exact)?;
+    let (name, exact) = if names {
+        (
+            read_words(reader, fields.name_fold, true)?,
+            read_words(reader, fields.name_exact, false)?,
+        )
+    } else {
+        (ByDoc::default(), ByDoc::default())
+    };
+    let norms = [
+        reader.get_fieldnorms_reader(fields.all)?,
+        reader.get_fieldnorms_reader(fields.name_fold)?,
+        reader.get_fieldnorms_reader(fields.name_exact)?,
+    ];
+    let too_large =
+        || TantivyError::InvalidArgument("a segment too large to keep in memory".into());
+    let mut starts = Vec::with_capacity(max_doc as usize + 1);
+    let mut data: Vec<u16> = Vec::with_capacity(
+        (max_doc as usize) * 5 + name.values.len() + exact.values.len() + counts.values.len(),
+    );
+    for doc in 0..max_doc {
+        starts.push(u32::try_from(data.len()).map_err(|_| too_large())?);
+        let (name, exact, common) = (name.of(doc), exact.of(doc), counts.of(doc));
+        let len = |l: &[(u32, u16)]| l.len().min(usize::from(u16::MAX)) as u16;
+        data.push(
+            u16::from(norms[0].fieldnorm_id(doc)) | u16::from(norms[1].fieldnorm_id(doc)) << 8,
+        );
+        data.push(u16::from(norms[2].fieldnorm_id(doc)));
+        data.extend([len(name), len(exact), len(common)]);
+        for list in [name, exact, common] {
+            data.extend(list.iter().take(usize::from(len(list))).map(|x| x.1));
+        }
+    }
+    starts.push(u32::try_from(data.len()).map_err(|_| too_large())?);
+    Ok(Segment {
+        common: held,
+        records: Records {
+            starts: starts.into(),
+            data: data.into(),
+        },
+        names,
+    })
+}
+
+/// Values grouped by document, each with a sort key (a position, or 0).
+#[derive(Default)]
+struct ByDoc {
+    starts: Vec<u32>,
+    values: Vec<(u32, u16)>,
+}
+
+impl ByDoc {
+    /// Groups `(document, value)` pairs by document, keeping their order within a document
+    /// (a counting sort: two passes, no comparison).
+    fn group(max_doc: DocId, entries: Vec<(DocId, u16)>) -> ByDoc {
+        ByDoc::group_keyed(max_doc, entries.into_iter().map(|(d, v)| (d, (0, v))))
+    }
+
+    fn group_keyed(max_doc: DocId, entries: impl Iterator<Item = (DocId, (u32, u16))>) -> ByDoc {
+        let entries: Vec<(DocId, (u32, u16))> = entries.collect();
+        let mut starts = vec![0u32; max_doc as usize + 1];
+        for &(doc, _) in &entries {
+            if let Some(n) = starts.get_mut(doc as usize + 1) {
+                *n += 1;
+            }
+        }
+        let mut total = 0;
+        for n in &mut starts {
+            total += *n;
+            *n = total;
+        }
+        let mut next = starts.clone();
+        let mut values = vec![(0u32, 0u16); entries.len()];
+        for (doc, v) in entries {
+            if let Some(at) = next.get_mut(doc as usize) {
+                if let Some(slot) = values.get_mut(*at as usize) {
+                    *slot = v;
+                }
+                *at += 1;
+            }
+        }
+        ByDoc { starts, values }
+    }
+
+    fn of(&self, doc: DocId) -> &[(u32, u16)] {
+        let d = doc as usize;
+        match (self.starts.get(d), self.starts.get(d + 1)) {
+            (Some(&s), Some(&e)) => self.values.get(s as usize..e as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// The documents holding a term, one bit each.
+fn read_held(
+    index: &InvertedIndexReader,
+    info: &TermInfo,
+    max_doc: DocId,
+) -> tantivy::Result<Held> {
+    let mut bits = vec![0u64; max_doc.div_ceil(64) as usize];
+    let mut postings = index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+    loop {
+        let docs = postings.docs();
+        if docs.is_empty() {
+            break;
+        }
+        for &doc in docs {
+            if let Some(w) = bits.get_mut((doc / 64) as usize) {
+                *w |= 1 << (doc % 64);
+            }
+        }
+        postings.advance();
+    }
+    Ok(Held {
+        docs: info.doc_freq,
+        bits: bits.into(),
+    })
+}
+
+/// Every document's words in a field, as term ordinals (which fit a `u16`): in position
+/// order when `positions`, else each term as many times as the document holds it.
+fn read_words(reader: &SegmentReader, field: Field, positions: bool) -> tantivy::Result<ByDoc> {
+    let index = reader.inverted_index(field)?;
+    let option = if positions {
+        IndexRecordOption::WithFreqsAndPositions
+    } else {
+        IndexRecordOption::WithFreqs
+    };
+    let mut all: Vec<(DocId, (u32, u16))> = Vec::new();
+    let mut at = Vec::new();
+    let mut terms = index.terms().stream()?;
+    while terms.advance() {
+        let ord = u16::try_from(terms.term_ord())
+            .map_err(|_| TantivyError::InvalidArgument("too many terms in a name".into()))?;
+        let mut postings = index.read_postings_from_terminfo(terms.value(), option)?;
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            if positions {
+                postings.positions(&mut at);
+                all.extend(at.iter().map(|&p| (doc, (p, ord))));
+            } else {
+                all.extend((0..postings.term_freq()).map(|_| (doc, (0, ord))));
+            }
+            doc = postings.advance();
+        }
+    }
+    let mut words = ByDoc::group_keyed(reader.max_doc(), all.into_iter());
+    if positions {
+        for d in 0..reader.max_doc() as usize {
+            if let (Some(&s), Some(&e)) = (words.starts.get(d), words.starts.get(d + 1))
+                && let Some(list) = words.values.get_mut(s as usize..e as usize)
+            {
+                list.sort_unstable();
+            }
+        }
+    }
+    Ok(words)
+}
+
+/// Matches the documents that hold every one of `words` in the folded text, with a score of
+/// zero: their scores are added per match by [`Ranked`].
+#[derive(Clone, Debug)]
+pub struct AllOf {
+    pub words: Vec<String>,
+    pub memory: Arc<Memory>,
+}
+
+impl Query for AllOf {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl AllOf {
+    /// The documents of the segment, or `None` when a word is in none of them.
+    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Option<AllOfDocs>> {
+        let segment = self.memory.segment(reader)?;
+        let field = self.memory.fields.all;
+        let max_doc = reader.max_doc();
+        let mut sets = Vec::with_capacity(self.words.len());
+        let mut index = None;
+        for word in &self.words {
+            if let Some((_, held)) = segment.common.get(word.as_bytes()) {
+                sets.push(held.clone());
+                continue;
+            }
+            // Not common in this segment: read its postings.
+            let index = match &index {
+                Some(i) => i,
+                None => index.insert(reader.inverted_index(field)?),
+            };
+            match index.get_term_info(&Term::from_field_text(field, word))? {
+                Some(info) => sets.push(Arc::new(read_held(index, &info, max_doc)?)),
+                None => return Ok(None),
+            }
+        }
+        sets.sort_by_key(|h| h.docs);
+        Ok(Some(AllOfDocs::new(sets, max_doc)))
+    }
+}
+
+impl Weight for AllOf {
+    fn scorer(&self, reader: &SegmentReader, _boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(match self.docs(reader)? {
+            Some(docs) => Box::new(ConstScorer::new(docs, 0.0)),
+            None => Box::new(EmptyScorer),
+        })
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let held = match self.docs(reader)? {
+            Some(mut docs) => docs.seek(doc) == doc,
+            None => false,
+        };
+        if held {
+            Ok(Explanation::new("holds every common word", 0.0))
+        } else {
+            Err(TantivyError::InvalidArgument(format!(
+                "document {doc} does not hold every common word"
+            )))
+        }
+    }
+}
+
+/// The documents set in every one of `sets`, in order.
+struct AllOfDocs {
+    /// Rarest word first, so that most blocks of 64 are ruled out by the first AND.
+    sets: Vec<Arc<Held>>,
+    max_doc: DocId,
+    doc: DocId,
+}
+
+impl AllOfDocs {
+    fn new(sets: Vec<Arc<Held>>, max_doc: DocId) -> AllOfDocs {
+        let mut docs = AllOfDocs {
+            sets,
+            max_doc,
+            doc: 0,
+        };
+        docs.doc = docs.first_from(0);
+        docs
+    }
+
+    /// The first document at or after `from` that every set holds.
+    fn first_from(&self, from: DocId) -> DocId {
+        if from >= self.max_doc {
+            return TERMINATED;
+        }
+        let blocks = self.max_doc.div_ceil(64) as usize;
+        let mut block = (from / 64) as usize;
+        let mut mask = u64::MAX << (from % 64);
+        while block < blocks {
+            let mut bits = mask;
+            for set in &self.sets {
+                bits &= set.holds(block);
+                if bits == 0 {
+                    break;
+                }
+            }
+            if bits != 0 {
+                let doc = block as DocId * 64 + bits.trailing_zeros();
+                return if doc < self.max_doc { doc } else { TERMINATED };
+            }
+            block += 1;
+            mask = u64::MAX;
+        }
+        TERMINATED
+    }
+}
+
+impl DocSet for AllOfDocs {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.doc = self.first_from(self.doc + 1);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc < target {
+            self.doc = self.first_from(target);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.sets.first().map_or(self.max_doc, |h| h.docs)
+    }
+}
+
+/// The clauses that add to the score of a match, with their boosts.
+#[derive(Default)]
+pub struct Boosts {
+    /// Common words of the folded text (matched by [`AllOf`]), scored here.
+    pub common: Vec<String>,
+    /// Folded words whose matches in the name add to the score.
+    pub name: Vec<(String, Score)>,
+    /// Exact words (with diacritics) whose matches in the name add to the score.
+    pub exact: Vec<(String, Score)>,
+    /// The words as a phrase in the folded name.
+    pub phrase: Option<(Vec<String>, Score)>,
+    /// Other clauses, looked up with their own scorers.
+    pub queries: Vec<Box<dyn Query>>,
+}
+
+/// Ranks the matches by their score plus the boosts that hold for them.
+///
+/// The boosts are computed for each match only, in document order. As optional clauses of one
+/// boolean query they would be read as a union over every document they hold, which costs most
+/// when the words are common ("đăng ký") and the matches few.
+pub struct Ranked {
+    memory: Arc<Memory>,
+    searcher: Searcher,
+    common: Vec<(String, Bm25Weight)>,
+    name: Vec<Boost>,
+    exact: Vec<Boost>,
+    phrase: Option<(Vec<String>, Score, Bm25Weight)>,
+    others: Vec<Box<dyn Weight>>,
+}
+
+/// A word that adds to the score, its boost and its BM25 weight (boost included).
+struct Boost {
+    word: String,
+    by: Score,
+    weight: Bm25Weight,
+}
+
+impl Ranked {
+    pub fn new(
+        memory: Arc<Memory>,
+        searcher: &Searcher,
+        boosts: Boosts,
+    ) -> tantivy::Result<Ranked> {
+        let f = memory.fields;
+        let weight =
+            |field: Field, words: &[String], boost: Score| -> tantivy::Result<Bm25Weight> {
+                let terms: Vec<Term> = words
+                    .iter()
+                    .map(|w| Term::from_field_text(field, w))
+                    .collect();
+                Ok(Bm25Weight::for_terms(searcher, &terms)?.boost_by(boost))
+            };
+        let one = |field: Field, list: Vec<(String, Score)>| {
+            list.into_iter()
+                .map(|(word, by)| {
+                    let weight = weight(field, std::slice::from_ref(&word), by)?;
+                    Ok(Boost { word, by, weight })
+                })
+                .collect::<tantivy::Result<Vec<_>>>()
+        };
+        let common = boosts
+            .common
+            .into_iter()
+            .map(|w| {
+                let weight = weight(f.all, std::slice::from_ref(&w), 1.0)?;
+                Ok((w, weight))
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        let name = one(f.name_fold, boosts.name)?;
+        let exact = one(f.name_exact, boosts.exact)?;
+        let phrase = match boosts.phrase {
+            Some((words, by)) if !words.is_empty() => {
+                let w = weight(f.name_fold, &words, by)?;
+                Some((words, by, w))
+            }
+            _ => None,
+        };
+        let scoring = EnableScoring::enabled_from_searcher(searcher);
+        let others = boosts
+            .queries
+            .iter()
+            .map(|q| q.weight(scoring))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(Ranked {
+            memory,
+            searcher: searcher.clone(),
+            common,
+            name,
+            exact,
+            phrase,
+            others,
+        })
+    }
+}
+
+/// A common word's score in one segment: from memory, or from its postings when the word is
+/// not common there.
+enum CommonScore {
+    Held(u16, Bm25Weight),
+    Postings(Box<dyn Scorer>),
+}
+
+pub struct RankedSegment {
+    segment: Arc<Segment>,
+    common: Vec<CommonScore>,
+    /// Term ordinals of the segment; `None` when the segment lacks the word.
+    name: Vec<(Option<u16>, Bm25Weight)>,
+    exact: Vec<(Option<u16>, Bm25Weight)>,
+    phrase: Option<(Vec<u16>, Bm25Weight)>,
+    others: Vec<Box<dyn Scorer>>,
+}
+
+fn ordinal(index: &InvertedIndexReader, word: &str) -> tantivy::Result<Option<u16>> {
+    Ok(index
+        .terms()
+        .term_ord(word.as_bytes())?
+        .and_then(|o| u16::try_from(o).ok()))
+}
+
+impl SortKeyComputer for Ranked {
+    type SortKey = Score;
+    type Child = RankedSegment;
+    type Comparator = NaturalComparator;
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn segment_sort_key_computer(&self, reader: &SegmentReader) -> tantivy::Result<RankedSegment> {
+        let f = self.memory.fields;
+        let segment = self.memory.segment(reader)?;
+        let scoring = EnableScoring::enabled_from_searcher(&self.searcher);
+        let mut common = Vec::with_capacity(self.common.len());
+        for (word, weight) in &self.common {
+            common.push(match segment.common.get(word.as_bytes()) {
+                Some((i, _)) => CommonScore::Held(*i, weight.clone()),
+                None => CommonScore::Postings(
+                    TermQuery::new(
+                        Term::from_field_text(f.all, word),
+                        IndexRecordOption::WithFreqs,
+                    )
+                    .weight(scoring)?
+                    .scorer(reader, 1.0)?,
+                ),
+            });
+        }
+        let mut others = self
+            .others
+            .iter()
+            .map(|w| w.scorer(reader, 1.0))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        if !segment.names {
+            // The records lack the names: score their clauses from the postings.
+            let term = |field: Field, b: &Boost| -> tantivy::Result<Box<dyn Scorer>> {
+                BoostQuery::new(
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, &b.word),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                    b.by,
+                )
+                .weight(scoring)?
+                .scorer(reader, 1.0)
+            };
+            for b in &self.name {
+                others.push(term(f.name_fold, b)?);
+            }
+            for b in &self.exact {
+                others.push(term(f.name_exact, b)?);
+            }
+            if let Some((words, by, _)) = &self.phrase {
+                let terms = words
+                    .iter()
+                    .map(|w| Term::from_field_text(f.name_fold, w))
+                    .collect::<Vec<_>>();
+                if terms.len() >= 2 {
+                    others.push(
+                        BoostQuery::new(Box::new(PhraseQuery::new(terms)), *by)
+                            .weight(scoring)?
+                            .scorer(reader, 1.0)?,
+                    );
+                }
+            }
+            return Ok(RankedSegment {
+                common,
+                name: Vec::new(),
+                exact: Vec::new(),
+                phrase: None,
+                others,
+                segment,
+            });
+        }
+        let names = reader.inverted_index(f.name_fold)?;
+        let exacts = reader.inverted_index(f.name_exact)?;
+        let resolve = |index: &InvertedIndexReader, list: &[Boost]| {
+            list.iter()
+                .map(|b| Ok((ordinal(index, &b.word)?, b.weight.clone())))
+                .collect::<tantivy::Result<Vec<_>>>()
+        };
+        let phrase = match &self.phrase {
+            Some((words, _, weight)) => {
+                let ords = words
+                    .iter()
+                    .map(|w| ordinal(&names, w))
+                    .collect::<tantivy::Result<Option<Vec<u16>>>>()?;
+                ords.map(|o| (o, weight.clone()))
+            }
+            None => None,
+        };
+        Ok(RankedSegment {
+            common,
+            name: resolve(&names, &self.name)?,
+            exact: resolve(&exacts, &self.exact)?,
+            phrase,
+            others,
+            segment,
+        })
+    }
+}
+
+/// How many times `phrase` starts in `words`.
+fn phrase_count(words: &[u16], phrase: &[u16]) -> u32 {
+    let Some(&first) = phrase.first() else {
+        return 0;
+    };
+    if phrase.len() > words.len() {
+        return 0;
+    }
+    words
+        .windows(phrase.len())
+        .filter(|w| w.first() == Some(&first) && *w == phrase)
+        .count() as u32
+}
+
+fn count(words: &[u16], ord: u16) -> u32 {
+    words.iter().filter(|&&w| w == ord).count() as u32
+}
+
+impl SegmentSortKeyComputer for RankedSegment {
+    type SortKey = Score;
+    type SegmentSortKey = Score;
+    type SegmentComparator = NaturalComparator;
+
+    fn segment_sort_key(&mut self, doc: DocId, score: Score) -> Score {
+        let mut total = score;
+        let record = self.segment.records.of(doc);
+        for c in &mut self.common {
+            match c {
+                CommonScore::Held(i, weight) => {
+                    if let Some(r) = &record {
+                        let tf = r.common_count(*i);
+                        if tf > 0 {
+                            total += weight.score(r.all_norm, tf);
+                        }
+                    }
+                }
+                CommonScore::Postings(s) => {
+                    if s.doc() < doc {
+                        s.seek(doc);
+                    }
+                    if s.doc() == doc {
+                        total += s.score();
+                    }
+                }
+            }
+        }
+        if let Some(r) = &record {
+            for (ord, weight) in &self.name {
+                if let Some(ord) = ord {
+                    let tf = count(r.name, *ord);
+                    if tf > 0 {
+                        total += weight.score(r.name_norm, tf);
+                    }
+                }
+            }
+            if let Some((ords, weight)) = &self.phrase {
+                let tf = phrase_count(r.name, ords);
+                if tf > 0 {
+                    total += weight.score(r.name_norm, tf);
+                }
+            }
+            for (ord, weight) in &self.exact {
+                if let Some(ord) = ord {
+                    let tf = count(r.exact, *ord);
+                    if tf > 0 {
+                        total += weight.score(r.exact_norm, tf);
+                    }
+                }
+            }
+        }
+        for s in &mut self.others {
+            if s.doc() < doc {
+                s.seek(doc);
+            }
+            if s.doc() == doc {
+                total += s.score();
+            }
+        }
+        total
+    }
+
+    fn convert_segment_sort_key(&self, score: Score) -> Score {
+        score
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(docs: &[DocId], max_doc: DocId) -> Arc<Held> {
+        let blocks = max_doc.div_ceil(64) as usize;
+        let mut bits = vec![0u64; blocks];
+        for &d in docs {
+            bits[(d / 64) as usize] |= 1 << (d % 64);
+        }
+        Arc::new(Held {
+            docs: docs.len() as u32,
+            bits: bits.into(),
+        })
+    }
+
+    fn collect(mut d: AllOfDocs) -> Vec<DocId> {
+        let mut out = Vec::new();
+        let mut doc = d.doc();
+        while doc != TERMINATED {
+            out.push(doc);
+            doc = d.advance();
+        }
+        out
+    }
+
+    #[test]
+    fn yields_the_documents_every_set_holds_in_order() {
+        let a = held(&[0, 3, 63, 64, 65, 127, 128, 199], 200);
+        let b = held(&[3, 5, 64, 127, 128, 198, 199], 200);
+        let c = held(&[1, 3, 64, 66, 127, 199], 200);
+        let d = AllOfDocs::new(vec![a.clone(), b.clone(), c], 200);
+        assert_eq!(collect(d), vec![3, 64, 127, 199]);
+        assert_eq!(
+            collect(AllOfDocs::new(vec![a, b], 200)),
+            vec![3, 64, 127, 128, 199]
+        );
+    }
+
+    #[test]
+    fn seeks_to_the_first_match_at_or_after_the_target() {
+        let mut d = AllOfDocs::new(vec![held(&[10, 70, 130, 131], 140)], 140);
+        assert_eq!(d.doc(), 10);
+        assert_eq!(d.seek(10), 10);
+        assert_eq!(d.seek(11), 70);
+        assert_eq!(d.seek(131), 131);
+        assert_eq!(d.advance(), TERMINATED);
+        assert_eq!(d.advance(), TERMINATED);
+        assert_eq!(d.seek(139), TERMINATED);
+    }
+
+    #[test]
+    fn no_common_document_is_terminated_at_once() {
+        let d = AllOfDocs::new(vec![held(&[1, 2], 64), held(&[3], 64)], 64);
+        assert_eq!(d.doc(), TERMINATED);
+        assert_eq!(AllOfDocs::new(Vec::new(), 0).doc(), TERMINATED);
+    }
+
+    #[test]
+    fn a_record_unpacks_what_was_packed() {
+        let common = |i: u16, n: u16| i | n << COMMON_INDEX_BITS;
+        let records = Records {
+            starts: vec![0, 5, 15].into(),
+            data: vec![
+                0x0201,
+                3,
+                0,
+                0,
+                0, // an empty document
+                0x0b0c,
+                0x0a,
+                2,
+                1,
+                2,
+                7,
+                8,
+                9,
+                common(4, 3),
+                common(11, 1),
+            ]
+            .into(),
+        };
+        let empty = records.of(0).unwrap_or_else(|| panic!("record 0"));
+        assert_eq!(
+            (empty.all_norm, empty.name_norm, empty.exact_norm),
+            (1, 2, 3)
+        );
+        assert!(empty.name.is_empty() && empty.exact.is_empty() && empty.common.is_empty());
+        let r = records.of(1).unwrap_or_else(|| panic!("record 1"));
+        assert_eq!((r.all_norm, r.name_norm, r.exact_norm), (0x0c, 0x0b, 0x0a));
+        assert_eq!(r.name, &[7, 8]);
+        assert_eq!(r.exact, &[9]);
+        assert_eq!(r.common_count(4), 3);
+        assert_eq!(r.common_count(11), 1);
+        assert_eq!(r.common_count(5), 0);
+        assert_eq!(r.common_count(12), 0);
+        assert!(records.of(2).is_none());
+    }
+
+    #[test]
+    fn a_phrase_is_counted_where_it_starts() {
+        assert_eq!(phrase_count(&[1, 2, 3, 1, 2], &[1, 2]), 2);
+        assert_eq!(phrase_count(&[1, 2, 3], &[2, 1]), 0);
+        assert_eq!(phrase_count(&[1], &[1, 2]), 0);
+        assert_eq!(count(&[4, 1, 4], 4), 2);
+    }
+
+    #[test]
+    fn a_word_is_common_from_one_document_in_32() {
+        assert!(is_common(32, 1024));
+        assert!(!is_common(31, 1024));
+        assert!(is_common(1, 10));
+        assert!(!is_common(0, 10));
+    }
+}
