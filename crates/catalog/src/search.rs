@@ -919,10 +919,18 @@ mod tests {
                 &TopDocs::with_limit(10).order_by_score(),
             )
             .unwrap_or_else(|e| panic!("{e}"));
+        codes(idx, &searcher, hits)
+    }
+
+    fn codes(
+        idx: &SearchIndex,
+        searcher: &Searcher,
+        hits: Vec<(Score, DocAddress)>,
+    ) -> Vec<(Score, String)> {
         hits.into_iter()
             .map(|(score, addr)| {
                 let card = idx
-                    .card(&searcher, addr)
+                    .card(searcher, addr)
                     .unwrap_or_else(|e| panic!("{e}"))
                     .unwrap_or_else(|| panic!("a card"));
                 (score, card.code)
@@ -963,15 +971,7 @@ mod tests {
                 &TopDocs::with_limit(10).order_by(ranked),
             )
             .unwrap_or_else(|e| panic!("{e}"));
-        hits.into_iter()
-            .map(|(score, addr)| {
-                let card = idx
-                    .card(&searcher, addr)
-                    .unwrap_or_else(|e| panic!("{e}"))
-                    .unwrap_or_else(|| panic!("a card"));
-                (score, card.code)
-            })
-            .collect()
+        codes(idx, &searcher, hits)
     }
 
     /// Scores equal to float rounding, rank by rank; codes equal except among tied scores.
