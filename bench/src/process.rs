@@ -94,28 +94,15 @@ fn status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
         .with_context(|| format!("no {key} in /proc/{pid}/status"))
 }
 
-/// The `motcua` binary next to this one (both are built into `target/release`). When this
-/// program runs under `cargo run`, the binary is built first, so that it is of the same code
-/// as the library measured in process (cargo does nothing when it is up to date).
+/// The `motcua` binary next to this one (both are built into `target/release`).
 pub fn motcua_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let path = match given {
         Some(p) => p.to_path_buf(),
-        None => {
-            if let Some(cargo) = std::env::var_os("CARGO") {
-                let status = Command::new(cargo)
-                    .args(["build", "--release", "--quiet", "-p", "motcua"])
-                    .status()
-                    .context("cannot run cargo to build the motcua binary")?;
-                if !status.success() {
-                    bail!("`cargo build --release -p motcua` failed ({status})");
-                }
-            }
-            std::env::current_exe()
-                .context("cannot tell where this program is")?
-                .parent()
-                .context("this program has no folder")?
-                .join("motcua")
-        }
+        None => std::env::current_exe()
+            .context("cannot tell where this program is")?
+            .parent()
+            .context("this program has no folder")?
+            .join("motcua"),
     };
     if !path.is_file() {
         bail!(
