@@ -269,13 +269,22 @@ fn read_segment(
     for (i, (key, info)) in (0u16..).zip(common) {
         let mut postings =
             index.read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+        // One pass gives both the bits and the counts.
+        let mut bits = vec![0u64; max_doc.div_ceil(64) as usize];
         let mut doc = postings.doc();
         while doc != TERMINATED {
+            if let Some(w) = bits.get_mut((doc / 64) as usize) {
+                *w |= 1 << (doc % 64);
+            }
             let n = postings.term_freq().min(MAX_COUNT) as u16;
             counts.push((doc, i | n << COMMON_INDEX_BITS));
             doc = postings.advance();
         }
-        held.insert(key, (i, Arc::new(read_held(&index, &info, max_doc)?)));
+        let bits = Held {
+            docs: info.doc_freq,
+            bits: bits.into(),
+        };
+        held.insert(key, (i, Arc::new(bits)));
     }
     let counts = ByDoc::group(max_doc, counts);
     let fits = |field: Field| -> tantivy::Result<bool> {
