@@ -24,8 +24,8 @@ use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer};
 use tantivy::index::SegmentId;
 use tantivy::postings::{Postings, TermInfo};
 use tantivy::query::{
-    Bm25Weight, BoostQuery, ConstScorer, EmptyScorer, EnableScoring, Explanation, PhraseQuery,
-    Query, Scorer, TermQuery, Weight,
+    Bm25Weight, BoostQuery, ConstScorer, EmptyScorer, EnableScoring, Explanation, FuzzyTermQuery,
+    PhraseQuery, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
@@ -141,6 +141,8 @@ struct Segment {
     /// The common words of the folded text, with their index in the records.
     common: HashMap<Vec<u8>, (u16, Arc<Held>)>,
     records: Records,
+    /// The words of the folded text, by what is left of them less one letter.
+    near: Near,
     /// Whether the records hold the names: not when a name field has more terms than a `u16`
     /// counts, and then the name's clauses are scored from their postings.
     names: bool,
@@ -205,7 +207,7 @@ impl Memory {
         self.all().values().fold((0, 0), |(n, bytes), s| {
             let bits: usize = s.common.values().map(|(_, h)| h.bits.len() * 8).sum();
             let records = s.records.starts.len() * 4 + s.records.data.len() * 2;
-            (n + s.common.len(), bytes + bits + records)
+            (n + s.common.len(), bytes + bits + records + s.near.bytes())
         })
     }
 
@@ -254,13 +256,16 @@ fn read_segment(
     let max_doc = reader.max_doc();
     let index = reader.inverted_index(fields.all)?;
     let mut common: Vec<(Vec<u8>, TermInfo)> = Vec::new();
+    let mut near = NearBuilder::default();
     let mut terms = index.terms().stream()?;
     while terms.advance() {
         let info = terms.value();
         if is_common(u64::from(info.doc_freq), u64::from(max_doc)) {
             common.push((terms.key().to_vec(), info.clone()));
         }
+        near.add(terms.term_ord(), terms.key());
     }
+    let near = near.build();
     common.sort_by(|a, b| b.1.doc_freq.cmp(&a.1.doc_freq).then_with(|| a.0.cmp(&b.0)));
     common.truncate(MAX_COMMON_PER_SEGMENT);
     // Common words in index order, so that each document's entries come out sorted.
@@ -330,6 +335,7 @@ fn read_segment(
             starts: starts.into(),
             data: data.into(),
         },
+        near,
         names,
     })
 }
@@ -390,6 +396,15 @@ fn read_held(
     max_doc: DocId,
 ) -> tantivy::Result<Held> {
     let mut bits = vec![0u64; max_doc.div_ceil(64) as usize];
+    set_bits(index, info, &mut bits)?;
+    Ok(Held {
+        docs: info.doc_freq,
+        bits: bits.into(),
+    })
+}
+
+/// Sets the bits of the documents that hold a term.
+fn set_bits(index: &InvertedIndexReader, info: &TermInfo, bits: &mut [u64]) -> tantivy::Result<()> {
     let mut postings = index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
     loop {
         let docs = postings.docs();
@@ -403,10 +418,7 @@ fn read_held(
         }
         postings.advance();
     }
-    Ok(Held {
-        docs: info.doc_freq,
-        bits: bits.into(),
-    })
+    Ok(())
 }
 
 /// Every document's words in a field, as term ordinals (which fit a `u16`): in position
@@ -447,6 +459,238 @@ fn read_words(reader: &SegmentReader, field: Field, positions: bool) -> tantivy:
         }
     }
     Ok(words)
+}
+
+/// The longest word, in letters, that [`Near`] keeps: longer ones are not words a citizen
+/// types (codes, addresses run together), and each costs a key per letter.
+const NEAR_MAX_CHARS: usize = 40;
+
+/// The words of a segment's folded text, found from any word one edit away from them (a
+/// letter added, dropped or changed, or two neighbours swapped) without walking the term
+/// dictionary with an automaton. Words with a digit are left out: a number one digit off is
+/// another number (a procedure code, a year), not a typo.
+///
+/// Every word is filed under a key of itself and a key of each way to drop one of its
+/// letters. Two words are one edit apart only if the one equals the other less a letter, or
+/// both less a letter are equal (a change, or a swap: "dnag" and "dang" both give "dag"), so
+/// the words near a typed word are among those filed under its own keys. A key is a hash:
+/// each word found is checked letter by letter.
+#[derive(Default)]
+struct Near {
+    /// Every word, by term ordinal: `text[starts[o]..starts[o + 1]]`.
+    text: String,
+    starts: Vec<u32>,
+    /// Keys, sorted, and beside each the term ordinal of the word filed under it.
+    keys: Vec<u64>,
+    ords: Vec<u32>,
+}
+
+#[derive(Default)]
+struct NearBuilder {
+    text: String,
+    starts: Vec<u32>,
+    filed: Vec<(u64, u32)>,
+}
+
+impl NearBuilder {
+    /// Adds the term of ordinal `ord`; terms come in ordinal order.
+    fn add(&mut self, ord: u64, term: &[u8]) {
+        let (Ok(ord), Ok(start)) = (u32::try_from(ord), u32::try_from(self.text.len())) else {
+            return;
+        };
+        // Ordinals without text (not UTF-8, or past the last kept) stay empty.
+        while self.starts.len() <= ord as usize {
+            self.starts.push(start);
+        }
+        let Ok(word) = std::str::from_utf8(term) else {
+            return;
+        };
+        let chars: Vec<char> = word.chars().collect();
+        // A number one digit off is another number (a code, a year), not a typo.
+        if chars.is_empty()
+            || chars.len() > NEAR_MAX_CHARS
+            || chars.iter().any(char::is_ascii_digit)
+        {
+            return;
+        }
+        self.text.push_str(word);
+        self.filed
+            .extend(near_keys(&chars).into_iter().map(|k| (k, ord)));
+    }
+
+    fn build(mut self) -> Near {
+        let end = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.starts.push(end);
+        self.filed.sort_unstable();
+        self.filed.dedup();
+        let (keys, ords) = self.filed.into_iter().unzip();
+        Near {
+            text: self.text,
+            starts: self.starts,
+            keys,
+            ords,
+        }
+    }
+}
+
+impl Near {
+    fn word(&self, ord: u32) -> Option<&str> {
+        let o = ord as usize;
+        let (s, e) = (
+            *self.starts.get(o)? as usize,
+            *self.starts.get(o + 1)? as usize,
+        );
+        self.text.get(s..e).filter(|w| !w.is_empty())
+    }
+
+    /// The term ordinals, in order, of the words at most one edit from `word`.
+    fn of(&self, word: &str) -> Vec<u32> {
+        let chars: Vec<char> = word.chars().collect();
+        let mut out = Vec::new();
+        if chars.is_empty() || chars.len() > NEAR_MAX_CHARS + 1 {
+            return out;
+        }
+        for key in near_keys(&chars) {
+            let from = self.keys.partition_point(|&k| k < key);
+            for (&k, &ord) in self.keys.iter().zip(&self.ords).skip(from) {
+                if k != key {
+                    break;
+                }
+                if self.word(ord).is_some_and(|w| within_one(&chars, w)) {
+                    out.push(ord);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn bytes(&self) -> usize {
+        self.text.len() + self.starts.len() * 4 + self.keys.len() * 12
+    }
+}
+
+/// The keys a word is filed under: itself, and itself less each letter.
+fn near_keys(chars: &[char]) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let key = |skip: Option<usize>| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (i, c) in chars.iter().enumerate() {
+            if Some(i) != skip {
+                c.hash(&mut h);
+            }
+        }
+        h.finish()
+    };
+    let mut keys = Vec::with_capacity(chars.len() + 1);
+    keys.push(key(None));
+    for i in 0..chars.len() {
+        // Dropping either of two equal neighbours leaves the same word.
+        if i > 0 && chars.get(i - 1) == chars.get(i) {
+            continue;
+        }
+        keys.push(key(Some(i)));
+    }
+    keys
+}
+
+/// Whether `b` is at most one edit from `a`: equal, one letter added, dropped or changed, or
+/// two neighbouring letters swapped (the optimal string alignment distance is at most 1).
+fn within_one(a: &[char], b: &str) -> bool {
+    let b: Vec<char> = b.chars().collect();
+    let (a, b) = (a, b.as_slice());
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match a.len().abs_diff(b.len()) {
+        0 => {
+            if same == a.len() {
+                return true;
+            }
+            let (Some(ra), Some(rb)) = (a.get(same..), b.get(same..)) else {
+                return false;
+            };
+            // One change, or one swap of neighbours.
+            ra.get(1..) == rb.get(1..)
+                || (ra.len() >= 2
+                    && ra.first() == rb.get(1)
+                    && ra.get(1) == rb.first()
+                    && ra.get(2..) == rb.get(2..))
+        }
+        1 => {
+            let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+            long.get(same + 1..) == short.get(same..)
+        }
+        _ => false,
+    }
+}
+
+/// Matches the documents that hold a word one edit away from `word` (one the index does not
+/// hold: a typo) in the folded text, each with the boost as score, as tantivy's fuzzy term
+/// query of distance 1 with swaps does; the near words come from [`Near`].
+#[derive(Clone, Debug)]
+pub struct NearWord {
+    pub word: String,
+    pub memory: Arc<Memory>,
+}
+
+impl Query for NearWord {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl NearWord {
+    fn docs(&self, reader: &SegmentReader) -> tantivy::Result<Option<AllOfDocs>> {
+        let segment = self.memory.segment(reader)?;
+        let ords = segment.near.of(&self.word);
+        if ords.is_empty() {
+            return Ok(None);
+        }
+        let max_doc = reader.max_doc();
+        let index = reader.inverted_index(self.memory.fields.all)?;
+        let mut bits = vec![0u64; max_doc.div_ceil(64) as usize];
+        let mut docs = 0u32;
+        for word in ords.into_iter().filter_map(|o| segment.near.word(o)) {
+            if let Some((_, held)) = segment.common.get(word.as_bytes()) {
+                for (b, h) in bits.iter_mut().zip(held.bits.iter()) {
+                    *b |= h;
+                }
+                docs = docs.saturating_add(held.docs);
+            } else if let Some(info) = index.terms().get(word)? {
+                set_bits(&index, &info, &mut bits)?;
+                docs = docs.saturating_add(info.doc_freq);
+            }
+        }
+        let held = Held {
+            docs: docs.min(max_doc),
+            bits: bits.into(),
+        };
+        Ok(Some(AllOfDocs::new(vec![Arc::new(held)], max_doc)))
+    }
+}
+
+impl Weight for NearWord {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        Ok(match self.docs(reader)? {
+            Some(docs) => Box::new(ConstScorer::new(docs, boost)),
+            None => Box::new(EmptyScorer),
+        })
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let held = match self.docs(reader)? {
+            Some(mut docs) => docs.seek(doc) == doc,
+            None => false,
+        };
+        if held {
+            Ok(Explanation::new("holds a word one edit away", 1.0))
+        } else {
+            Err(TantivyError::InvalidArgument(format!(
+                "document {doc} holds no word one edit from {}",
+                self.word
+            )))
+        }
+    }
 }
 
 /// Matches the documents that hold every one of `words` in the folded text, with a score of
@@ -595,6 +839,9 @@ pub struct Boosts {
     pub exact: Vec<(String, Score)>,
     /// The words as a phrase in the folded name.
     pub phrase: Option<(Vec<String>, Score)>,
+    /// Typed words the index does not hold: a name holding a word one edit away from one
+    /// adds its boost (once per typed word, as tantivy's fuzzy term query scores).
+    pub name_near: Vec<(String, Score)>,
     /// Other clauses, looked up with their own scorers.
     pub queries: Vec<Box<dyn Query>>,
 }
@@ -611,6 +858,7 @@ pub struct Ranked {
     name: Vec<Boost>,
     exact: Vec<Boost>,
     phrase: Option<(Vec<String>, Score, Bm25Weight)>,
+    name_near: Vec<(String, Score)>,
     others: Vec<Box<dyn Weight>>,
 }
 
@@ -674,6 +922,7 @@ impl Ranked {
             name,
             exact,
             phrase,
+            name_near: boosts.name_near,
             others,
         })
     }
@@ -693,6 +942,8 @@ pub struct RankedSegment {
     name: Vec<(Option<u16>, Bm25Weight)>,
     exact: Vec<(Option<u16>, Bm25Weight)>,
     phrase: Option<(Vec<u16>, Bm25Weight)>,
+    /// Per typed word the index lacks, the name words one edit away, and the boost.
+    name_near: Vec<(Vec<u16>, Score)>,
     others: Vec<Box<dyn Scorer>>,
 }
 
@@ -754,6 +1005,20 @@ impl SortKeyComputer for Ranked {
             for b in &self.exact {
                 others.push(term(f.name_exact, b)?);
             }
+            for (word, by) in &self.name_near {
+                others.push(
+                    BoostQuery::new(
+                        Box::new(FuzzyTermQuery::new(
+                            Term::from_field_text(f.name_fold, word),
+                            1,
+                            true,
+                        )),
+                        *by,
+                    )
+                    .weight(scoring)?
+                    .scorer(reader, 1.0)?,
+                );
+            }
             if let Some((words, by, _)) = &self.phrase {
                 let terms = words
                     .iter()
@@ -772,6 +1037,7 @@ impl SortKeyComputer for Ranked {
                 name: Vec::new(),
                 exact: Vec::new(),
                 phrase: None,
+                name_near: Vec::new(),
                 others,
                 segment,
             });
@@ -793,11 +1059,26 @@ impl SortKeyComputer for Ranked {
             }
             None => None,
         };
+        let mut name_near = Vec::with_capacity(self.name_near.len());
+        for (word, by) in &self.name_near {
+            let mut ords = Vec::new();
+            for ord in segment.near.of(word) {
+                if let Some(w) = segment.near.word(ord)
+                    && let Some(o) = ordinal(&names, w)?
+                {
+                    ords.push(o);
+                }
+            }
+            if !ords.is_empty() {
+                name_near.push((ords, *by));
+            }
+        }
         Ok(RankedSegment {
             common,
             name: resolve(&names, &self.name)?,
             exact: resolve(&exacts, &self.exact)?,
             phrase,
+            name_near,
             others,
             segment,
         })
@@ -871,6 +1152,11 @@ impl SegmentSortKeyComputer for RankedSegment {
                     if tf > 0 {
                         total += weight.score(r.exact_norm, tf);
                     }
+                }
+            }
+            for (ords, by) in &self.name_near {
+                if r.name.iter().any(|w| ords.contains(w)) {
+                    total += *by;
                 }
             }
         }
@@ -1003,5 +1289,76 @@ mod tests {
         assert!(!is_common(31, 1024));
         assert!(is_common(1, 10));
         assert!(!is_common(0, 10));
+    }
+
+    /// The optimal string alignment distance, by the textbook table.
+    fn osa(a: &str, b: &str) -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[test]
+    fn near_finds_every_word_one_edit_away_and_no_other() {
+        let mut vocabulary = vec![
+            "dang", "dag", "dangg", "dnag", "adng", "ky", "yk", "k", "kyy", "khai", "khia", "kha",
+            "sinh", "sinhh", "snih", "aab", "ab", "aaab", "abab", "baba", "đăng", "đang", "ký",
+            "xe", "xr", "x", "e", "ex", "hon", "hôn", "nhon", "honn", "ohn",
+        ];
+        let numbers = ["2024", "2025", "001193"];
+        vocabulary.sort_unstable();
+        vocabulary.dedup();
+        let mut b = NearBuilder::default();
+        // Ordinals with a gap, as when a term is not kept.
+        for (i, w) in vocabulary.iter().enumerate() {
+            b.add(i as u64 * 2, w.as_bytes());
+        }
+        // Numbers are not kept.
+        let last = vocabulary.len() as u64 * 2;
+        for (i, n) in numbers.iter().enumerate() {
+            b.add(last + i as u64, n.as_bytes());
+        }
+        let near = b.build();
+        for n in ["2024", "2026", "001194"] {
+            assert!(near.of(n).is_empty(), "{n}");
+        }
+        let typed = [
+            "dang", "dnag", "dangg", "dan", "kyy", "yk", "khia", "sinnh", "aab", "abba", "đnăg",
+            "hon", "ho", "xe", "", "q", "zzzzzz",
+        ];
+        for t in typed {
+            let mut want: Vec<u32> = vocabulary
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| !t.is_empty() && osa(t, w) <= 1)
+                .map(|(i, _)| i as u32 * 2)
+                .collect();
+            want.sort_unstable();
+            assert_eq!(near.of(t), want, "{t}");
+            for (i, w) in vocabulary.iter().enumerate() {
+                let chars: Vec<char> = t.chars().collect();
+                assert_eq!(within_one(&chars, w), osa(t, w) <= 1, "{t} / {w}");
+                assert_eq!(near.word(i as u32 * 2), Some(*w));
+            }
+        }
+        assert_eq!(near.word(1), None);
     }
 }
