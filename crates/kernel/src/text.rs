@@ -6,8 +6,11 @@
 //! into comparable words; the search index and the query parser both use them, so that what is
 //! indexed and what is asked always meet.
 
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::{IsNormalized, is_nfc_quick};
 
 /// One word of a text, with its byte span in the NFC form of the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,16 +24,26 @@ pub struct Word {
 }
 
 /// Lower-cases and removes every diacritic (tones, hats, horns, breve) and maps đ to d.
+///
+/// Each letter is decomposed alone (its canonical decomposition) and its marks dropped: the
+/// same letters as decomposing the whole text, whose only difference is the order of the
+/// marks, without its buffer. ASCII letters need no table at all.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.nfd() {
-        if is_combining_mark(c) {
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
             continue;
         }
-        match c {
-            'đ' | 'Đ' => out.push('d'),
-            c => out.extend(c.to_lowercase()),
-        }
+        decompose_canonical(c, |d| {
+            if is_combining_mark(d) {
+                return;
+            }
+            match d {
+                'đ' | 'Đ' => out.push('d'),
+                d => out.extend(d.to_lowercase()),
+            }
+        });
     }
     out
 }
@@ -64,7 +77,12 @@ pub fn search_form(word: &str) -> String {
 /// Splits a text into words (letters and digits), after NFC normalisation, so that text typed
 /// in decomposed Unicode gives the same words as precomposed text.
 pub fn words(text: &str) -> Vec<Word> {
-    let nfc: String = text.nfc().collect();
+    // Most text is already composed (all of ASCII is): normalise only when it is not.
+    let nfc: Cow<'_, str> = match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(text),
+        _ => Cow::Owned(text.nfc().collect()),
+    };
+    let nfc = nfc.as_ref();
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     for (i, c) in nfc.char_indices() {
@@ -73,11 +91,11 @@ pub fn words(text: &str) -> Vec<Word> {
                 start = Some(i);
             }
         } else if let Some(s) = start.take() {
-            push_word(&nfc, s, i, &mut out);
+            push_word(nfc, s, i, &mut out);
         }
     }
     if let Some(s) = start {
-        push_word(&nfc, s, nfc.len(), &mut out);
+        push_word(nfc, s, nfc.len(), &mut out);
     }
     out
 }
@@ -144,6 +162,22 @@ mod tests {
                 proptest::prop_assert_eq!(nfc[w.start..w.end].to_lowercase(), w.exact.clone());
                 proptest::prop_assert!(!w.folded.is_empty());
             }
+        }
+
+        #[test]
+        fn folding_letter_by_letter_equals_folding_the_decomposed_text(s in "\\PC{0,40}") {
+            let mut whole = String::new();
+            for c in s.nfd() {
+                match c {
+                    c if is_combining_mark(c) => {}
+                    'đ' | 'Đ' => whole.push('d'),
+                    c => whole.extend(c.to_lowercase()),
+                }
+            }
+            proptest::prop_assert_eq!(fold(&s), whole);
+            let nfd: String = s.nfd().collect();
+            let words_of = |t: &str| words(t).into_iter().map(|w| w.folded).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(words_of(&s), words_of(&nfd));
         }
 
         #[test]
