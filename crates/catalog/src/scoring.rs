@@ -12,7 +12,7 @@
 //!   ([`Ranked`]), instead of moving a postings list per clause to each match. A record is
 //!   packed in `u16`s so that a match costs a cache miss or two.
 //!
-//! The scores are tantivy's BM25 (`Bm25Weight`) for the same term counts and field lengths as
+//! The scores are tantivy's BM25 (as its `Bm25Weight` computes it) for the same term counts and field lengths as
 //! its own scorers read, so the ranking is the same as with term and phrase queries (a unit
 //! test in `search` compares the two). With 100,000 procedures this takes about 19 MB.
 
@@ -24,8 +24,8 @@ use tantivy::collector::{SegmentSortKeyComputer, SortKeyComputer};
 use tantivy::index::SegmentId;
 use tantivy::postings::{Postings, TermInfo};
 use tantivy::query::{
-    Bm25Weight, BoostQuery, ConstScorer, EmptyScorer, EnableScoring, Explanation, FuzzyTermQuery,
-    PhraseQuery, Query, Scorer, TermQuery, Weight,
+    Bm25StatisticsProvider, BoostQuery, ConstScorer, EmptyScorer, EnableScoring, Explanation,
+    FuzzyTermQuery, PhraseQuery, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
@@ -143,9 +143,54 @@ struct Segment {
     records: Records,
     /// The words of the folded text, by what is left of them less one letter.
     near: Near,
+    /// The folded words (every word of the names; those of the text without a digit) with
+    /// their counts and name ordinals, and the exact names' words: a search's statistics and
+    /// ordinals without a walk down the term dictionaries.
+    words: HashMap<Box<str>, WordStat>,
+    exacts: HashMap<Box<str>, (u32, u32)>,
+    /// The tokens of each field (`all`, `name_fold`, `name_exact`), for their mean length.
+    tokens: [u64; 3],
+    max_doc: DocId,
     /// Whether the records hold the names: not when a name field has more terms than a `u16`
     /// counts, and then the name's clauses are scored from their postings.
     names: bool,
+}
+
+/// A folded word in one segment: how many documents hold it in the text, and its term
+/// ordinal and count in the folded names.
+#[derive(Default, Clone, Copy)]
+struct WordStat {
+    all: u32,
+    name: Option<(u32, u32)>,
+}
+
+impl Segment {
+    /// The documents of the segment whose `field` holds `word`; `None` when the tables do not
+    /// say (a word with a digit in the text: ask the term dictionary).
+    fn doc_freq(&self, fields: Fields, field: Field, word: &str) -> Option<u32> {
+        if field == fields.all {
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            Some(self.words.get(word).map_or(0, |w| w.all))
+        } else if field == fields.name_fold {
+            Some(self.words.get(word).and_then(|w| w.name).map_or(0, |n| n.1))
+        } else if field == fields.name_exact {
+            Some(self.exacts.get(word).map_or(0, |e| e.1))
+        } else {
+            None
+        }
+    }
+
+    fn name_ord(&self, word: &str) -> Option<u16> {
+        let (ord, _) = self.words.get(word)?.name?;
+        u16::try_from(ord).ok()
+    }
+
+    fn exact_ord(&self, word: &str) -> Option<u16> {
+        let (ord, _) = self.exacts.get(word)?;
+        u16::try_from(*ord).ok()
+    }
 }
 
 /// The segments' data, kept in step with the index reader.
@@ -154,6 +199,9 @@ pub struct Memory {
     segments: RwLock<HashMap<SegmentId, Arc<Segment>>>,
     /// Taken by a refresh, so that an older searcher's refresh cannot land after a newer one.
     refreshing: Mutex<()>,
+    /// BM25's length parts by (tokens, documents) of a field: see [`Memory::norms`].
+    #[allow(clippy::type_complexity)]
+    norms: Mutex<Vec<((u64, u64), Arc<[Score; 256]>)>>,
     /// The most distinct words a name field may have in a segment for the records to hold
     /// the names (`u16` ids); lowered by a test to try the other path.
     max_name_words: usize,
@@ -173,6 +221,7 @@ impl Memory {
             fields,
             segments: Default::default(),
             refreshing: Mutex::new(()),
+            norms: Mutex::new(Vec::new()),
             max_name_words: usize::from(u16::MAX),
         }
     }
@@ -207,7 +256,12 @@ impl Memory {
         self.all().values().fold((0, 0), |(n, bytes), s| {
             let bits: usize = s.common.values().map(|(_, h)| h.bits.len() * 8).sum();
             let records = s.records.starts.len() * 4 + s.records.data.len() * 2;
-            (n + s.common.len(), bytes + bits + records + s.near.bytes())
+            let words = s.words.keys().map(|k| k.len() + 40).sum::<usize>()
+                + s.exacts.keys().map(|k| k.len() + 40).sum::<usize>();
+            (
+                n + s.common.len(),
+                bytes + bits + records + s.near.bytes() + words,
+            )
         })
     }
 
@@ -257,6 +311,7 @@ fn read_segment(
     let index = reader.inverted_index(fields.all)?;
     let mut common: Vec<(Vec<u8>, TermInfo)> = Vec::new();
     let mut near = NearBuilder::default();
+    let mut words: HashMap<Box<str>, WordStat> = HashMap::new();
     let mut terms = index.terms().stream()?;
     while terms.advance() {
         let info = terms.value();
@@ -264,8 +319,41 @@ fn read_segment(
             common.push((terms.key().to_vec(), info.clone()));
         }
         near.add(terms.term_ord(), terms.key());
+        if let Ok(word) = std::str::from_utf8(terms.key())
+            && !word.chars().any(|c| c.is_ascii_digit())
+        {
+            words.insert(
+                word.into(),
+                WordStat {
+                    all: info.doc_freq,
+                    name: None,
+                },
+            );
+        }
     }
     let near = near.build();
+    let name_index = reader.inverted_index(fields.name_fold)?;
+    let exact_index = reader.inverted_index(fields.name_exact)?;
+    let mut names = name_index.terms().stream()?;
+    while names.advance() {
+        if let Ok(word) = std::str::from_utf8(names.key()) {
+            let ord = u32::try_from(names.term_ord()).unwrap_or(u32::MAX);
+            words.entry(word.into()).or_default().name = Some((ord, names.value().doc_freq));
+        }
+    }
+    let mut exacts = HashMap::new();
+    let mut terms = exact_index.terms().stream()?;
+    while terms.advance() {
+        if let Ok(word) = std::str::from_utf8(terms.key()) {
+            let ord = u32::try_from(terms.term_ord()).unwrap_or(u32::MAX);
+            exacts.insert(Box::<str>::from(word), (ord, terms.value().doc_freq));
+        }
+    }
+    let tokens = [
+        index.total_num_tokens(),
+        name_index.total_num_tokens(),
+        exact_index.total_num_tokens(),
+    ];
     common.sort_by(|a, b| b.1.doc_freq.cmp(&a.1.doc_freq).then_with(|| a.0.cmp(&b.0)));
     common.truncate(MAX_COMMON_PER_SEGMENT);
     // Common words in index order, so that each document's entries come out sorted.
@@ -336,6 +424,10 @@ fn read_segment(
             data: data.into(),
         },
         near,
+        words,
+        exacts,
+        tokens,
+        max_doc,
         names,
     })
 }
@@ -828,6 +920,170 @@ impl DocSet for AllOfDocs {
     }
 }
 
+/// tantivy's BM25 constants.
+const K1: Score = 1.2;
+const B: Score = 0.75;
+
+/// A term's BM25 in one field, as tantivy computes it (`Bm25Weight`): the weight is the idf
+/// times `1 + K1` times the boost, and a document's score is `weight * tf / (tf + norm)`, where
+/// `norm` depends on the document's field length id and the field's mean length. The norms are
+/// shared by every term of the field.
+#[derive(Clone)]
+pub struct Bm25 {
+    weight: Score,
+    norms: Arc<[Score; 256]>,
+}
+
+impl Bm25 {
+    pub fn score(&self, fieldnorm_id: u8, term_freq: u32) -> Score {
+        let tf = term_freq as Score;
+        let norm = self
+            .norms
+            .get(usize::from(fieldnorm_id))
+            .copied()
+            .unwrap_or(K1);
+        self.weight * (tf / (tf + norm))
+    }
+}
+
+fn idf(doc_freq: u64, docs: u64) -> Score {
+    let x = (docs.saturating_sub(doc_freq) as Score + 0.5) / (doc_freq as Score + 0.5);
+    (1.0 + x).ln()
+}
+
+/// What one search reads of the segments of its searcher, taken once: the memory of each
+/// segment, the document count and the fields' token counts. It answers BM25's statistics
+/// from the segments' word tables, so that neither the query's weights nor the ranking walk
+/// the term dictionaries.
+pub struct View {
+    searcher: Searcher,
+    memory: Arc<Memory>,
+    segments: Vec<(SegmentId, Arc<Segment>)>,
+    docs: u64,
+    tokens: [u64; 3],
+}
+
+impl Memory {
+    /// The memory of every segment of `searcher`, for one search.
+    pub fn view(self: &Arc<Self>, searcher: &Searcher) -> tantivy::Result<View> {
+        let mut segments = Vec::with_capacity(searcher.segment_readers().len());
+        let (mut docs, mut tokens) = (0u64, [0u64; 3]);
+        for reader in searcher.segment_readers() {
+            let segment = self.segment(reader)?;
+            docs += u64::from(segment.max_doc);
+            for (t, n) in tokens.iter_mut().zip(segment.tokens) {
+                *t += n;
+            }
+            segments.push((reader.segment_id(), segment));
+        }
+        Ok(View {
+            searcher: searcher.clone(),
+            memory: self.clone(),
+            segments,
+            docs,
+            tokens,
+        })
+    }
+}
+
+impl Memory {
+    /// BM25's length part for each field length id, for a field of `tokens` tokens over
+    /// `docs` documents; the last few are kept, as they change only with the segments.
+    fn norms(&self, tokens: u64, docs: u64) -> Arc<[Score; 256]> {
+        let mut kept = match self.norms.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((_, n)) = kept.iter().find(|(k, _)| *k == (tokens, docs)) {
+            return n.clone();
+        }
+        let average = tokens as Score / docs.max(1) as Score;
+        let mut norms = [0.0; 256];
+        for (id, n) in (0u8..=255).zip(norms.iter_mut()) {
+            let length = tantivy::fieldnorm::FieldNormReader::id_to_fieldnorm(id) as Score;
+            *n = K1 * (1.0 - B + B * length / average);
+        }
+        let norms = Arc::new(norms);
+        if kept.len() >= 8 {
+            kept.remove(0);
+        }
+        kept.push(((tokens, docs), norms.clone()));
+        norms
+    }
+}
+
+impl View {
+    fn slot(&self, field: Field) -> Option<usize> {
+        let f = self.memory.fields;
+        [f.all, f.name_fold, f.name_exact]
+            .iter()
+            .position(|&x| x == field)
+    }
+
+    /// The documents whose `field` holds `word`.
+    pub fn doc_freq(&self, field: Field, word: &str) -> tantivy::Result<u64> {
+        let mut total = 0u64;
+        for (_, segment) in &self.segments {
+            match segment.doc_freq(self.memory.fields, field, word) {
+                Some(n) => total += u64::from(n),
+                None => return self.searcher.doc_freq(&Term::from_field_text(field, word)),
+            }
+        }
+        Ok(total)
+    }
+
+    /// The BM25 of `words` (their idfs summed, for a phrase) in `field`, times `boost`.
+    fn bm25(&self, field: Field, words: &[String], boost: Score) -> tantivy::Result<Bm25> {
+        let slot = self
+            .slot(field)
+            .ok_or_else(|| TantivyError::InvalidArgument("a field not kept in memory".into()))?;
+        let mut sum: Score = 0.0;
+        for w in words {
+            sum += idf(self.doc_freq(field, w)?, self.docs);
+        }
+        let tokens = self.tokens.get(slot).copied().unwrap_or(0);
+        let norms = self.memory.norms(tokens, self.docs);
+        Ok(Bm25 {
+            weight: sum * (1.0 + K1) * boost,
+            norms,
+        })
+    }
+
+    fn segment(&self, reader: &SegmentReader) -> tantivy::Result<Arc<Segment>> {
+        let id = reader.segment_id();
+        match self.segments.iter().find(|(s, _)| *s == id) {
+            Some((_, segment)) => Ok(segment.clone()),
+            None => self.memory.segment(reader),
+        }
+    }
+
+    pub fn searcher(&self) -> &Searcher {
+        &self.searcher
+    }
+}
+
+impl Bm25StatisticsProvider for View {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        match self.slot(field).and_then(|i| self.tokens.get(i)) {
+            Some(&n) => Ok(n),
+            None => self.searcher.total_num_tokens(field),
+        }
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        match term.value().as_str() {
+            Some(word) if self.slot(term.field()).is_some() => {
+                View::doc_freq(self, term.field(), word)
+            }
+            _ => self.searcher.doc_freq(term),
+        }
+    }
+}
+
 /// The clauses that add to the score of a match, with their boosts.
 #[derive(Default)]
 pub struct Boosts {
@@ -852,42 +1108,29 @@ pub struct Boosts {
 /// boolean query they would be read as a union over every document they hold, which costs most
 /// when the words are common ("đăng ký") and the matches few.
 pub struct Ranked {
-    memory: Arc<Memory>,
-    searcher: Searcher,
-    common: Vec<(String, Bm25Weight)>,
+    view: Arc<View>,
+    common: Vec<(String, Bm25)>,
     name: Vec<Boost>,
     exact: Vec<Boost>,
-    phrase: Option<(Vec<String>, Score, Bm25Weight)>,
+    phrase: Option<(Vec<String>, Score, Bm25)>,
     name_near: Vec<(String, Score)>,
     others: Vec<Box<dyn Weight>>,
 }
 
-/// A word that adds to the score, its boost and its BM25 weight (boost included).
+/// A word that adds to the score, its boost and its BM25 (boost included).
 struct Boost {
     word: String,
     by: Score,
-    weight: Bm25Weight,
+    weight: Bm25,
 }
 
 impl Ranked {
-    pub fn new(
-        memory: Arc<Memory>,
-        searcher: &Searcher,
-        boosts: Boosts,
-    ) -> tantivy::Result<Ranked> {
-        let f = memory.fields;
-        let weight =
-            |field: Field, words: &[String], boost: Score| -> tantivy::Result<Bm25Weight> {
-                let terms: Vec<Term> = words
-                    .iter()
-                    .map(|w| Term::from_field_text(field, w))
-                    .collect();
-                Ok(Bm25Weight::for_terms(searcher, &terms)?.boost_by(boost))
-            };
+    pub fn new(view: Arc<View>, boosts: Boosts) -> tantivy::Result<Ranked> {
+        let f = view.memory.fields;
         let one = |field: Field, list: Vec<(String, Score)>| {
             list.into_iter()
                 .map(|(word, by)| {
-                    let weight = weight(field, std::slice::from_ref(&word), by)?;
+                    let weight = view.bm25(field, std::slice::from_ref(&word), by)?;
                     Ok(Boost { word, by, weight })
                 })
                 .collect::<tantivy::Result<Vec<_>>>()
@@ -896,7 +1139,7 @@ impl Ranked {
             .common
             .into_iter()
             .map(|w| {
-                let weight = weight(f.all, std::slice::from_ref(&w), 1.0)?;
+                let weight = view.bm25(f.all, std::slice::from_ref(&w), 1.0)?;
                 Ok((w, weight))
             })
             .collect::<tantivy::Result<Vec<_>>>()?;
@@ -904,26 +1147,26 @@ impl Ranked {
         let exact = one(f.name_exact, boosts.exact)?;
         let phrase = match boosts.phrase {
             Some((words, by)) if !words.is_empty() => {
-                let w = weight(f.name_fold, &words, by)?;
+                let w = view.bm25(f.name_fold, &words, by)?;
                 Some((words, by, w))
             }
             _ => None,
         };
-        let scoring = EnableScoring::enabled_from_searcher(searcher);
+        let scoring =
+            EnableScoring::enabled_from_statistics_provider(view.as_ref(), &view.searcher);
         let others = boosts
             .queries
             .iter()
             .map(|q| q.weight(scoring))
             .collect::<tantivy::Result<Vec<_>>>()?;
         Ok(Ranked {
-            memory,
-            searcher: searcher.clone(),
             common,
             name,
             exact,
             phrase,
             name_near: boosts.name_near,
             others,
+            view,
         })
     }
 }
@@ -931,7 +1174,7 @@ impl Ranked {
 /// A common word's score in one segment: from memory, or from its postings when the word is
 /// not common there.
 enum CommonScore {
-    Held(u16, Bm25Weight),
+    Held(u16, Bm25),
     Postings(Box<dyn Scorer>),
 }
 
@@ -939,19 +1182,12 @@ pub struct RankedSegment {
     segment: Arc<Segment>,
     common: Vec<CommonScore>,
     /// Term ordinals of the segment; `None` when the segment lacks the word.
-    name: Vec<(Option<u16>, Bm25Weight)>,
-    exact: Vec<(Option<u16>, Bm25Weight)>,
-    phrase: Option<(Vec<u16>, Bm25Weight)>,
+    name: Vec<(Option<u16>, Bm25)>,
+    exact: Vec<(Option<u16>, Bm25)>,
+    phrase: Option<(Vec<u16>, Bm25)>,
     /// Per typed word the index lacks, the name words one edit away, and the boost.
     name_near: Vec<(Vec<u16>, Score)>,
     others: Vec<Box<dyn Scorer>>,
-}
-
-fn ordinal(index: &InvertedIndexReader, word: &str) -> tantivy::Result<Option<u16>> {
-    Ok(index
-        .terms()
-        .term_ord(word.as_bytes())?
-        .and_then(|o| u16::try_from(o).ok()))
 }
 
 impl SortKeyComputer for Ranked {
@@ -964,9 +1200,12 @@ impl SortKeyComputer for Ranked {
     }
 
     fn segment_sort_key_computer(&self, reader: &SegmentReader) -> tantivy::Result<RankedSegment> {
-        let f = self.memory.fields;
-        let segment = self.memory.segment(reader)?;
-        let scoring = EnableScoring::enabled_from_searcher(&self.searcher);
+        let f = self.view.memory.fields;
+        let segment = self.view.segment(reader)?;
+        let scoring = EnableScoring::enabled_from_statistics_provider(
+            self.view.as_ref(),
+            &self.view.searcher,
+        );
         let mut common = Vec::with_capacity(self.common.len());
         for (word, weight) in &self.common {
             common.push(match segment.common.get(word.as_bytes()) {
@@ -1042,30 +1281,29 @@ impl SortKeyComputer for Ranked {
                 segment,
             });
         }
-        let names = reader.inverted_index(f.name_fold)?;
-        let exacts = reader.inverted_index(f.name_exact)?;
-        let resolve = |index: &InvertedIndexReader, list: &[Boost]| {
-            list.iter()
-                .map(|b| Ok((ordinal(index, &b.word)?, b.weight.clone())))
-                .collect::<tantivy::Result<Vec<_>>>()
-        };
+        let name = self
+            .name
+            .iter()
+            .map(|b| (segment.name_ord(&b.word), b.weight.clone()))
+            .collect();
+        let exact = self
+            .exact
+            .iter()
+            .map(|b| (segment.exact_ord(&b.word), b.weight.clone()))
+            .collect();
         let phrase = match &self.phrase {
-            Some((words, _, weight)) => {
-                let ords = words
-                    .iter()
-                    .map(|w| ordinal(&names, w))
-                    .collect::<tantivy::Result<Option<Vec<u16>>>>()?;
-                ords.map(|o| (o, weight.clone()))
-            }
+            Some((words, _, weight)) => words
+                .iter()
+                .map(|w| segment.name_ord(w))
+                .collect::<Option<Vec<u16>>>()
+                .map(|o| (o, weight.clone())),
             None => None,
         };
         let mut name_near = Vec::with_capacity(self.name_near.len());
         for (word, by) in &self.name_near {
             let mut ords = Vec::new();
             for ord in segment.near.of(word) {
-                if let Some(w) = segment.near.word(ord)
-                    && let Some(o) = ordinal(&names, w)?
-                {
+                if let Some(o) = segment.near.word(ord).and_then(|w| segment.name_ord(w)) {
                     ords.push(o);
                 }
             }
@@ -1075,8 +1313,8 @@ impl SortKeyComputer for Ranked {
         }
         Ok(RankedSegment {
             common,
-            name: resolve(&names, &self.name)?,
-            exact: resolve(&exacts, &self.exact)?,
+            name,
+            exact,
             phrase,
             name_near,
             others,

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
@@ -33,7 +33,7 @@ use kernel::config::SearchConfig;
 use kernel::text::Word;
 
 use crate::model::{Audience, OnlineMode, ProcedureSpec};
-use crate::scoring::{AllOf, Boosts, Memory, NearWord, Ranked, is_common};
+use crate::scoring::{AllOf, Boosts, Memory, NearWord, Ranked, View, is_common};
 
 /// Bump when the schema or analyzers change: the index is then rebuilt from the database.
 pub const SCHEMA_VERSION: u32 = 5;
@@ -622,11 +622,12 @@ impl SearchIndex {
     /// the words), so a typo or an extra word does not empty the page.
     pub fn search(&self, req: &SearchRequest) -> tantivy::Result<SearchResults> {
         let searcher = self.reader.searcher();
+        let view = Arc::new(self.memory.view(&searcher)?);
         let none = HashSet::new();
         let words = query_words(&req.q);
         let words = words.as_slice();
         if words.is_empty() {
-            return self.run(&searcher, req, words, Mode::Strict, &none, &none);
+            return self.run(&view, req, words, Mode::Strict, &none, &none);
         }
         // A word the index does not hold at all would make the strict pass find nothing:
         // look each word up first, and go straight to correcting it.
@@ -635,7 +636,7 @@ impl SearchIndex {
         let mut common = HashSet::new();
         let total = searcher.num_docs();
         for w in words {
-            let docs = searcher.doc_freq(&Term::from_field_text(self.f.all, &w.folded))?;
+            let docs = view.doc_freq(self.f.all, &w.folded)?;
             if docs == 0 {
                 absent = true;
                 if w.folded.chars().count() >= self.cfg.fuzzy_min_chars {
@@ -646,26 +647,26 @@ impl SearchIndex {
             }
         }
         if !absent {
-            let strict = self.run(&searcher, req, words, Mode::Strict, &none, &common)?;
+            let strict = self.run(&view, req, words, Mode::Strict, &none, &common)?;
             if strict.total > 0 {
                 return Ok(strict);
             }
         }
         if !unknown.is_empty() {
-            let corrected = self.run(&searcher, req, words, Mode::Corrected, &unknown, &common)?;
+            let corrected = self.run(&view, req, words, Mode::Corrected, &unknown, &common)?;
             if corrected.total > 0 || words.len() < 3 {
                 return Ok(corrected);
             }
         }
         if words.len() < 3 {
-            return self.run(&searcher, req, words, Mode::Strict, &none, &common);
+            return self.run(&view, req, words, Mode::Strict, &none, &common);
         }
-        self.run(&searcher, req, words, Mode::Relaxed, &unknown, &common)
+        self.run(&view, req, words, Mode::Relaxed, &unknown, &common)
     }
 
     fn run(
         &self,
-        searcher: &Searcher,
+        view: &Arc<View>,
         req: &SearchRequest,
         words: &[Word],
         mode: Mode,
@@ -676,7 +677,8 @@ impl SearchIndex {
         let page = req.page.max(1);
         let size = req.page_size.clamp(1, 100);
         let offset = (page - 1).saturating_mul(size).min(10_000);
-        let ranked = Ranked::new(self.memory.clone(), searcher, plan.boosts)?;
+        let searcher = view.searcher();
+        let ranked = Ranked::new(view.clone(), plan.boosts)?;
         let top = TopDocs::with_limit(size)
             .and_offset(offset)
             .order_by(ranked);
@@ -687,8 +689,11 @@ impl SearchIndex {
             }
             c
         });
-        let (hits, total, counts) =
-            searcher.search(plan.filter.as_ref(), &(top, Count, facet_collector))?;
+        let (hits, total, counts) = searcher.search_with_statistics_provider(
+            plan.filter.as_ref(),
+            &(top, Count, facet_collector),
+            view.as_ref(),
+        )?;
         let mut items = Vec::with_capacity(hits.len());
         for (_, addr) in hits {
             if let Some(card) = self.card(searcher, addr)? {
@@ -960,8 +965,8 @@ mod tests {
             ..Default::default()
         };
         let plan = idx.query(&req, &words, mode, unknown, &common);
-        let ranked = Ranked::new(idx.memory.clone(), &searcher, plan.boosts)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let view = Arc::new(idx.memory.view(&searcher).unwrap_or_else(|e| panic!("{e}")));
+        let ranked = Ranked::new(view, plan.boosts).unwrap_or_else(|e| panic!("{e}"));
         let hits = searcher
             .search(
                 plan.filter.as_ref(),
