@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
             federation::pages::silent_sso,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn(web::extract::utf8_query))
         .layer(axum::middleware::from_fn(web::metrics::track))
         .layer(
             ServiceBuilder::new()

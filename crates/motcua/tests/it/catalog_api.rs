@@ -184,6 +184,27 @@ async fn bad_parameters_get_bilingual_problems(b: Backend) {
             .unwrap_or(0),
         400
     );
+    // A query string that is not UTF-8 once decoded: refused on every route, not read as
+    // some other text (it used to list the whole catalogue).
+    for path in [
+        "/api/v1/procedures?q=%FF%FE",
+        "/api/v1/procedures?q=dang&agency=%C4",
+        "/api/v1/agencies?q=%E1%BB",
+        "/thu-tuc?q=%FF",
+    ] {
+        let r = app.get(path).await.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(r.status(), 400, "{path}");
+        let v: Value = r.json().await.unwrap_or_default();
+        assert_eq!(v["code"], "bad_parameter", "{path}");
+        assert!(
+            v["detail_vi"].as_str().is_some_and(|d| d.contains("UTF-8")),
+            "{path}: {v}"
+        );
+        assert!(
+            v["detail"].as_str().is_some_and(|d| d.contains("UTF-8")),
+            "{path}: {v}"
+        );
+    }
     let long = "a".repeat(201);
     assert_eq!(
         app.get(&format!("/api/v1/procedures?q={long}"))
