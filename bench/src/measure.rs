@@ -260,12 +260,25 @@ pub async fn load<T: Target>(
 #[derive(Debug, Clone, Default)]
 pub struct CategoryScore {
     pub queries: usize,
+    /// Queries with at least one relevant procedure in the top ten.
     pub answered: usize,
+    /// Per query, the share of its relevant procedures found in the top ten, summed.
+    pub found_share_sum: f64,
     pub reciprocal_rank_sum: f64,
 }
 
 impl CategoryScore {
+    /// Recall@10: the share of a query's relevant procedures that are in its top ten,
+    /// averaged over the queries.
     pub fn recall(&self) -> f64 {
+        if self.queries == 0 {
+            0.0
+        } else {
+            self.found_share_sum / self.queries as f64
+        }
+    }
+    /// The share of queries with at least one relevant procedure in the top ten.
+    pub fn answered_share(&self) -> f64 {
         if self.queries == 0 {
             0.0
         } else {
@@ -298,8 +311,19 @@ pub fn relevance(queries: &[Query], answers: &[Vec<String>]) -> Relevance {
             .iter()
             .take(10)
             .position(|c| q.relevant.contains(&c.as_str()));
+        let found = q
+            .relevant
+            .iter()
+            .filter(|c| codes.iter().take(10).any(|x| x == *c))
+            .count();
+        let share = if q.relevant.is_empty() {
+            0.0
+        } else {
+            found as f64 / q.relevant.len().min(10) as f64
+        };
         for s in [r.by_category.entry(q.category).or_default(), &mut r.all] {
             s.queries += 1;
+            s.found_share_sum += share;
             if let Some(k) = rank {
                 s.answered += 1;
                 s.reciprocal_rank_sum += 1.0 / (k + 1) as f64;
@@ -371,7 +395,11 @@ mod tests {
         let r = relevance(&qs, &answers);
         let exact = &r.by_category[&Category::Exact];
         assert_eq!((exact.queries, exact.answered), (2, 2));
+        assert!((exact.answered_share() - 1.0).abs() < 1e-9);
+        // "b" found one of its two relevant procedures: (1 + 0.5) / 2.
+        assert!((exact.recall() - 0.75).abs() < 1e-9);
         assert!((exact.mrr() - 0.75).abs() < 1e-9);
+        assert!((r.all.recall() - 0.5).abs() < 1e-9);
         assert_eq!(r.by_category[&Category::Typo].answered, 0);
         assert_eq!(r.misses.len(), 1);
     }
