@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::measure::{Load, Relevance, fmt_duration};
+use crate::measure::{CategoryScore, Load, Relevance, fmt_duration};
 use crate::queries::Category;
 
 pub const START: &str = "<!-- bench:search:start -->";
@@ -289,28 +289,13 @@ impl Results {
                 .cloned()
                 .unwrap_or_default();
             let g = self.pg.by_category.get(&cat).cloned().unwrap_or_default();
-            line(&format!(
-                "| {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
-                cat.label(),
-                m.queries,
-                pct(m.recall()),
-                pct(m.answered_share()),
-                m.mrr(),
-                pct(g.recall()),
-                pct(g.answered_share()),
-                g.mrr()
-            ));
+            line(&relevance_row(cat.label(), "", &m, &g));
         }
-        let (m, g) = (&self.motcua.all, &self.pg.all);
-        line(&format!(
-            "| **all** | {} | **{}** | {} | {:.2} | **{}** | {} | {:.2} |",
-            m.queries,
-            pct(m.recall()),
-            pct(m.answered_share()),
-            m.mrr(),
-            pct(g.recall()),
-            pct(g.answered_share()),
-            g.mrr()
+        line(&relevance_row(
+            "**all**",
+            "**",
+            &self.motcua.all,
+            &self.pg.all,
         ));
         line("");
         line(&format!(
@@ -484,6 +469,21 @@ fn splice_between(old: &str, section: &str, start: &str, end_marker: &str) -> St
     out.push_str(section);
     out.push('\n');
     out
+}
+
+/// One row of the relevance table: recall@10 (in `bold`), answered share and MRR, for motcua
+/// and PostgreSQL.
+fn relevance_row(label: &str, bold: &str, m: &CategoryScore, g: &CategoryScore) -> String {
+    format!(
+        "| {label} | {} | {bold}{}{bold} | {} | {:.2} | {bold}{}{bold} | {} | {:.2} |",
+        m.queries,
+        pct(m.recall()),
+        pct(m.answered_share()),
+        m.mrr(),
+        pct(g.recall()),
+        pct(g.answered_share()),
+        g.mrr()
+    )
 }
 
 #[cfg(test)]

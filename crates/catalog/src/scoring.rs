@@ -763,25 +763,39 @@ impl NearWord {
 
 impl Weight for NearWord {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        Ok(match self.docs(reader)? {
-            Some(docs) => Box::new(ConstScorer::new(docs, boost)),
-            None => Box::new(EmptyScorer),
-        })
+        Ok(bits_scorer(self.docs(reader)?, boost))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let held = match self.docs(reader)? {
-            Some(mut docs) => docs.seek(doc) == doc,
-            None => false,
-        };
-        if held {
-            Ok(Explanation::new("holds a word one edit away", 1.0))
-        } else {
-            Err(TantivyError::InvalidArgument(format!(
-                "document {doc} holds no word one edit from {}",
-                self.word
-            )))
-        }
+        explain_bits(
+            self.docs(reader)?,
+            doc,
+            Explanation::new("holds a word one edit away", 1.0),
+            || format!("document {doc} holds no word one edit from {}", self.word),
+        )
+    }
+}
+
+/// A scorer over documents kept as bits, each with the same score.
+fn bits_scorer(docs: Option<AllOfDocs>, score: Score) -> Box<dyn Scorer> {
+    match docs {
+        Some(docs) => Box::new(ConstScorer::new(docs, score)),
+        None => Box::new(EmptyScorer),
+    }
+}
+
+/// The explanation of a document kept as a bit, or the error saying it is not.
+fn explain_bits(
+    docs: Option<AllOfDocs>,
+    doc: DocId,
+    held: Explanation,
+    not_held: impl FnOnce() -> String,
+) -> tantivy::Result<Explanation> {
+    let found = docs.is_some_and(|mut d| d.seek(doc) == doc);
+    if found {
+        Ok(held)
+    } else {
+        Err(TantivyError::InvalidArgument(not_held()))
     }
 }
 
@@ -829,24 +843,16 @@ impl AllOf {
 
 impl Weight for AllOf {
     fn scorer(&self, reader: &SegmentReader, _boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        Ok(match self.docs(reader)? {
-            Some(docs) => Box::new(ConstScorer::new(docs, 0.0)),
-            None => Box::new(EmptyScorer),
-        })
+        Ok(bits_scorer(self.docs(reader)?, 0.0))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let held = match self.docs(reader)? {
-            Some(mut docs) => docs.seek(doc) == doc,
-            None => false,
-        };
-        if held {
-            Ok(Explanation::new("holds every common word", 0.0))
-        } else {
-            Err(TantivyError::InvalidArgument(format!(
-                "document {doc} does not hold every common word"
-            )))
-        }
+        explain_bits(
+            self.docs(reader)?,
+            doc,
+            Explanation::new("holds every common word", 0.0),
+            || format!("document {doc} does not hold every common word"),
+        )
     }
 }
 
