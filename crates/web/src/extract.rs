@@ -103,13 +103,16 @@ pub fn query_is_utf8(query: &str) -> bool {
 
 /// Refuses, on every route, a query string that is not UTF-8 text once decoded. The query
 /// reader would replace the bad bytes and answer for some other text (a search for `%FF%FE`
-/// would list the whole catalogue).
+/// would list the whole catalogue). Open311 (`/open311/`) is left to refuse it itself, in the
+/// standard's error format and in JSON or XML as the client asked.
 pub async fn utf8_query(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if req.uri().query().is_some_and(|q| !query_is_utf8(q)) {
+    if !req.uri().path().starts_with("/open311/")
+        && req.uri().query().is_some_and(|q| !query_is_utf8(q))
+    {
         return ApiError::from(QueryNotUtf8).into_response();
     }
     next.run(req).await
