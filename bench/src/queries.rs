@@ -162,6 +162,42 @@ pub const QUERIES: &[Query] = &[
     q("che do thai san", Unaccented, MATERNITY),
     q("dang ky bien so xe", Unaccented, NUMBER_PLATE),
     q("dang ky thue lan dau", Unaccented, TAX_REGISTRATION),
+    // Each need once more as people ask for it aloud, typed without diacritics on a phone: the
+    // everyday name of the paper ("giấy chứng tử", "bằng lái", "sổ đỏ", "giấy xác nhận độc
+    // thân") and the verb that goes with it ("làm", "xin", "đổi", "hưởng", "thủ tục"). Written
+    // down before either engine was run on them; none was dropped after.
+    q("lam giay khai sinh", Unaccented, BIRTH),
+    q("thu tuc dang ky ket hon", Unaccented, MARRIAGE),
+    q("lam giay chung tu", Unaccented, DEATH),
+    q("dang ky thuong tru cho con", Unaccented, PERMANENT_RESIDENCE),
+    q("dang ky tam tru online", Unaccented, TEMPORARY_RESIDENCE),
+    q("lam ho chieu", Unaccented, PASSPORT),
+    q("lam lai can cuoc bi mat", Unaccented, ID_CARD_REISSUE),
+    q("lam can cuoc cong dan", Unaccented, ID_CARD),
+    q("xin ly lich tu phap", Unaccented, JUDICIAL_RECORD),
+    q("doi bang lai xe", Unaccented, DRIVING_LICENCE_EXCHANGE),
+    q(
+        "cap lai bang lai xe bi mat",
+        Unaccented,
+        DRIVING_LICENCE_REISSUE,
+    ),
+    q("thanh lap cong ty tnhh", Unaccented, LLC),
+    q("mo ho kinh doanh ca the", Unaccented, HOUSEHOLD_BUSINESS),
+    q(
+        "xin giay phep xay dung nha",
+        Unaccented,
+        HOUSE_BUILDING_PERMIT,
+    ),
+    q("lam so do", Unaccented, LAND_CERTIFICATE),
+    q("cong chung ban sao", Unaccented, COPY_CERTIFICATION),
+    q("xin giay xac nhan doc than", Unaccented, MARITAL_STATUS),
+    q("huong tro cap that nghiep", Unaccented, UNEMPLOYMENT),
+    q("huong che do thai san", Unaccented, MATERNITY),
+    q("dang ky bien so xe may", Unaccented, NUMBER_PLATE),
+    q("dang ky ma so thue ca nhan", Unaccented, TAX_REGISTRATION),
+    q("chung thuc chu ky", Unaccented, SIGNATURE_CERTIFICATION),
+    q("xoa dang ky thuong tru", Unaccented, RESIDENCE_REMOVAL),
+    q("nhan cha con", Unaccented, PARENTAGE),
     // i for y (the catalogue writes "ký", "lý"), with and without diacritics.
     q("đăng kí khai sinh", IY, BIRTH),
     q("đăng kí kết hôn", IY, MARRIAGE),
