@@ -169,7 +169,11 @@ pub const QUERIES: &[Query] = &[
     q("lam giay khai sinh", Unaccented, BIRTH),
     q("thu tuc dang ky ket hon", Unaccented, MARRIAGE),
     q("lam giay chung tu", Unaccented, DEATH),
-    q("dang ky thuong tru cho con", Unaccented, PERMANENT_RESIDENCE),
+    q(
+        "dang ky thuong tru cho con",
+        Unaccented,
+        PERMANENT_RESIDENCE,
+    ),
     q("dang ky tam tru online", Unaccented, TEMPORARY_RESIDENCE),
     q("lam ho chieu", Unaccented, PASSPORT),
     q("lam lai can cuoc bi mat", Unaccented, ID_CARD_REISSUE),

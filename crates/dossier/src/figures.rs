@@ -15,11 +15,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::clock::to_local;
 use kernel::db::Backend;
-use kernel::{on_db, on_tx};
+use kernel::on_db;
 
 use report::rollup::{Cube, Facts, Outcome, Rating};
 
-use crate::{Dossiers, Result};
+use crate::Dossiers;
 
 /// Statuses of a dossier in progress once received.
 const OPEN: &str = "('received', 'processing', 'approved', 'rejected', 'supplement_requested')";
@@ -95,29 +95,40 @@ impl FactRow {
     }
 }
 
-/// Moves the roll-ups by a change of one dossier, in the change's transaction; `supplement`
-/// when the change was a request for one, on that day.
-pub(crate) async fn record(
-    tx: &mut kernel::audit::Tx<'static>,
+/// Moves the roll-ups by a change of one dossier, with the writer's other writes; `supplement`
+/// when the change was a request for one, on that day. The change waits for the group, where
+/// the changes of all its writers are merged and written together ([`group_work`]).
+pub(crate) fn record_later(
+    w: &mut kernel::batch::Write,
     before: &FactRow,
     after: &FactRow,
     supplement: Option<NaiveDate>,
-) -> Result<()> {
+) {
     let mut c = Cube::between(Some(&before.facts()), Some(&after.facts()));
     if let Some(d) = supplement {
         c.supplement(&after.agency_code, &after.procedure_code, d);
     }
-    report::rollup::apply(tx, &c).await?;
-    Ok(())
+    if !c.is_empty() {
+        w.later(Box::new(c));
+    }
 }
 
-/// Reads a dossier's facts in a transaction.
-pub(crate) async fn read(tx: &mut kernel::audit::Tx<'static>, id: &str) -> Result<Option<FactRow>> {
-    const SQL: &str = concat!(
-        "SELECT agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at",
-        " FROM dossiers WHERE id = $1"
-    );
-    Ok(on_tx!(&mut *tx, c => sqlx::query_as(SQL).bind(id).fetch_optional(&mut *c).await)?)
+/// The group commit's work: the roll-up changes its writers left, merged into one cube and
+/// written in one statement per cell.
+pub(crate) fn group_work() -> kernel::batch::GroupWork {
+    std::sync::Arc::new(|tx, items| {
+        Box::pin(async move {
+            let mut all = Cube::default();
+            for item in items {
+                if let Ok(c) = item.downcast::<Cube>() {
+                    all.merge(&c);
+                }
+            }
+            all.prune();
+            report::rollup::apply(tx, &all).await?;
+            Ok(())
+        })
+    })
 }
 
 fn local_day(backend: Backend, col: &str) -> String {

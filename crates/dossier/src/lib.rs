@@ -403,6 +403,10 @@ struct Row {
     rule_set: Option<String>,
     handler_agency: Option<String>,
     fee_settled_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    fee_online: Option<i64>,
+    fee_desk: Option<i64>,
+    rated_at: Option<DateTime<Utc>>,
 }
 
 /// What public tracking reads of a dossier.
@@ -438,11 +442,31 @@ struct StepName {
 
 macro_rules! columns {
     () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at"
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
     };
 }
 
 impl Row {
+    /// What the figures count of it.
+    fn facts(&self) -> figures::FactRow {
+        figures::FactRow {
+            agency_code: self.agency_code.clone(),
+            procedure_code: self.procedure_code.clone(),
+            channel: self.channel.clone(),
+            status: self.status.clone(),
+            received_at: self.received_at,
+            appointment_date: self.appointment_date,
+            returned_at: self.returned_at,
+            outcome: self.outcome.clone(),
+            closed_at: self.closed_at,
+            fee_settled_at: self.fee_settled_at,
+            fee_online: self.fee_online,
+            fee_desk: self.fee_desk,
+            rating: self.rating.clone(),
+            rated_at: self.rated_at,
+        }
+    }
+
     /// The rules it is judged by: those it was received under, or, before receipt, those in
     /// force at `now`.
     fn rules(&self, now: DateTime<Utc>) -> &'static rules::RuleSet {
@@ -705,7 +729,7 @@ impl Dossiers {
         calendar: Arc<RwLock<Calendar>>,
         blobs: BlobStore,
     ) -> Dossiers {
-        let writer = Committer::new(db.clone());
+        let writer = Committer::with_group_work(db.clone(), figures::group_work());
         Dossiers {
             submitter: bulk::Submitter::start(writer.clone()),
             key_lock: tokio::sync::Mutex::new(()),
@@ -808,7 +832,7 @@ impl Dossiers {
             fee_desk: None,
             ..after.clone()
         };
-        figures::record(w.tx()?, &before, &after, None).await?;
+        figures::record_later(w, &before, &after, None);
         let status = Status::parse(&after.status).unwrap_or(Status::Draft);
         event_later(
             w, dossier_id, at, actor, "fee_paid", status, status, "", data,
@@ -1753,11 +1777,22 @@ impl Dossiers {
         } else {
             None
         };
+        // The figures before the change are the row's as read: the status update below
+        // stores nothing unless its revision is still the one read.
+        let before = row.facts();
+        // The workflow a received dossier will follow, read before the turn.
+        let received_under = match action {
+            ActionKind::Receive => {
+                let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
+                Some(
+                    self.workflow_for(&row.agency_code, &row.procedure_code, days)
+                        .await?,
+                )
+            }
+            _ => None,
+        };
         let mut w = self.writer.begin().await?;
         let mut tx = w.tx()?;
-        let before = figures::read(tx, &row.id)
-            .await?
-            .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
         let mut data = json!({});
         let cal = self
             .calendar
@@ -1778,9 +1813,9 @@ impl Dossiers {
             (ActionKind::Receive, _) => {
                 let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
                 let date = appointment(&cal, local, self.cutoff, days);
-                let w = self
-                    .workflow_for(&row.agency_code, &row.procedure_code, days)
-                    .await?;
+                let w = received_under
+                    .as_ref()
+                    .ok_or_else(|| DossierError::Storage("no workflow".into()))?;
                 let first = w
                     .first()
                     .cloned()
@@ -1979,17 +2014,16 @@ impl Dossiers {
         let Some(after) = after else {
             return Err(DossierError::Conflict);
         };
-        figures::record(
-            tx,
-            &before,
-            &after,
-            (action == ActionKind::RequestSupplement).then(|| local.date()),
-        )
-        .await?;
         if let Some(s) = &signed {
             s.record(tx, &row.id, &actor_of(p)).await?;
             data["result"] = s.summary();
         }
+        figures::record_later(
+            &mut w,
+            &before,
+            &after,
+            (action == ActionKind::RequestSupplement).then(|| local.date()),
+        );
         event_later(
             &mut w,
             &row.id,

@@ -8,7 +8,8 @@
 //! - [`Committer::begin`] waits its turn (one writer at a time), joins the open transaction or
 //!   begins one, and sets a savepoint;
 //! - the writer writes through [`Write::tx`];
-//! - [`Write::commit`] releases the savepoint. When other writers are waiting for their turn,
+//! - [`Write::commit`] ends the turn; its savepoint is released in the same round trip that
+//!   opens the next writer's, or by the commit. When other writers are waiting for their turn,
 //!   it leaves the transaction open for them and waits; the last writer of the group commits
 //!   once for everyone and wakes them. Nobody is answered before the commit that holds their
 //!   writes has reached the disk.
@@ -24,7 +25,14 @@
 //! in the order the writers finished, with one statement set for the whole group, just before
 //! its commit, so they are stored with the writes they record or not at all. A writer that
 //! gives up leaves none.
+//!
+//! Other work may wait for the group the same way ([`Write::later`]): the committer's
+//! [`GroupWork`] takes every finished writer's items at once, so that changes of the same
+//! kind (counters that several writers move) are merged and written in a few statements.
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -41,6 +49,20 @@ const MAX_GROUP: usize = 512;
 
 type Outcome = Option<Result<(), String>>;
 
+/// What a writer leaves for its group's commit ([`Write::later`]).
+pub type Item = Box<dyn Any + Send>;
+
+/// Does the items that the finished writers of a group left, in their order, in the group's
+/// transaction just before it commits. An error fails the whole group.
+pub type GroupWork = Arc<
+    dyn for<'a> Fn(
+            &'a mut Tx<'static>,
+            Vec<Item>,
+        ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>
+        + Send
+        + Sync,
+>;
+
 /// The open transaction, and who is waiting for it.
 struct Open {
     tx: Option<Tx<'static>>,
@@ -48,8 +70,13 @@ struct Open {
     members: usize,
     /// A writer gave up inside its savepoint: roll back to it before anything else.
     dirty: bool,
+    /// The last writer's savepoint is still to be released: the next writer releases it
+    /// in the same round trip that opens its own, and a commit releases it anyway.
+    release: bool,
     /// Audit entries of the writers that finished, in order, to chain before the commit.
     audit: Vec<Later>,
+    /// Items of the writers that finished, for the group's work.
+    later: Vec<Item>,
     done: watch::Sender<Outcome>,
 }
 
@@ -68,7 +95,9 @@ impl Open {
             tx: None,
             members: 0,
             dirty: false,
+            release: false,
             audit: Vec::new(),
+            later: Vec::new(),
             done: watch::channel(None).0,
         }
     }
@@ -113,6 +142,7 @@ pub struct Committer {
     waiting: Arc<AtomicUsize>,
     commits: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
+    work: Option<GroupWork>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -149,6 +179,15 @@ impl Committer {
             waiting: Arc::new(AtomicUsize::new(0)),
             commits: Arc::new(AtomicU64::new(0)),
             writes: Arc::new(AtomicU64::new(0)),
+            work: None,
+        }
+    }
+
+    /// A committer whose groups end with `work` on the items their writers left.
+    pub fn with_group_work(db: Db, work: GroupWork) -> Committer {
+        Committer {
+            work: Some(work),
+            ..Committer::new(db)
         }
     }
 
@@ -182,7 +221,12 @@ impl Committer {
                 }
             },
         };
-        if let Err(e) = exec(&mut tx, "SAVEPOINT motcua_write").await {
+        let open_savepoint = if std::mem::take(&mut open.release) {
+            "RELEASE SAVEPOINT motcua_write; SAVEPOINT motcua_write"
+        } else {
+            "SAVEPOINT motcua_write"
+        };
+        if let Err(e) = exec_raw(&mut tx, open_savepoint).await {
             open.tx = Some(tx);
             open.fail(&e);
             return Err(e);
@@ -192,6 +236,7 @@ impl Committer {
             open: Some(open),
             c: self.clone(),
             audit: Vec::new(),
+            later: Vec::new(),
         })
     }
 
@@ -225,8 +270,16 @@ impl Committer {
     async fn commit_group(&self, open: &mut Open) -> Option<Error> {
         let members = open.members;
         let later = std::mem::take(&mut open.audit);
+        let items = std::mem::take(&mut open.later);
         let result = match open.tx.take() {
             Some(mut tx) => {
+                let worked = match &self.work {
+                    _ if items.is_empty() => Ok(()),
+                    Some(work) => work(&mut tx, items).await,
+                    None => Err(Error::Batch(
+                        "work was left for a group that does none".into(),
+                    )),
+                };
                 let entries: Vec<(DateTime<Utc>, Entry<'_>)> = later
                     .iter()
                     .map(|l| {
@@ -241,8 +294,11 @@ impl Committer {
                         )
                     })
                     .collect();
-                match crate::audit::append_many(&mut tx, &entries).await {
-                    Ok(()) => tx.commit().await,
+                match worked {
+                    Ok(()) => match crate::audit::append_many(&mut tx, &entries).await {
+                        Ok(()) => tx.commit().await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }
             }
@@ -269,6 +325,7 @@ pub struct Write {
     open: Option<OwnedMutexGuard<Open>>,
     c: Committer,
     audit: Vec<Later>,
+    later: Vec<Item>,
 }
 
 impl std::fmt::Debug for Write {
@@ -299,18 +356,22 @@ impl Write {
         });
     }
 
+    /// Leaves `item` for the group's work ([`Committer::with_group_work`]), done with this
+    /// writer's writes just before the group commits; dropped if the writer gives up.
+    pub fn later(&mut self, item: Item) {
+        self.later.push(item);
+    }
+
     /// Keeps this writer's writes and returns once they are committed.
     pub async fn commit(mut self) -> Result<(), Error> {
-        let (Some(mut tx), Some(mut open)) = (self.tx.take(), self.open.take()) else {
+        let (Some(tx), Some(mut open)) = (self.tx.take(), self.open.take()) else {
             return Err(finished());
         };
-        if let Err(e) = exec(&mut tx, "RELEASE SAVEPOINT motcua_write").await {
-            open.tx = Some(tx);
-            open.fail(&e);
-            return Err(e);
-        }
+        // The savepoint is released by the next writer's first round trip, or by the commit.
+        open.release = true;
         open.tx = Some(tx);
         open.audit.append(&mut self.audit);
+        open.later.append(&mut self.later);
         open.members += 1;
         if open.members < MAX_GROUP && self.c.waiting.load(Ordering::SeqCst) > 0 {
             // Someone is waiting for a turn: they carry the group on, and the last commits.
@@ -348,6 +409,12 @@ impl Drop for Write {
 
 async fn exec(tx: &mut Tx<'static>, sql: &'static str) -> Result<(), Error> {
     crate::on_tx!(tx, c => sqlx::query(sql).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Runs statements without parameters in one round trip.
+async fn exec_raw(tx: &mut Tx<'static>, sql: &'static str) -> Result<(), Error> {
+    crate::on_tx!(tx, c => sqlx::raw_sql(sql).execute(c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -397,6 +464,66 @@ mod tests {
         }
         assert_eq!((ok, failed), (4, 2));
         assert_eq!(rows(&db).await?, vec![1, 2, 3, 4]);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_work_gets_the_items_of_the_writers_that_finished() -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        crate::on_db!(&db, p => sqlx::query("CREATE TABLE sums (total INTEGER NOT NULL, statements INTEGER NOT NULL)").execute(p).await.map(|_| ()))?;
+        crate::on_db!(&db, p => sqlx::query("INSERT INTO sums VALUES (0, 0)").execute(p).await.map(|_| ()))?;
+        // The work adds up the numbers its group's writers left, in one statement per group.
+        let work: GroupWork = Arc::new(|tx, items| {
+            Box::pin(async move {
+                let total: i64 = items
+                    .into_iter()
+                    .filter_map(|i| i.downcast::<i64>().ok())
+                    .map(|n| *n)
+                    .sum();
+                crate::on_tx!(tx, c => sqlx::query("UPDATE sums SET total = total + $1, statements = statements + 1").bind(total).execute(c).await.map(|_| ()))?;
+                Ok(())
+            })
+        });
+        let c = Committer::with_group_work(db.clone(), work);
+        let mut handles = Vec::new();
+        for n in 1..=300i64 {
+            let c = c.clone();
+            handles.push(tokio::spawn(async move {
+                let mut w = c.begin().await?;
+                crate::on_tx!(w.tx()?, c => sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(c).await.map(|_| ()))?;
+                w.later(Box::new(n));
+                if n % 10 == 0 {
+                    // Gives up: neither its row nor its number may count.
+                    return Ok::<i64, Error>(0);
+                }
+                w.commit().await?;
+                Ok(n)
+            }));
+        }
+        let mut expected = 0;
+        for h in handles {
+            expected += h.await.map_err(|_| Error::Batch("join".into()))??;
+        }
+        c.barrier().await?;
+        let (total, statements): (i64, i64) = crate::on_db!(&db, p => sqlx::query_as("SELECT total, statements FROM sums").fetch_one(p).await)?;
+        let stored: i64 = rows(&db).await?.iter().sum();
+        assert_eq!(total, expected);
+        assert_eq!(stored, expected);
+        let (commits, _) = c.counts();
+        assert!(statements as u64 <= commits, "{statements} > {commits}");
+        assert!(commits < 270, "writers did not share groups: {commits}");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_left_without_group_work_fails_the_group() -> Result<(), Error> {
+        let (db, _dir) = db().await?;
+        let c = Committer::new(db.clone());
+        let mut w = c.begin().await?;
+        crate::on_tx!(w.tx()?, c => sqlx::query("INSERT INTO t (n) VALUES (1)").execute(c).await.map(|_| ()))?;
+        w.later(Box::new(1i64));
+        assert!(w.commit().await.is_err());
+        assert!(rows(&db).await?.is_empty());
         Ok(())
     }
 
