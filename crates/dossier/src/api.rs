@@ -322,9 +322,14 @@ async fn act(
     auth: Auth,
     headers: HeaderMap,
     params: Result<Path<(String, String)>, PathRejection>,
-    b: Option<Json<ActionInput>>,
+    b: Result<Json<ActionInput>, JsonRejection>,
 ) -> Result<Json<Dossier>, ApiError> {
     let p = writer(&auth, &headers)?;
+    // Most actions need no input: a request without a JSON body takes none.
+    let input = match b {
+        Err(JsonRejection::MissingJsonContentType(_)) => ActionInput::default(),
+        b => body(b)?,
+    };
     let (code, action) = path(params)?;
     let Some(action) = ActionKind::parse(&action) else {
         return Err(DossierError::Invalid(vec![ProblemDetail::new(
@@ -334,7 +339,6 @@ async fn act(
         )])
         .into());
     };
-    let input = b.map(|Json(i)| i).unwrap_or_default();
     Ok(Json(d.act(&code, &p, action, &input).await?))
 }
 

@@ -627,8 +627,47 @@ async fn the_workflow_carries_a_dossier_to_its_return(b: Backend) {
         let app = &app;
         async move { send(app, "POST", &path, &who, Some(body)).await }
     };
-    // Monday 2 March 09:00: received; due Thursday 5 March; the specialist has 12 office hours.
-    let (st, d) = act(&desk, "receive", json!({})).await;
+    // A body that is not JSON is refused (422) in both languages, and the dossier stays as it was.
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/dossiers/{code}/actions/receive")))
+        .bearer_auth(&desk)
+        .header("content-type", "application/json")
+        .body("{\"comment\": ")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap_or_default();
+    assert_eq!(e["code"], "invalid_input", "{e}");
+    assert_eq!(e["errors"][0]["at"], "body", "{e}");
+    assert!(
+        e["errors"][0]["vi"]
+            .as_str()
+            .is_some_and(|t| t.contains("JSON"))
+            && e["errors"][0]["en"]
+                .as_str()
+                .is_some_and(|t| t.contains("JSON")),
+        "{e}"
+    );
+    let (_, d) = send(
+        &app,
+        "GET",
+        &format!("/api/v1/dossiers/{code}"),
+        &desk,
+        None,
+    )
+    .await;
+    assert_eq!(d["status"], "submitted");
+    // Monday 2 March 09:00: received (an action with no body takes no input); due Thursday
+    // 5 March; the specialist has 12 office hours.
+    let (st, d) = send(
+        &app,
+        "POST",
+        &format!("/api/v1/dossiers/{code}/actions/receive"),
+        &desk,
+        None,
+    )
+    .await;
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["appointment_date"], "2026-03-05");
     assert_eq!(d["step"]["id"], "xu-ly");
