@@ -393,12 +393,20 @@ struct SessionListRow {
     user_agent: String,
 }
 
+/// A bearer token with its account and one of the account's roles.
 #[derive(sqlx::FromRow)]
-struct TokenRow {
-    account_id: String,
+struct BearerRow {
     scopes: String,
     expires_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    id: String,
+    kind: String,
+    login: String,
+    full_name: String,
+    assurance: i64,
+    disabled: bool,
+    role: Option<String>,
+    agency_code: Option<String>,
 }
 
 fn strike(map: &Mutex<HashMap<String, Strikes>>, key: &str, now: DateTime<Utc>, free: i64) {
@@ -677,6 +685,17 @@ impl Identity {
         self.principal_of(row, scopes).await
     }
 
+    /// The businesses a citizen represents, by login (none for other kinds of account).
+    async fn represents(&self, account_id: &str, kind: &str) -> Result<Vec<String>> {
+        if kind != "citizen" {
+            return Ok(Vec::new());
+        }
+        Ok(on_db!(&self.db, p => sqlx::query_scalar(
+            "SELECT b.login FROM business_representatives r JOIN accounts b ON b.id = r.business_id \
+             WHERE r.citizen_id = $1 AND b.disabled = $2 ORDER BY b.login"
+        ).bind(account_id).bind(false).fetch_all(p).await)?)
+    }
+
     async fn principal_of(
         &self,
         row: AccountRow,
@@ -685,14 +704,7 @@ impl Identity {
         let grants: Vec<(String, String)> = on_db!(&self.db, p => sqlx::query_as(
             "SELECT role, agency_code FROM account_roles WHERE account_id = $1 ORDER BY agency_code, role"
         ).bind(&row.id).fetch_all(p).await)?;
-        let represents: Vec<String> = if row.kind == "citizen" {
-            on_db!(&self.db, p => sqlx::query_scalar(
-                "SELECT b.login FROM business_representatives r JOIN accounts b ON b.id = r.business_id \
-                 WHERE r.citizen_id = $1 AND b.disabled = $2 ORDER BY b.login"
-            ).bind(&row.id).bind(false).fetch_all(p).await)?
-        } else {
-            Vec::new()
-        };
+        let represents = self.represents(&row.id, &row.kind).await?;
         Ok(Principal {
             kind: AccountKind::parse(&row.kind).unwrap_or(AccountKind::Citizen),
             login: row.login,
@@ -1244,28 +1256,47 @@ impl Identity {
             return Ok(None);
         }
         let now = self.clock.now();
-        let row: Option<TokenRow> = on_db!(&self.db, p => sqlx::query_as(
-            "SELECT account_id, scopes, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1"
-        ).bind(token_hash(token)).fetch_optional(p).await)?;
-        let Some(TokenRow {
-            account_id: account,
-            scopes,
-            expires_at: expires,
-            revoked_at: revoked,
-        }) = row
-        else {
+        // The token, its account and the account's roles in one statement: a row per role
+        // (one without a role when it has none).
+        let rows: Vec<BearerRow> = on_db!(&self.db, p => sqlx::query_as(
+            "SELECT t.scopes, t.expires_at, t.revoked_at, a.id, a.kind, a.login, a.full_name, a.assurance, a.disabled, r.role, r.agency_code \
+             FROM api_tokens t JOIN accounts a ON a.id = t.account_id LEFT JOIN account_roles r ON r.account_id = a.id \
+             WHERE t.token_hash = $1 ORDER BY r.agency_code, r.role"
+        ).bind(token_hash(token)).fetch_all(p).await)?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        if revoked.is_some() || expires <= now {
+        if first.revoked_at.is_some() || first.expires_at <= now || first.disabled {
             return Ok(None);
         }
-        let p = self
-            .principal(
-                &account,
-                Some(scopes.split_whitespace().map(str::to_string).collect()),
-            )
-            .await?;
-        Ok(Some(p))
+        let represents = self.represents(&first.id, &first.kind).await?;
+        let scopes = first
+            .scopes
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let grants = rows
+            .iter()
+            .filter_map(|r| {
+                Some(Grant {
+                    role: Role::parse(r.role.as_deref()?)?,
+                    agency: r.agency_code.clone().filter(|a| !a.is_empty()),
+                })
+            })
+            .collect();
+        let Some(first) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some(Principal {
+            kind: AccountKind::parse(&first.kind).unwrap_or(AccountKind::Citizen),
+            login: first.login,
+            full_name: first.full_name,
+            assurance: u8::try_from(first.assurance).unwrap_or(1),
+            grants,
+            scopes: Some(scopes),
+            represents,
+            id: first.id,
+        }))
     }
 }
 

@@ -408,16 +408,29 @@ async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
             .is_err()
     );
     app.clock.advance(chrono::Duration::days(2));
-    assert_eq!(
-        app.client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0),
-        401
-    );
+    let me = |t: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/api/v1/me"))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(me(token.clone()).await, 401);
+    // A token of an account that has been disabled opens nothing.
+    let fresh = id
+        .issue_token("vanhanh", &["profile".to_string()], 1, "test", "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(me(fresh.clone()).await, 200);
+    kernel::on_db!(&app.state.db, p => sqlx::query("UPDATE accounts SET disabled = $1 WHERE login = 'vanhanh'")
+        .bind(true).execute(p).await.map(|_| ()))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(me(fresh).await, 401);
 }
 
 /// Route × caller → expected status. Callers, by column: anonymous, a citizen, a business, the
