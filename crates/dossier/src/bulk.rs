@@ -135,6 +135,59 @@ fn ts(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
+/// One event of a dossier as [`insert_events`] takes it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event_json(
+    dossier: &str,
+    at: &chrono::DateTime<chrono::Utc>,
+    actor: &str,
+    action: &str,
+    from: Status,
+    to: Status,
+    comment: &str,
+    data: Value,
+) -> Value {
+    json!({
+        "id": uuid::Uuid::now_v7().to_string(), "dossier": dossier, "at": ts(at),
+        "actor": actor, "action": action, "from": from.as_str(), "to": to.as_str(),
+        "comment": comment, "data": data,
+    })
+}
+
+/// Writes events ([`event_json`]) in their order, in one statement.
+pub(crate) async fn insert_events(
+    tx: &mut Tx<'_>,
+    events: Vec<Value>,
+) -> std::result::Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let events = Value::Array(events).to_string();
+    match &mut *tx {
+        Tx::Sqlite(t) => {
+            sqlx::query(
+                "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) \
+                 SELECT value->>'id', value->>'dossier', value->>'at', value->>'actor', value->>'action', value->>'from', value->>'to', value->>'comment', value->'data' \
+                 FROM json_each($1)",
+            )
+            .bind(&events)
+            .execute(&mut **t)
+            .await?;
+        }
+        Tx::Postgres(t) => {
+            sqlx::query(
+                "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) \
+                 SELECT r.id, r.dossier, r.at, r.actor, r.action, r.\"from\", r.\"to\", r.comment, r.data \
+                 FROM jsonb_to_recordset($1::jsonb) AS r(id text, dossier text, at timestamptz, actor text, action text, \"from\" text, \"to\" text, comment text, data jsonb)",
+            )
+            .bind(&events)
+            .execute(&mut **t)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes every row of the group; returns, for each, whether a notice was queued, and its code.
 async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, Option<String>)>> {
     // Codes: one counter statement per agency and day, handing out a run of numbers in order.
@@ -176,11 +229,16 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
             "fold": kernel::text::fold(&r.name),
         }));
         let detail = json!({ "code": code, "channel": r.channel });
-        events.push(json!({
-            "id": uuid::Uuid::now_v7().to_string(), "dossier": r.id, "at": ts(&r.now),
-            "actor": r.actor, "action": if submit { "submit" } else { "create" },
-            "from": Status::Draft.as_str(), "to": r.status.as_str(), "data": detail,
-        }));
+        events.push(event_json(
+            &r.id,
+            &r.now,
+            &r.actor,
+            if submit { "submit" } else { "create" },
+            Status::Draft,
+            r.status,
+            "",
+            detail.clone(),
+        ));
         details.push((
             format!("dossier/{}", r.id),
             json!({ "from": Status::Draft.as_str(), "to": r.status.as_str(), "detail": detail }),
@@ -208,7 +266,6 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         }
     }
     let dossiers = Value::Array(dossiers).to_string();
-    let events = Value::Array(events).to_string();
     match &mut *tx {
         Tx::Sqlite(t) => {
             sqlx::query(
@@ -217,14 +274,6 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
                  FROM json_each($1)",
             )
             .bind(&dossiers)
-            .execute(&mut **t)
-            .await?;
-            sqlx::query(
-                "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) \
-                 SELECT value->>'id', value->>'dossier', value->>'at', value->>'actor', value->>'action', value->>'from', value->>'to', '', value->'data' \
-                 FROM json_each($1)",
-            )
-            .bind(&events)
             .execute(&mut **t)
             .await?;
         }
@@ -237,16 +286,9 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
             .bind(&dossiers)
             .execute(&mut **t)
             .await?;
-            sqlx::query(
-                "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) \
-                 SELECT r.id, r.dossier, r.at, r.actor, r.action, r.\"from\", r.\"to\", '', r.data \
-                 FROM jsonb_to_recordset($1::jsonb) AS r(id text, dossier text, at timestamptz, actor text, action text, \"from\" text, \"to\" text, data jsonb)",
-            )
-            .bind(&events)
-            .execute(&mut **t)
-            .await?;
         }
     }
+    insert_events(tx, events).await?;
     let actions: Vec<&str> = rows
         .iter()
         .map(|r| {

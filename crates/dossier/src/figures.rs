@@ -113,17 +113,33 @@ pub(crate) fn record_later(
     }
 }
 
-/// The group commit's work: the roll-up changes its writers left, merged into one cube and
-/// written in one statement per cell.
+/// The group commit's work on the dossiers' committer: the events its writers left
+/// ([`crate::event_later`]), in their order and one statement, then their roll-up changes,
+/// merged into one cube and written in one statement per table. An item of another kind
+/// fails the group rather than being lost.
 pub(crate) fn group_work() -> kernel::batch::GroupWork {
     std::sync::Arc::new(|tx, items| {
         Box::pin(async move {
+            let mut events = Vec::new();
             let mut all = Cube::default();
             for item in items {
-                if let Ok(c) = item.downcast::<Cube>() {
-                    all.merge(&c);
+                let item = match item.downcast::<crate::LaterEvent>() {
+                    Ok(e) => {
+                        events.push(e.0);
+                        continue;
+                    }
+                    Err(other) => other,
+                };
+                match item.downcast::<Cube>() {
+                    Ok(c) => all.merge(&c),
+                    Err(_) => {
+                        return Err(kernel::problem::Error::Config(
+                            "a dossier write left work of an unknown kind for its group".into(),
+                        ));
+                    }
                 }
             }
+            crate::bulk::insert_events(tx, events).await?;
             all.prune();
             report::rollup::apply(tx, &all).await?;
             Ok(())

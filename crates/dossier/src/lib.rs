@@ -440,6 +440,39 @@ struct StepName {
     name: String,
 }
 
+/// What an action's statement returns: the facts the figures count.
+const FACT_COLUMNS: &str = "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at";
+
+/// The one statement of an action on a dossier: its own changes (`own`, whose placeholders
+/// are $1 to $`n`) with the new status, stored only if the status and the revision are still
+/// the ones read (their placeholders follow: status, time, id, status read, revision read).
+fn action_update(own: &str, n: usize) -> String {
+    let sep = if own.is_empty() { "" } else { ", " };
+    format!(
+        "UPDATE dossiers SET {own}{sep}status = ${}, updated_at = ${}, revision = revision + 1 \
+         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {FACT_COLUMNS}",
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4,
+        n + 5
+    )
+}
+
+/// Runs an [`action_update`] with the action's own values, then the guard's (new status,
+/// time, id, status read, revision read); the facts after it, or none when the dossier
+/// changed since it was read.
+macro_rules! act_update {
+    ($tx:expr, $sql:expr, [$($v:expr),* $(,)?], $guard:expr) => {{
+        let (to, at, id, from, revision) = $guard;
+        // The text is made of constants of this file ([`action_update`]); values are bound.
+        on_tx!($tx, c => sqlx::query_as::<_, figures::FactRow>(sqlx::AssertSqlSafe($sql.as_str()))
+            $(.bind($v))*
+            .bind(to).bind(at).bind(id).bind(from).bind(revision)
+            .fetch_optional(c).await)
+    }};
+}
+
 macro_rules! columns {
     () => {
         "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
@@ -696,6 +729,8 @@ pub struct Dossiers {
     key_lock: tokio::sync::Mutex<()>,
     /// Names of procedure versions (a published version never changes).
     names: std::sync::RwLock<std::collections::HashMap<(String, i64), ProcedureFacts>>,
+    /// Agencies' signing keys as read (a key is stored once and never replaced).
+    keys: std::sync::RwLock<std::collections::HashMap<String, Arc<signing::AgencyKey>>>,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
     tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
 }
@@ -734,6 +769,7 @@ impl Dossiers {
             submitter: bulk::Submitter::start(writer.clone()),
             key_lock: tokio::sync::Mutex::new(()),
             names: std::sync::RwLock::new(std::collections::HashMap::new()),
+            keys: std::sync::RwLock::new(std::collections::HashMap::new()),
             writer,
             db,
             clock,
@@ -836,8 +872,8 @@ impl Dossiers {
         let status = Status::parse(&after.status).unwrap_or(Status::Draft);
         event_later(
             w, dossier_id, at, actor, "fee_paid", status, status, "", data,
-        )
-        .await
+        );
+        Ok(())
     }
 
     /// Transactions committed by the group commit, and the writes they held, since the start.
@@ -1803,12 +1839,20 @@ impl Dossiers {
             let at = cal.add_working_hours(local, s.hours.saturating_mul(60));
             kernel::clock::from_local(at)
         };
+        let guard = (
+            to.as_str(),
+            now,
+            row.id.as_str(),
+            from.as_str(),
+            row.revision,
+        );
+        let after: Option<figures::FactRow>;
         match (action, to) {
             (ActionKind::Submit, _) if row.code.is_none() => {
                 let code = next_code(tx, &row.agency_code, now).await?;
                 data = json!({ "code": code });
-                on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET code = $1, submitted_at = $2 WHERE id = $3")
-                    .bind(&code).bind(now).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update("code = $1, submitted_at = $2", 2);
+                after = act_update!(&mut tx, sql, [&code, now], guard)?;
             }
             (ActionKind::Receive, _) => {
                 let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
@@ -1823,9 +1867,16 @@ impl Dossiers {
                 let due = due_of(&first);
                 let in_force = rules::in_force(local.date());
                 data = json!({ "appointment_date": date, "step": first.id, "step_due_at": due, "rules": in_force.id });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5, rule_set = $7 WHERE id = $6"
-                ).bind(now).bind(date).bind(Json(&w)).bind(&first.id).bind(due).bind(&row.id).bind(&in_force.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5, rule_set = $6",
+                    6,
+                );
+                after = act_update!(
+                    &mut tx,
+                    sql,
+                    [now, date, Json(&w), &first.id, due, &in_force.id],
+                    guard
+                )?;
             }
             (ActionKind::Rate, _) => {
                 let rating = input.rating.as_deref().unwrap_or("");
@@ -1843,33 +1894,40 @@ impl Dossiers {
                         "Say why you are not satisfied",
                     ));
                 }
-                data = json!({ "rating": rating });
-                let n = on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET rating = $1, rating_reason = $2, rated_at = $3 WHERE id = $4 AND rating IS NULL"
-                ).bind(rating).bind((!comment.is_empty()).then_some(&comment)).bind(now).bind(&row.id)
-                .execute(c).await.map(|r| r.rows_affected()))?;
-                if n == 0 {
+                // The revision checked below makes sure nobody rated it since it was read.
+                if row.rating.is_some() {
                     return Err(invalid(
                         "rating",
                         "Hồ sơ đã được đánh giá",
                         "The dossier was rated already",
                     ));
                 }
+                data = json!({ "rating": rating });
+                let sql = action_update("rating = $1, rating_reason = $2, rated_at = $3", 3);
+                let reason = (!comment.is_empty()).then_some(&comment);
+                after = act_update!(&mut tx, sql, [rating, reason, now], guard)?;
             }
             (ActionKind::Stop, _) => {
                 data = json!({ "reasons": reasons, "step": row.step });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET reasons = $1, step_due_at = NULL, closed_at = $3 WHERE id = $2"
-                ).bind(Json(&reasons)).bind(&row.id).bind(now).execute(c).await.map(|_| ()))?;
+                let sql = action_update("reasons = $1, step_due_at = NULL, closed_at = $2", 2);
+                after = act_update!(&mut tx, sql, [Json(&reasons), now], guard)?;
             }
             (ActionKind::RequestSupplement | ActionKind::Refuse, _) => {
                 data = json!({ "reasons": reasons });
                 let desk_stage = row.received_at.is_none();
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET reasons = $1, supplement_count = supplement_count + $2, paused_at = $3, closed_at = $5 WHERE id = $4"
-                ).bind(Json(&reasons)).bind(i64::from(action == ActionKind::RequestSupplement && desk_stage))
-                .bind(if desk_stage { None } else { Some(now) }).bind(&row.id)
-                .bind((action == ActionKind::Refuse).then_some(now)).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "reasons = $1, supplement_count = supplement_count + $2, paused_at = $3, closed_at = $4",
+                    4,
+                );
+                let counted = i64::from(action == ActionKind::RequestSupplement && desk_stage);
+                let paused = if desk_stage { None } else { Some(now) };
+                let closed = (action == ActionKind::Refuse).then_some(now);
+                after = act_update!(
+                    &mut tx,
+                    sql,
+                    [Json(&reasons), counted, paused, closed],
+                    guard
+                )?;
             }
             (ActionKind::Supplement, Status::Processing) => {
                 // The clock stood still while the applicant supplemented: push the appointment
@@ -1887,9 +1945,11 @@ impl Dossiers {
                     kernel::clock::from_local(cal.add_working_hours(to_local(d), minutes))
                 });
                 data = json!({ "paused_minutes": minutes, "appointment_date": date, "step_due_at": due });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET paused_at = NULL, appointment_date = $1, step_due_at = $2 WHERE id = $3"
-                ).bind(date).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "paused_at = NULL, appointment_date = $1, step_due_at = $2",
+                    2,
+                );
+                after = act_update!(&mut tx, sql, [date, due], guard)?;
             }
             (
                 ActionKind::Forward
@@ -1904,13 +1964,20 @@ impl Dossiers {
                 data = json!({ "from_step": row.step, "to_step": next.id, "on_time": on_time, "step_due_at": due });
                 if action == ActionKind::Reject {
                     data["reasons"] = json!(reasons);
-                    on_tx!(&mut tx, c => sqlx::query("UPDATE dossiers SET reasons = $1 WHERE id = $2")
-                        .bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
                 }
                 let decided = matches!(action, ActionKind::Approve | ActionKind::Reject);
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END WHERE id = $5"
-                ).bind(&next.id).bind(now).bind(due).bind(decided).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END, \
+                     reasons = CASE WHEN $5 THEN $6 ELSE reasons END",
+                    6,
+                );
+                let rejected = action == ActionKind::Reject;
+                after = act_update!(
+                    &mut tx,
+                    sql,
+                    [&next.id, now, due, decided, rejected, Json(&reasons)],
+                    guard
+                )?;
             }
             (ActionKind::Transfer, _) => {
                 let (from_agency, handler, joined, first) = transfer.clone().ok_or_else(wrong)?;
@@ -1921,9 +1988,16 @@ impl Dossiers {
                     "from_agency": from_agency, "to_agency": to_agency,
                     "from_step": row.step, "to_step": first.id, "on_time": on_time, "step_due_at": due
                 });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET handler_agency = $1, workflow = $2, step = $3, step_started_at = $4, step_due_at = $5 WHERE id = $6"
-                ).bind(&handler).bind(Json(&joined)).bind(&first.id).bind(now).bind(due).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "handler_agency = $1, workflow = $2, step = $3, step_started_at = $4, step_due_at = $5",
+                    5,
+                );
+                after = act_update!(
+                    &mut tx,
+                    sql,
+                    [&handler, Json(&joined), &first.id, now, due],
+                    guard
+                )?;
             }
             (ActionKind::Apologize, _) => {
                 let (Some(due), Some(new_date)) = (row.appointment_date, input.new_date) else {
@@ -1981,9 +2055,9 @@ impl Dossiers {
                     ));
                 }
                 data = json!({ "from": due, "to": new_date, "reasons": reasons, "extension_requested": r.extension_request, "rules": r.id });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET appointment_date = $1, extended_from = $2, reasons = $3 WHERE id = $4"
-                ).bind(new_date).bind(due).bind(Json(&reasons)).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql =
+                    action_update("appointment_date = $1, extended_from = $2, reasons = $3", 3);
+                after = act_update!(&mut tx, sql, [new_date, due, Json(&reasons)], guard)?;
             }
             (ActionKind::Return, _) => {
                 let today = local.date();
@@ -1997,20 +2071,19 @@ impl Dossiers {
                 };
                 let on_time = row.step_due_at.is_none_or(|d| now <= d);
                 data = json!({ "method": method, "outcome": outcome, "on_time": on_time });
-                on_tx!(&mut tx, c => sqlx::query(
-                    "UPDATE dossiers SET returned_at = $1, return_method = $2, outcome = $3, step_due_at = NULL WHERE id = $4"
-                ).bind(now).bind(&method).bind(outcome).bind(&row.id).execute(c).await.map(|_| ()))?;
+                let sql = action_update(
+                    "returned_at = $1, return_method = $2, outcome = $3, step_due_at = NULL",
+                    3,
+                );
+                after = act_update!(&mut tx, sql, [now, &method, outcome], guard)?;
             }
-            _ => {}
+            _ => {
+                let sql = action_update("", 0);
+                after = act_update!(&mut tx, sql, [], guard)?;
+            }
         }
-        // Only one action wins on a dossier: the state must still be the one read.
-        const SET_STATUS: &str = concat!(
-            "UPDATE dossiers SET status = $1, updated_at = $2, revision = revision + 1 WHERE id = $3 AND status = $4 AND revision = $5 RETURNING ",
-            "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at"
-        );
-        let after: Option<figures::FactRow> = on_tx!(&mut tx, c => sqlx::query_as(SET_STATUS)
-            .bind(to.as_str()).bind(now).bind(&row.id).bind(from.as_str()).bind(row.revision)
-            .fetch_optional(c).await)?;
+        // Only one action wins on a dossier: its statement stores nothing unless the state
+        // is still the one read.
         let Some(after) = after else {
             return Err(DossierError::Conflict);
         };
@@ -2034,8 +2107,7 @@ impl Dossiers {
             to,
             &comment,
             data,
-        )
-        .await?;
+        );
         let tx = w.tx()?;
         let code = match (&row.code, action) {
             (Some(c), _) => Some(c.clone()),
@@ -2728,9 +2800,16 @@ async fn event(
     Ok(())
 }
 
-/// The same in a writer's turn, its audit entry chained with the group's.
+/// An event left for the writer's group ([`event_later`]), as [`bulk::event_json`] makes it.
+pub(crate) struct LaterEvent(Value);
+
+/// The same in a writer's turn: the event is written with the events of the group's other
+/// writers, and its audit entry chained with theirs, just before the group commits (and not
+/// at all if the writer gives up). The dossier's outbox row, made when the event is written,
+/// shows the dossier as the group leaves it, which is as the writer left it: an action checks
+/// the revision it read, so no other action of the group changes the same dossier.
 #[allow(clippy::too_many_arguments)]
-async fn event_later(
+fn event_later(
     w: &mut kernel::batch::Write,
     dossier: &str,
     at: DateTime<Utc>,
@@ -2740,18 +2819,17 @@ async fn event_later(
     to: Status,
     comment: &str,
     data: Value,
-) -> Result<()> {
-    event_row(
-        w.tx()?,
+) {
+    w.later(Box::new(LaterEvent(bulk::event_json(
         dossier,
-        at,
+        &at,
         actor,
         action,
-        (from, to),
+        from,
+        to,
         comment,
-        &data,
-    )
-    .await?;
+        data.clone(),
+    ))));
     let (action, subject, data) = event_audit(dossier, action, from, to, data);
     w.audit_later(
         at,
@@ -2762,7 +2840,6 @@ async fn event_later(
             data,
         },
     );
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

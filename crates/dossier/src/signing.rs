@@ -18,6 +18,8 @@
 //! result was returned (at the desk, by post or online), and each such download is an event and
 //! an audit entry.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -63,7 +65,7 @@ pub enum ResultFile {
 }
 
 /// An agency's signing key and certificate, with the certificate's serial as stored.
-struct AgencyKey {
+pub(crate) struct AgencyKey {
     pair: KeyPair,
     serial: String,
 }
@@ -194,20 +196,30 @@ impl Prepared {
 }
 
 impl Dossiers {
-    async fn stored_key(&self, agency: &str) -> Result<Option<AgencyKey>> {
+    async fn stored_key(&self, agency: &str) -> Result<Option<Arc<AgencyKey>>> {
+        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(agency).cloned()) {
+            return Ok(Some(k));
+        }
         let row: Option<(String, String, String)> = on_db!(&self.db, c => sqlx::query_as(
             "SELECT private_key_pem, certificate_pem, serial FROM agency_signing_keys WHERE agency_code = $1"
         ).bind(agency).fetch_optional(c).await)?;
         let Some((key_pem, cert_pem, serial)) = row else {
             return Ok(None);
         };
-        let pair = KeyPair::from_pem(&key_pem, &cert_pem).map_err(pki_error("signing key"))?;
-        Ok(Some(AgencyKey { pair, serial }))
+        let pair = tokio::task::spawn_blocking(move || KeyPair::from_pem(&key_pem, &cert_pem))
+            .await
+            .map_err(|e| DossierError::Storage(e.to_string()))?
+            .map_err(pki_error("signing key"))?;
+        let key = Arc::new(AgencyKey { pair, serial });
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(agency.to_string(), key.clone());
+        }
+        Ok(Some(key))
     }
 
     /// The agency's key, made (and audited) the first time it is needed. Two made at once
     /// settle on the first stored.
-    async fn agency_key(&self, agency: &str, actor: &str) -> Result<AgencyKey> {
+    async fn agency_key(&self, agency: &str, actor: &str) -> Result<Arc<AgencyKey>> {
         if let Some(k) = self.stored_key(agency).await? {
             return Ok(k);
         }
@@ -387,8 +399,7 @@ impl Dossiers {
                 status,
                 "",
                 json!({ "file": kind, "sha256": sha }),
-            )
-            .await?;
+            );
         } else {
             turn.audit_later(
                 now,
