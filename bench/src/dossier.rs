@@ -140,6 +140,8 @@ struct Backend {
     groups: (u64, u64),
     lifecycles: Phase,
     lifecycle_clients: usize,
+    /// Commits of the dossiers' group commit and the writers they held, during the lifecycles.
+    lifecycle_groups: (u64, u64),
 }
 
 async fn account(
@@ -327,6 +329,7 @@ async fn run_backend(
     step(&format!(
         "{name}: five-step lifecycles in process, {lifecycle_clients} at once, {secs} s"
     ));
+    let writes_before = state.dossiers.write_counts();
     let lifecycles = {
         let d = state.dossiers.clone();
         let people = Arc::new((desk, cv, tp, ld));
@@ -381,6 +384,11 @@ async fn run_backend(
         .await?
     };
 
+    let writes_after = state.dossiers.write_counts();
+    let lifecycle_groups = (
+        writes_after.0 - writes_before.0,
+        writes_after.1 - writes_before.1,
+    );
     server.stop().await;
     state.db.close().await;
     drop(data);
@@ -393,6 +401,7 @@ async fn run_backend(
         groups,
         lifecycles,
         lifecycle_clients,
+        lifecycle_groups,
     })
 }
 
@@ -565,7 +574,17 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
             ));
         }
     } else {
-        s.push_str("\nSpiffWorkflow was not run (no `--python`).\n");
+        s.push_str("\nSpiffWorkflow was not run (no `--python`).\n\n");
+    }
+    for b in &backends {
+        let (commits, writes) = b.lifecycle_groups;
+        s.push_str(&format!(
+            "- motcua on {}: {} writers (actions, and groups of new dossiers) in {} commits ({:.1} per commit).\n",
+            b.name,
+            writes,
+            commits,
+            writes as f64 / commits.max(1) as f64,
+        ));
     }
     s.push_str(&format!("{END}\n"));
     if only.is_none() {

@@ -22,7 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use kernel::audit::{Entry, Tx};
 use kernel::batch::Committer;
-use kernel::on_tx;
 
 use crate::{DossierError, NewRow, News, Status, compose};
 
@@ -135,6 +134,49 @@ fn ts(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
+/// Moves the code counter of each agency and day by its number of new dossiers, all in one
+/// statement; the last number of each after the move.
+async fn advance_counters(
+    tx: &mut Tx<'_>,
+    runs: &BTreeMap<(String, String), Vec<usize>>,
+) -> Result<BTreeMap<(String, String), i64>> {
+    if runs.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let moves = Value::Array(
+        runs.iter()
+            .map(|((agency, day), members)| json!({ "a": agency, "d": day, "n": members.len() }))
+            .collect(),
+    )
+    .to_string();
+    let rows: Vec<(String, String, i64)> = match &mut *tx {
+        // `WHERE true`: SQLite's parser needs it between a SELECT and an upsert's ON CONFLICT.
+        Tx::Sqlite(t) => {
+            sqlx::query_as(
+                "INSERT INTO dossier_counters (agency_code, day, last) \
+                 SELECT value->>'a', value->>'d', value->>'n' FROM json_each($1) WHERE true \
+                 ON CONFLICT (agency_code, day) DO UPDATE SET last = dossier_counters.last + excluded.last \
+                 RETURNING agency_code, day, last",
+            )
+            .bind(&moves)
+            .fetch_all(&mut **t)
+            .await?
+        }
+        Tx::Postgres(t) => {
+            sqlx::query_as(
+                "INSERT INTO dossier_counters (agency_code, day, last) \
+                 SELECT r.a, r.d, r.n FROM jsonb_to_recordset($1::jsonb) AS r(a text, d text, n bigint) \
+                 ON CONFLICT (agency_code, day) DO UPDATE SET last = dossier_counters.last + excluded.last \
+                 RETURNING agency_code, day, last",
+            )
+            .bind(&moves)
+            .fetch_all(&mut **t)
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(|(a, d, n)| ((a, d), n)).collect())
+}
+
 /// One event of a dossier as [`insert_events`] takes it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn event_json(
@@ -200,12 +242,13 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         }
     }
     let mut codes: Vec<Option<String>> = vec![None; rows.len()];
+    let lasts = advance_counters(tx, &runs).await?;
     for ((agency, day), members) in &runs {
         let k = i64::try_from(members.len()).unwrap_or(i64::MAX);
-        let last: i64 = on_tx!(tx, c => sqlx::query_scalar(
-            "INSERT INTO dossier_counters (agency_code, day, last) VALUES ($1, $2, $3) \
-             ON CONFLICT (agency_code, day) DO UPDATE SET last = dossier_counters.last + $3 RETURNING last"
-        ).bind(agency).bind(day).bind(k).fetch_one(c).await)?;
+        let last = lasts
+            .get(&(agency.clone(), day.clone()))
+            .copied()
+            .ok_or_else(|| DossierError::Storage(format!("no counter for {agency} on {day}")))?;
         for (j, &i) in members.iter().enumerate() {
             let n = last - k + 1 + i64::try_from(j).unwrap_or(0);
             codes[i] = Some(format!("{agency}-{day}-{n:04}"));

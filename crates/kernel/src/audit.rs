@@ -148,9 +148,12 @@ pub async fn append_many(
         prev = hash;
     }
     let rows = serde_json::Value::Array(rows).to_string();
-    on_tx!(tx, c => sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(c).await.map(|_| ()))?;
     match tx {
         Tx::Sqlite(t) => {
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&prev)
+                .execute(&mut **t)
+                .await?;
             sqlx::query(
                 "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) \
                  SELECT value->>'seq', value->>'at', value->>'actor', value->>'action', value->>'subject', value->>'data', value->>'prev', value->>'hash' \
@@ -161,12 +164,15 @@ pub async fn append_many(
             .await?;
         }
         Tx::Postgres(t) => {
+            // The entries and the new head in one round trip.
             sqlx::query(
-                "INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) \
+                "WITH entries AS (INSERT INTO audit_log (seq, at, actor, action, subject, data, prev_hash, hash) \
                  SELECT r.seq, r.at, r.actor, r.action, r.subject, r.data, r.prev, r.hash \
-                 FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, at timestamptz, actor text, action text, subject text, data text, prev text, hash text)",
+                 FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, at timestamptz, actor text, action text, subject text, data text, prev text, hash text)) \
+                 UPDATE audit_head SET hash = $2 WHERE id = 1",
             )
             .bind(&rows)
+            .bind(&prev)
             .execute(&mut **t)
             .await?;
         }

@@ -2295,7 +2295,38 @@ async fn bulk_actions_take_each_dossier_on_its_own(b: Backend) {
     assert!(n > 15);
 }
 
+/// Work of a kind the dossiers' group does not know fails the group: the writes beside it
+/// are not stored, and nothing is silently dropped.
+async fn unknown_group_work_fails_the_group(b: Backend) {
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let count = || async {
+        kernel::on_db!(&app.state.db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log").fetch_one(p).await)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let before = count().await;
+    let entry = kernel::audit::Entry {
+        actor: "test",
+        action: "test.group_work",
+        subject: "test/1",
+        data: json!({}),
+    };
+    let committer = app.state.dossiers.committer();
+    let mut w = committer.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    w.audit_later(app.clock_now(), &entry);
+    w.later(Box::new(7_u8));
+    assert!(w.commit().await.is_err(), "an unknown item fails the group");
+    assert_eq!(count().await, before, "nothing of the group is stored");
+    // The committer goes on: the next group stores its writes.
+    let mut w = committer.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    w.audit_later(app.clock_now(), &entry);
+    w.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(count().await, before + 1);
+}
+
 both!(
+    unknown_group_work_fails_the_group,
     bulk_actions_take_each_dossier_on_its_own,
     a_transferred_dossier_comes_back_to_the_desk_that_received_it,
     an_applicant_without_e_mail_is_told_by_text_message,
