@@ -440,42 +440,43 @@ struct StepName {
     name: String,
 }
 
-macro_rules! columns {
-    () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
-    };
-}
+/// What an action's statement returns: the facts the figures count.
+const FACT_COLUMNS: &str = "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at";
 
 /// The one statement of an action on a dossier: its own changes (`own`, whose placeholders
 /// are $1 to $`n`) with the new status, stored only if the status and the revision are still
 /// the ones read (their placeholders follow: status, time, id, status read, revision read).
-/// It returns the whole row as changed.
 fn action_update(own: &str, n: usize) -> String {
     let sep = if own.is_empty() { "" } else { ", " };
     format!(
         "UPDATE dossiers SET {own}{sep}status = ${}, updated_at = ${}, revision = revision + 1 \
-         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {}",
+         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {FACT_COLUMNS}",
         n + 1,
         n + 2,
         n + 3,
         n + 4,
-        n + 5,
-        columns!()
+        n + 5
     )
 }
 
 /// Runs an [`action_update`] with the action's own values, then the guard's (new status,
-/// time, id, status read, revision read); the row after it, or none when the dossier
+/// time, id, status read, revision read); the facts after it, or none when the dossier
 /// changed since it was read.
 macro_rules! act_update {
     ($tx:expr, $sql:expr, [$($v:expr),* $(,)?], $guard:expr) => {{
         let (to, at, id, from, revision) = $guard;
         // The text is made of constants of this file ([`action_update`]); values are bound.
-        on_tx!($tx, c => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe($sql.as_str()))
+        on_tx!($tx, c => sqlx::query_as::<_, figures::FactRow>(sqlx::AssertSqlSafe($sql.as_str()))
             $(.bind($v))*
             .bind(to).bind(at).bind(id).bind(from).bind(revision)
             .fetch_optional(c).await)
     }};
+}
+
+macro_rules! columns {
+    () => {
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
+    };
 }
 
 impl Row {
@@ -1845,7 +1846,7 @@ impl Dossiers {
             from.as_str(),
             row.revision,
         );
-        let after: Option<Row>;
+        let after: Option<figures::FactRow>;
         match (action, to) {
             (ActionKind::Submit, _) if row.code.is_none() => {
                 let code = next_code(tx, &row.agency_code, now).await?;
@@ -2083,10 +2084,9 @@ impl Dossiers {
         }
         // Only one action wins on a dossier: its statement stores nothing unless the state
         // is still the one read.
-        let Some(changed) = after else {
+        let Some(after) = after else {
             return Err(DossierError::Conflict);
         };
-        let after = changed.facts();
         if let Some(s) = &signed {
             s.record(tx, &row.id, &actor_of(p)).await?;
             data["result"] = s.summary();
@@ -2109,7 +2109,13 @@ impl Dossiers {
             data,
         );
         let tx = w.tx()?;
-        let code = changed.code.clone();
+        let code = match (&row.code, action) {
+            (Some(c), _) => Some(c.clone()),
+            (None, ActionKind::Submit) => {
+                on_tx!(tx, c => sqlx::query_scalar("SELECT code FROM dossiers WHERE id = $1").bind(&row.id).fetch_one(c).await)?
+            }
+            _ => None,
+        };
         let applicant = (
             row.applicant_name.as_str(),
             row.applicant_email.as_deref(),
@@ -2133,9 +2139,7 @@ impl Dossiers {
         if notified {
             self.identity.wake_mailer();
         }
-        // The row as the action left it, committed: no need to read it again.
-        self.allow_read(p, &changed, reference).await?;
-        self.view(changed).await
+        self.load(&row.id, p, false).await
     }
 
     /// One action on many dossiers, as a desk or a leader does at the end of a queue: each
