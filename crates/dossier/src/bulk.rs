@@ -4,9 +4,9 @@
 //! still takes its turn, statement by statement. A submission writes six kinds of rows (its
 //! code's counter, the dossier, its event, the audit entry, the notice); one at a time those
 //! statements, not the disk, become the limit. So submissions queue here, and one task takes
-//! every submission waiting and writes them together in one turn: one counter statement per
-//! agency and day, and one statement each for all the dossiers, all the events, the audit
-//! entries and the notices. The codes stay gap-free and in order, and every submitter is
+//! every submission waiting and writes them together in one turn: one statement each for the
+//! counters of every agency and day, all the dossiers, all the events, the audit entries and
+//! the notices. The codes stay gap-free and in order, and every submitter is
 //! answered after the commit.
 //!
 //! If anything in the group fails, nothing of it is kept, and its submissions are stored again

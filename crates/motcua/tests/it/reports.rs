@@ -488,6 +488,29 @@ async fn dashboards_drill_down_export_and_answer_only_who_may_see(b: Backend) {
         json!({"rating": "satisfied"}),
     )
     .await;
+    // A dossier is rated once: the second rating is refused and the first one stays.
+    let (st, d) = app
+        .call(
+            "POST",
+            &format!("/api/v1/dossiers/{}/actions/rate", ids[0]),
+            &p.citizen,
+            Some(json!({"rating": "not_satisfied", "comment": "Lâu"})),
+        )
+        .await;
+    assert_eq!(
+        (st, d["errors"][0]["at"].as_str()),
+        (422, Some("rating")),
+        "{d}"
+    );
+    let (_, d) = app
+        .call(
+            "GET",
+            &format!("/api/v1/dossiers/{}", ids[0]),
+            &p.citizen,
+            None,
+        )
+        .await;
+    assert_eq!(d["rating"], "satisfied", "{d}");
     act(
         &app,
         &p.by_role["specialist"],
