@@ -58,15 +58,22 @@ async fn start(data: &std::path::Path, db: &Option<String>) -> (Child, String) {
 
 /// A session of the demo desk official, and its CSRF token.
 pub(crate) async fn desk_session(base: &str) -> (String, String) {
+    try_desk_session(base)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`desk_session`], or why it could not be had (a node being restarted, say).
+pub(crate) async fn try_desk_session(base: &str) -> Result<(String, String), String> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .map_err(|e| e.to_string())?;
     let r = client
         .get(format!("{base}/dang-nhap"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .map_err(|e| e.to_string())?;
     let csrf_cookie = testkit::set_cookie(&r, "motcua_csrf").unwrap_or_default();
     let token = csrf_cookie
         .split_once('=')
@@ -83,18 +90,22 @@ pub(crate) async fn desk_session(base: &str) -> (String, String) {
         ])
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let session = testkit::set_cookie(&r, "motcua_session").unwrap_or_else(|| panic!("no session"));
+        .map_err(|e| e.to_string())?;
+    let session = testkit::set_cookie(&r, "motcua_session").ok_or("no session")?;
     let page = client
         .get(format!("{base}/tai-khoan"))
         .header("cookie", &session)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .map_err(|e| e.to_string())?
         .text()
         .await
-        .unwrap_or_default();
-    (session, testkit::hidden(&page, "csrf"))
+        .map_err(|e| e.to_string())?;
+    let csrf = testkit::hidden(&page, "csrf");
+    if csrf.is_empty() {
+        return Err("no CSRF token on the account page".into());
+    }
+    Ok((session, csrf))
 }
 
 async fn acknowledged_dossiers_survive_kill_9(b: Backend) {

@@ -133,7 +133,14 @@ async fn load(base: String, stop: Arc<AtomicBool>, filed: Arc<AtomicU64>) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let (cookie, csrf) = crate::crash::desk_session(&base).await;
+    // The nodes are being killed and restarted meanwhile: log in again until one answers.
+    let (cookie, csrf) = loop {
+        match crate::crash::try_desk_session(&base).await {
+            Ok(s) => break s,
+            Err(_) if stop.load(Ordering::Relaxed) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
