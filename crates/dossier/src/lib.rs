@@ -443,9 +443,10 @@ struct StepName {
 /// What an action's statement returns: the facts the figures count.
 const FACT_COLUMNS: &str = "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at";
 
-/// The one statement of an action on a dossier: its own changes (`own`, whose placeholders
-/// are $1 to $`n`) with the new status, stored only if the status and the revision are still
-/// the ones read (their placeholders follow: status, time, id, status read, revision read).
+/// The one statement of an action on a dossier: its own changes (`own`, whose bound
+/// parameters are $1 to $`n`) with the new status, stored only if the status and the revision
+/// are still the ones read (their parameters follow: status, time, id, status read, revision
+/// read).
 fn action_update(own: &str, n: usize) -> String {
     let sep = if own.is_empty() { "" } else { ", " };
     format!(
