@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use kernel::audit::{Entry, Tx};
 use kernel::batch::Committer;
 
-use crate::{DossierError, NewRow, News, Status, compose};
+use crate::{DossierError, NewEvent, NewRow, News, Status, compose};
 
 type Result<T, E = DossierError> = std::result::Result<T, E>;
 
@@ -130,7 +130,7 @@ async fn run(
 }
 
 /// The text SQLite keeps for a timestamp bound one at a time.
-fn ts(at: &chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn ts(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
@@ -177,26 +177,7 @@ async fn advance_counters(
     Ok(rows.into_iter().map(|(a, d, n)| ((a, d), n)).collect())
 }
 
-/// One event of a dossier as [`insert_events`] takes it.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn event_json(
-    dossier: &str,
-    at: &chrono::DateTime<chrono::Utc>,
-    actor: &str,
-    action: &str,
-    from: Status,
-    to: Status,
-    comment: &str,
-    data: Value,
-) -> Value {
-    json!({
-        "id": uuid::Uuid::now_v7().to_string(), "dossier": dossier, "at": ts(at),
-        "actor": actor, "action": action, "from": from.as_str(), "to": to.as_str(),
-        "comment": comment, "data": data,
-    })
-}
-
-/// Writes events ([`event_json`]) in their order, in one statement.
+/// Writes events ([`NewEvent::json`]) in their order, in one statement.
 pub(crate) async fn insert_events(
     tx: &mut Tx<'_>,
     events: Vec<Value>,
@@ -272,16 +253,19 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
             "fold": kernel::text::fold(&r.name),
         }));
         let detail = json!({ "code": code, "channel": r.channel });
-        events.push(event_json(
-            &r.id,
-            &r.now,
-            &r.actor,
-            if submit { "submit" } else { "create" },
-            Status::Draft,
-            r.status,
-            "",
-            detail.clone(),
-        ));
+        events.push(
+            NewEvent {
+                dossier: &r.id,
+                at: r.now,
+                actor: &r.actor,
+                action: if submit { "submit" } else { "create" },
+                from: Status::Draft,
+                to: r.status,
+                comment: "",
+                data: detail.clone(),
+            }
+            .json(),
+        );
         details.push((
             format!("dossier/{}", r.id),
             json!({ "from": Status::Draft.as_str(), "to": r.status.as_str(), "detail": detail }),

@@ -872,7 +872,17 @@ impl Dossiers {
         figures::record_later(w, &before, &after, None);
         let status = Status::parse(&after.status).unwrap_or(Status::Draft);
         event_later(
-            w, dossier_id, at, actor, "fee_paid", status, status, "", data,
+            w,
+            NewEvent {
+                dossier: dossier_id,
+                at,
+                actor,
+                action: "fee_paid",
+                from: status,
+                to: status,
+                comment: "",
+                data,
+            },
         );
         Ok(())
     }
@@ -2100,14 +2110,16 @@ impl Dossiers {
         );
         event_later(
             &mut w,
-            &row.id,
-            now,
-            &actor_of(p),
-            action.as_str(),
-            from,
-            to,
-            &comment,
-            data,
+            NewEvent {
+                dossier: &row.id,
+                at: now,
+                actor: &actor_of(p),
+                action: action.as_str(),
+                from,
+                to,
+                comment: &comment,
+                data,
+            },
         );
         let tx = w.tx()?;
         let code = match (&row.code, action) {
@@ -2573,14 +2585,16 @@ impl NewRow {
         }
         event(
             tx,
-            &self.id,
-            now,
-            &self.actor,
-            if submit { "submit" } else { "create" },
-            Status::Draft,
-            self.status,
-            "",
-            json!({ "code": code, "channel": self.channel }),
+            NewEvent {
+                dossier: &self.id,
+                at: now,
+                actor: &self.actor,
+                action: if submit { "submit" } else { "create" },
+                from: Status::Draft,
+                to: self.status,
+                comment: "",
+                data: json!({ "code": code, "channel": self.channel }),
+            },
         )
         .await?;
         let mail = compose(
@@ -2773,20 +2787,46 @@ async fn next_code(tx: &mut Tx<'_>, agency: &str, now: DateTime<Utc>) -> Result<
     Ok(format!("{agency}-{day}-{n:04}"))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn event(
-    tx: &mut Tx<'_>,
-    dossier: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    from: Status,
-    to: Status,
-    comment: &str,
-    data: Value,
-) -> Result<()> {
-    event_row(tx, dossier, at, actor, action, (from, to), comment, &data).await?;
-    let (action, subject, data) = event_audit(dossier, action, from, to, data);
+/// One event of a dossier: who did what, from which status to which, with the details.
+pub(crate) struct NewEvent<'a> {
+    pub dossier: &'a str,
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub from: Status,
+    pub to: Status,
+    pub comment: &'a str,
+    pub data: Value,
+}
+
+impl NewEvent<'_> {
+    /// The event as [`bulk::insert_events`] takes it, with a new id.
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "id": uuid::Uuid::now_v7().to_string(), "dossier": self.dossier, "at": bulk::ts(&self.at),
+            "actor": self.actor, "action": self.action, "from": self.from.as_str(), "to": self.to.as_str(),
+            "comment": self.comment, "data": self.data,
+        })
+    }
+
+    /// The audit entry that records the event: action, subject and data.
+    fn audit(self) -> (String, String, Value) {
+        (
+            format!("dossier.{}", self.action),
+            format!("dossier/{}", self.dossier),
+            json!({ "from": self.from.as_str(), "to": self.to.as_str(), "detail": self.data }),
+        )
+    }
+}
+
+/// Writes `e` and chains its audit entry, in `tx`.
+async fn event(tx: &mut Tx<'_>, e: NewEvent<'_>) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ).bind(uuid::Uuid::now_v7().to_string()).bind(e.dossier).bind(e.at).bind(e.actor).bind(e.action)
+    .bind(e.from.as_str()).bind(e.to.as_str()).bind(e.comment).bind(Json(&e.data)).execute(c).await.map(|_| ()))?;
+    let (at, actor) = (e.at, e.actor);
+    let (action, subject, data) = e.audit();
     audit::append(
         tx,
         at,
@@ -2801,7 +2841,7 @@ async fn event(
     Ok(())
 }
 
-/// An event left for the writer's group ([`event_later`]), as [`bulk::event_json`] makes it.
+/// An event left for the writer's group ([`event_later`]), as [`NewEvent::json`] makes it.
 pub(crate) struct LaterEvent(Value);
 
 /// The same in a writer's turn: the event is written with the events of the group's other
@@ -2809,29 +2849,10 @@ pub(crate) struct LaterEvent(Value);
 /// at all if the writer gives up). The dossier's outbox row, made when the event is written,
 /// shows the dossier as the group leaves it, which is as the writer left it: an action checks
 /// the revision it read, so no other action of the group changes the same dossier.
-#[allow(clippy::too_many_arguments)]
-fn event_later(
-    w: &mut kernel::batch::Write,
-    dossier: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    from: Status,
-    to: Status,
-    comment: &str,
-    data: Value,
-) {
-    w.later(Box::new(LaterEvent(bulk::event_json(
-        dossier,
-        &at,
-        actor,
-        action,
-        from,
-        to,
-        comment,
-        data.clone(),
-    ))));
-    let (action, subject, data) = event_audit(dossier, action, from, to, data);
+fn event_later(w: &mut kernel::batch::Write, e: NewEvent<'_>) {
+    w.later(Box::new(LaterEvent(e.json())));
+    let (at, actor) = (e.at, e.actor);
+    let (action, subject, data) = e.audit();
     w.audit_later(
         at,
         &Entry {
@@ -2841,39 +2862,6 @@ fn event_later(
             data,
         },
     );
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn event_row(
-    tx: &mut Tx<'_>,
-    dossier: &str,
-    at: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    (from, to): (Status, Status),
-    comment: &str,
-    data: &Value,
-) -> Result<()> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO dossier_events (id, dossier_id, at, actor, action, from_status, to_status, comment, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ).bind(uuid::Uuid::now_v7().to_string()).bind(dossier).bind(at).bind(actor).bind(action)
-    .bind(from.as_str()).bind(to.as_str()).bind(comment).bind(Json(data)).execute(c).await.map(|_| ()))?;
-    Ok(())
-}
-
-/// The audit entry that records an event: action, subject and data.
-fn event_audit(
-    dossier: &str,
-    action: &str,
-    from: Status,
-    to: Status,
-    data: Value,
-) -> (String, String, Value) {
-    (
-        format!("dossier.{action}"),
-        format!("dossier/{dossier}"),
-        json!({ "from": from.as_str(), "to": to.as_str(), "detail": data }),
-    )
 }
 
 #[cfg(test)]

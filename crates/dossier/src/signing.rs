@@ -32,7 +32,7 @@ use kernel::pki::{self, KeyPair, PkiError};
 use kernel::{on_db, on_tx};
 
 use crate::slips::{Block, Context, day, file_stem, render, when};
-use crate::{Dossier, DossierError, Dossiers, Status, actor_of, event_later};
+use crate::{Dossier, DossierError, Dossiers, NewEvent, Status, actor_of, event_later};
 
 type Result<T, E = DossierError> = std::result::Result<T, E>;
 
@@ -391,14 +391,16 @@ impl Dossiers {
         if applicant {
             event_later(
                 &mut turn,
-                &row.id,
-                now,
-                &actor_of(p),
-                "download_result",
-                status,
-                status,
-                "",
-                json!({ "file": kind, "sha256": sha }),
+                NewEvent {
+                    dossier: &row.id,
+                    at: now,
+                    actor: &actor_of(p),
+                    action: "download_result",
+                    from: status,
+                    to: status,
+                    comment: "",
+                    data: json!({ "file": kind, "sha256": sha }),
+                },
             );
         } else {
             turn.audit_later(
