@@ -244,6 +244,7 @@ async fn create(
     responses(
         (status = 200, body = Vec<DossierLine>),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the dossiers:read scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
 async fn list(
@@ -583,6 +584,7 @@ async fn tracking(
     responses(
         (status = 200, body = Vec<DossierLine>),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the dossiers:read scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
 async fn due(

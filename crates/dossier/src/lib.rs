@@ -915,6 +915,23 @@ impl Dossiers {
         }
     }
 
+    /// A bearer token reaches only what its scopes cover: a list of dossiers needs
+    /// `dossiers:read` (a browser session carries no scopes and is not narrowed). A refusal is
+    /// audited.
+    async fn allow_listing(&self, p: &Principal) -> Result<()> {
+        let action = Action::ReadDossier;
+        if p.scopes
+            .as_ref()
+            .is_some_and(|s| !s.iter().any(|x| x == action.scope()))
+        {
+            self.identity
+                .record_denial(&p.id, action, &Resource::Account(&p.id))
+                .await?;
+            return Err(DossierError::Forbidden);
+        }
+        Ok(())
+    }
+
     /// Officials of the agency that received a dossier, and of the one it was transferred to,
     /// may read it (besides its applicant).
     async fn allow_read(&self, p: &Principal, row: &Row, reference: &str) -> Result<()> {
@@ -1289,6 +1306,7 @@ impl Dossiers {
         search: &str,
         limit: i64,
     ) -> Result<Vec<DossierLine>> {
+        self.allow_listing(p).await?;
         let limit = limit.clamp(1, 500);
         let search: String = search.trim().chars().take(100).collect();
         let folded = kernel::text::fold(&search);
@@ -1363,6 +1381,7 @@ impl Dossiers {
     /// administrator): its open dossiers that are overdue, or due by the end of the next working
     /// day, most urgent first. Dossiers paused for a supplement are left out.
     pub async fn due_soon(&self, p: &Principal) -> Result<Vec<DossierLine>> {
+        self.allow_listing(p).await?;
         const SQL: &str = concat!(
             "SELECT ",
             columns!(),

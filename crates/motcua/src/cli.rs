@@ -400,8 +400,8 @@ enum UserCmd {
     /// Print a bearer token for scripts and integrators.
     Token {
         login: String,
-        /// Repeat for several: catalog:read, catalog:write, profile, accounts:admin, calendar:write, audit:read
-        #[arg(long = "scope", required = true)]
+        /// Repeat for several.
+        #[arg(long = "scope", required = true, value_parser = clap::builder::PossibleValuesParser::new(identity::authz::SCOPES))]
         scopes: Vec<String>,
         #[arg(long, default_value_t = 30)]
         days: i64,
