@@ -920,10 +920,7 @@ impl Dossiers {
     /// audited.
     async fn allow_listing(&self, p: &Principal) -> Result<()> {
         let action = Action::ReadDossier;
-        if p.scopes
-            .as_ref()
-            .is_some_and(|s| !s.iter().any(|x| x == action.scope()))
-        {
+        if !p.token_allows(action) {
             self.identity
                 .record_denial(&p.id, action, &Resource::Account(&p.id))
                 .await?;
@@ -1446,6 +1443,14 @@ impl Dossiers {
             .ok_or_else(|| DossierError::NotFound(reference.to_string()))?;
         self.allow_read(p, &row, reference).await?;
         let applicant = p.is_applicant(row.applicant_id.as_deref(), row.on_behalf_of.as_deref());
+        // An applicant's upload files the dossier (or its supplement): its token needs
+        // `dossiers:write`, not `dossiers:read` alone.
+        if applicant && !p.token_allows(Action::FileDossier) {
+            self.identity
+                .record_denial(&p.id, Action::FileDossier, &row.resource())
+                .await?;
+            return Err(DossierError::Forbidden);
+        }
         let status = row.status();
         let allowed = if applicant {
             matches!(status, Status::Draft | Status::SupplementRequested)

@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use web::ApiError;
 use web::extract::{json as body, path, query};
 
+use identity::Action;
 use identity::web::Auth;
 
 use crate::error::refused;
@@ -121,18 +122,21 @@ async fn crl(State(x): State<Arc<Exchange>>) -> Result<Response, ApiError> {
     Ok(file(x.crl().await?, "application/pkix-crl", "motcua.crl"))
 }
 
-/// The agencies on the hub with their certificates. Any logged-in caller.
+/// The agencies on the hub with their certificates. Any logged-in caller; a bearer token needs
+/// `documents:exchange` or `exchange:admin`.
 #[utoipa::path(get, path = "/api/v1/exchange/agencies", tag = "exchange",
     responses(
         (status = 200, body = Vec<Agency>),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
 async fn list_agencies(
     State(x): State<Arc<Exchange>>,
     auth: Auth,
 ) -> Result<Json<Vec<Agency>>, ApiError> {
-    auth.caller()?;
+    auth.caller_within(&[Action::ExchangeDocuments, Action::ManageExchange])
+        .await?;
     Ok(Json(x.agencies().await?))
 }
 
@@ -142,6 +146,7 @@ async fn list_agencies(
     responses(
         (status = 200, body = Agency),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -172,7 +177,8 @@ async fn get_agency(
     auth: Auth,
     organ: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Agency>, ApiError> {
-    auth.caller()?;
+    auth.caller_within(&[Action::ExchangeDocuments, Action::ManageExchange])
+        .await?;
     let organ = path(organ)?;
     Ok(Json(x.agency(&organ).await?))
 }

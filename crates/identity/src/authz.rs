@@ -158,6 +158,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the token this caller came with (if any) carries the scope `action` needs; a
+    /// browser session carries no scopes and is not narrowed. The roles are another question
+    /// ([`authorize`]).
+    pub fn token_allows(&self, action: Action) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|x| x == action.scope()))
+    }
+
     pub fn has(&self, role: Role, agency: Option<&str>) -> bool {
         self.grants
             .iter()

@@ -48,6 +48,21 @@ impl Auth {
         self.principal().cloned().ok_or(IdentityError::NeedLogin)
     }
 
+    /// The caller, if the token it came with carries the scope of one of `actions` (a browser
+    /// session is not narrowed); otherwise `Forbidden`, and the denial joins the audit chain.
+    pub async fn caller_within(&self, actions: &[Action]) -> Result<Principal, IdentityError> {
+        let p = self.caller()?;
+        if actions.iter().any(|a| p.token_allows(*a)) {
+            return Ok(p);
+        }
+        if let Some(first) = actions.first() {
+            self.identity
+                .record_denial(&p.id, *first, &Resource::Account(&p.id))
+                .await?;
+        }
+        Err(IdentityError::Forbidden)
+    }
+
     /// The caller of a request that changes something. A browser's session must send its
     /// CSRF token in `X-CSRF-Token`: the cookie alone is not enough. Bearer tokens need none.
     pub fn writer(&self, headers: &axum::http::HeaderMap) -> Result<Principal, IdentityError> {

@@ -517,6 +517,13 @@ impl Payments {
             }
         } else if !p.is_applicant(d.applicant_account.as_deref(), d.on_behalf_of.as_deref()) {
             return Err(PaymentError::Forbidden);
+        } else if !p.token_allows(Action::FileDossier) {
+            // Paying is part of filing: an applicant's token needs `dossiers:write`.
+            let r = desk_of(&d);
+            self.identity
+                .record_denial(&p.id, Action::FileDossier, &r)
+                .await?;
+            return Err(PaymentError::Forbidden);
         }
         let merchant = match provider {
             Provider::Desk => None,

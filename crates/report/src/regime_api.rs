@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use web::ApiError;
 use web::extract::{json as body, path, query};
 
+use identity::Action;
 use identity::web::Auth;
 
 use crate::regime::{Consolidation, Decision, NewSubmission, Submission, Template, TemplateSpec};
@@ -38,18 +39,20 @@ where
 }
 
 /// Every report template (its latest version) with the agencies that make it. Any logged-in
-/// caller.
+/// caller; a bearer token needs `reports:read` or `reports:write`.
 #[utoipa::path(get, path = "/api/v1/report-templates", tag = "reports",
     responses(
         (status = 200, body = Vec<Template>),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
 async fn list_templates(
     State(r): State<Arc<Reports>>,
     auth: Auth,
 ) -> Result<Json<Vec<Template>>, ApiError> {
-    auth.caller()?;
+    auth.caller_within(&[Action::ReadReports, Action::WriteReports])
+        .await?;
     Ok(Json(r.templates().await?))
 }
 
@@ -86,6 +89,7 @@ async fn put_template(
     responses(
         (status = 200, body = Template),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
@@ -94,7 +98,8 @@ async fn get_template(
     auth: Auth,
     code: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Template>, ApiError> {
-    auth.caller()?;
+    auth.caller_within(&[Action::ReadReports, Action::WriteReports])
+        .await?;
     let code = path(code)?;
     Ok(Json(r.template(&code, None).await?))
 }

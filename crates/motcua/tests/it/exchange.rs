@@ -263,6 +263,21 @@ async fn setup(app: &TestApp, dir: &Path) -> (String, String, String, System, Sy
             .await;
         assert_eq!(st, 200, "{v}");
     }
+    // The hub's registry is for the exchange's users: a token for the profile alone gets 403.
+    let profile_only = app.token("quantri", &["profile"]).await;
+    for path in [
+        "/api/v1/exchange/agencies".to_string(),
+        format!("/api/v1/exchange/agencies/{A}"),
+    ] {
+        let (st, e) = app.call("GET", &path, &profile_only, None).await;
+        assert_eq!(
+            (st, e["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}: {e}"
+        );
+        let (st, v) = app.call("GET", &path, &op, None).await;
+        assert_eq!(st, 200, "{path}: {v}");
+    }
     let a = System {
         dir: dir.to_path_buf(),
         name: "a",

@@ -211,6 +211,52 @@ async fn paying_in_the_sandbox_settles_the_dossier_once(b: Backend) {
     );
     assert_eq!(f["lines"].as_array().map(Vec::len), Some(3));
 
+    // Paying is part of filing: the applicant's token that may only read gets 403, for a
+    // payment as for an upload, and nothing is stored.
+    let reader = app
+        .state
+        .identity
+        .issue_token("001095012345", &["dossiers:read".into()], 1, "test", "test")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (st, e) = start(
+        &app,
+        &code,
+        &reader,
+        json!({"provider": "sandbox", "choice": {"cases": [1]}}),
+    )
+    .await;
+    assert_eq!((st, e["code"].as_str()), (403, Some("forbidden")), "{e}");
+    assert!(
+        e["detail_vi"].as_str().is_some_and(|t| !t.is_empty()),
+        "{e}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM payments WHERE dossier_code = $1",
+            &code
+        )
+        .await,
+        0
+    );
+    let documents = "SELECT COUNT(*) FROM dossier_documents d JOIN dossiers x ON x.id = d.dossier_id WHERE x.code = $1";
+    let before = count(&app, documents, &code).await;
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/dossiers/{code}/documents?name=extra&filename=scan.pdf"
+        )))
+        .bearer_auth(&reader)
+        .header("content-type", "application/pdf")
+        .body(PDF.to_vec())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(count(&app, documents, &code).await, before);
+    assert!(before > 0);
+
     // Bad choices are refused with the field named.
     let (st, e) = start(&app, &code, &an, json!({"provider": "sandbox"})).await;
     assert_eq!(

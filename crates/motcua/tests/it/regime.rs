@@ -112,6 +112,20 @@ async fn periodic_reports_are_submitted_checked_approved_and_added_up(b: Backend
     }
     let leader = app.token("bc.lanhdao", &scopes).await;
     let province = app.token("bc.ubnd", &scopes).await;
+    // Templates are for reports' readers and writers: a token for the profile alone gets 403.
+    let profile_only = app.token("bc.lanhdao", &["profile"]).await;
+    for path in ["/api/v1/report-templates", "/api/v1/report-templates/none"] {
+        let (st, e) = app.call("GET", path, &profile_only, None).await;
+        assert_eq!(
+            (st, e["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}: {e}"
+        );
+    }
+    let (st, list) = app
+        .call("GET", "/api/v1/report-templates", &leader, None)
+        .await;
+    assert_eq!(st, 200, "{list}");
 
     // The template: refused whole when wrong, refused to an agency's leader.
     let mut bad = template();
