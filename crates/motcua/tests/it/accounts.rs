@@ -394,23 +394,6 @@ async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
     );
     // Lists of dossiers, too, are only for a token with the dossiers:read scope: a desk
     // official's token for their profile alone lists nothing of the agency's.
-    let list = |path: &'static str, t: String| {
-        let app = &app;
-        async move {
-            let r = app
-                .client
-                .get(app.url(path))
-                .bearer_auth(&t)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e:#}"));
-            let status = r.status().as_u16();
-            (
-                status,
-                r.json::<serde_json::Value>().await.unwrap_or_default(),
-            )
-        }
-    };
     let desk_profile = id
         .issue_token("tiepnhan", &["profile".to_string()], 1, "test", "test")
         .await
@@ -426,7 +409,7 @@ async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for path in ["/api/v1/dossiers", "/api/v1/due-dossiers"] {
-        let (st, v) = list(path, desk_profile.clone()).await;
+        let (st, v) = app.call("GET", path, &desk_profile, None).await;
         assert_eq!(
             (st, v["code"].as_str()),
             (403, Some("forbidden")),
@@ -436,10 +419,12 @@ async fn bearer_tokens_carry_scopes_and_expire(b: Backend) {
             v["detail_vi"].as_str().is_some_and(|t| !t.is_empty()),
             "{v}"
         );
-        let (st, v) = list(path, desk_reader.clone()).await;
+        let (st, v) = app.call("GET", path, &desk_reader, None).await;
         assert_eq!(st, 200, "{path}: {v}");
     }
-    let (_, mine) = list("/api/v1/dossiers", desk_reader.clone()).await;
+    let (_, mine) = app
+        .call("GET", "/api/v1/dossiers", &desk_reader, None)
+        .await;
     assert!(
         mine.as_array().is_some_and(|a| !a.is_empty()),
         "the desk's own agency has dossiers: {mine}"
