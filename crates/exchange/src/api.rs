@@ -146,7 +146,6 @@ async fn list_agencies(
     responses(
         (status = 200, body = Agency),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 403, body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 422, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
@@ -169,6 +168,7 @@ async fn put_agency(
     responses(
         (status = 200, body = Agency),
         (status = 401, body = web::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "A bearer token without the scope", body = web::error::ProblemBody, content_type = "application/problem+json"),
         (status = 404, body = web::error::ProblemBody, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])))]
