@@ -18,6 +18,10 @@ mod queries;
 mod report;
 mod search;
 
+/// The same allocator as the `motcua` binary, since the in-process phases run its code here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
