@@ -64,7 +64,12 @@ impl Db {
                 // Checkpoints run in the background (`checkpoints`), not in whichever commit
                 // happens to fill the log: that commit would hold the write lock, and every
                 // writer behind it, through the copy and its fsync.
-                .pragma("wal_autocheckpoint", "0");
+                .pragma("wal_autocheckpoint", "0")
+                // Pages of the database file are read from a mapping rather than copied into
+                // each connection's cache; every connection drops its cache whenever another
+                // has written, so reads under a write load fetch the same pages again and
+                // again (up to 256 MiB mapped, address space only).
+                .pragma("mmap_size", "268435456");
             if let Some(path) = opts.get_filename().parent()
                 && !path.as_os_str().is_empty()
             {
