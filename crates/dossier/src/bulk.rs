@@ -211,6 +211,40 @@ pub(crate) async fn insert_events(
     Ok(())
 }
 
+/// Writes applicants' notices ([`crate::Mail::json`]) in one statement.
+pub(crate) async fn insert_mails(
+    tx: &mut Tx<'_>,
+    mails: Vec<Value>,
+) -> std::result::Result<(), sqlx::Error> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let mails = Value::Array(mails).to_string();
+    match &mut *tx {
+        Tx::Sqlite(t) => {
+            sqlx::query(
+                "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
+                 SELECT value->>'id', value->>'channel', value->>'recipient', value->>'account', value->>'subject', value->>'body', value->>'at' \
+                 FROM json_each($1)",
+            )
+            .bind(&mails)
+            .execute(&mut **t)
+            .await?;
+        }
+        Tx::Postgres(t) => {
+            sqlx::query(
+                "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
+                 SELECT r.id, r.channel, r.recipient, r.account, r.subject, r.body, r.at \
+                 FROM jsonb_to_recordset($1::jsonb) AS r(id text, channel text, recipient text, account text, subject text, body text, at timestamptz)",
+            )
+            .bind(&mails)
+            .execute(&mut **t)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes every row of the group; returns, for each, whether a notice was queued, and its code.
 async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, Option<String>)>> {
     // Codes: one counter statement per agency and day, handing out a run of numbers in order.
@@ -286,10 +320,7 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         );
         notified.push(mail.is_some());
         if let Some(m) = mail {
-            mails.push(json!({
-                "id": uuid::Uuid::now_v7().to_string(), "channel": m.channel, "recipient": m.to,
-                "account": r.applicant_id, "subject": m.subject, "body": m.body, "at": ts(&r.now),
-            }));
+            mails.push(m.json(r.now, r.applicant_id.as_deref()));
         }
     }
     let dossiers = Value::Array(dossiers).to_string();
@@ -343,30 +374,6 @@ async fn store_all(tx: &mut Tx<'static>, rows: &[NewRow]) -> Result<Vec<(bool, O
         })
         .collect();
     kernel::audit::append_many(tx, &entries).await?;
-    if !mails.is_empty() {
-        let mails = Value::Array(mails).to_string();
-        match &mut *tx {
-            Tx::Sqlite(t) => {
-                sqlx::query(
-                    "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
-                     SELECT value->>'id', value->>'channel', value->>'recipient', value->>'account', value->>'subject', value->>'body', value->>'at' \
-                     FROM json_each($1)",
-                )
-                .bind(&mails)
-                .execute(&mut **t)
-                .await?;
-            }
-            Tx::Postgres(t) => {
-                sqlx::query(
-                    "INSERT INTO outbox (id, channel, recipient, account_id, subject, body, created_at) \
-                     SELECT r.id, r.channel, r.recipient, r.account, r.subject, r.body, r.at \
-                     FROM jsonb_to_recordset($1::jsonb) AS r(id text, channel text, recipient text, account text, subject text, body text, at timestamptz)",
-                )
-                .bind(&mails)
-                .execute(&mut **t)
-                .await?;
-            }
-        }
-    }
+    insert_mails(tx, mails).await?;
     Ok(notified.into_iter().zip(codes).collect())
 }

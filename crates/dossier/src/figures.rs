@@ -114,18 +114,27 @@ pub(crate) fn record_later(
 }
 
 /// The group commit's work on the dossiers' committer: the events its writers left
-/// ([`crate::event_later`]), in their order and one statement, then their roll-up changes,
+/// ([`crate::event_later`]), in their order and one statement, their applicants' notices
+/// likewise, then their roll-up changes,
 /// merged into one cube and written in one statement per table. An item of another kind
 /// fails the group rather than being lost.
 pub(crate) fn group_work() -> kernel::batch::GroupWork {
     std::sync::Arc::new(|tx, items| {
         Box::pin(async move {
             let mut events = Vec::new();
+            let mut mails = Vec::new();
             let mut all = Cube::default();
             for item in items {
                 let item = match item.downcast::<crate::LaterEvent>() {
                     Ok(e) => {
                         events.push(e.0);
+                        continue;
+                    }
+                    Err(other) => other,
+                };
+                let item = match item.downcast::<crate::LaterMail>() {
+                    Ok(m) => {
+                        mails.push(m.0);
                         continue;
                     }
                     Err(other) => other,
@@ -140,6 +149,7 @@ pub(crate) fn group_work() -> kernel::batch::GroupWork {
                 }
             }
             crate::bulk::insert_events(tx, events).await?;
+            crate::bulk::insert_mails(tx, mails).await?;
             all.prune();
             report::rollup::apply(tx, &all).await?;
             Ok(())

@@ -440,8 +440,11 @@ struct StepName {
     name: String,
 }
 
-/// What an action's statement returns: the facts the figures count.
-const FACT_COLUMNS: &str = "agency_code, procedure_code, channel, status, received_at, appointment_date, returned_at, outcome, closed_at, fee_settled_at, fee_online, fee_desk, rating, rated_at";
+macro_rules! columns {
+    () => {
+        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
+    };
+}
 
 /// The one statement of an action on a dossier: its own changes (`own`, whose bound
 /// parameters are $1 to $`n`) with the new status, stored only if the status and the revision
@@ -451,33 +454,28 @@ fn action_update(own: &str, n: usize) -> String {
     let sep = if own.is_empty() { "" } else { ", " };
     format!(
         "UPDATE dossiers SET {own}{sep}status = ${}, updated_at = ${}, revision = revision + 1 \
-         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {FACT_COLUMNS}",
+         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {}",
         n + 1,
         n + 2,
         n + 3,
         n + 4,
-        n + 5
+        n + 5,
+        columns!()
     )
 }
 
 /// Runs an [`action_update`] with the action's own values, then the guard's (new status,
-/// time, id, status read, revision read); the facts after it, or none when the dossier
+/// time, id, status read, revision read); the row after it, or none when the dossier
 /// changed since it was read.
 macro_rules! act_update {
     ($tx:expr, $sql:expr, [$($v:expr),* $(,)?], $guard:expr) => {{
         let (to, at, id, from, revision) = $guard;
         // The text is made of constants of this file ([`action_update`]); values are bound.
-        on_tx!($tx, c => sqlx::query_as::<_, figures::FactRow>(sqlx::AssertSqlSafe($sql.as_str()))
+        on_tx!($tx, c => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe($sql.as_str()))
             $(.bind($v))*
             .bind(to).bind(at).bind(id).bind(from).bind(revision)
             .fetch_optional(c).await)
     }};
-}
-
-macro_rules! columns {
-    () => {
-        "id, code, procedure_code, procedure_version, agency_code, applicant_id, applicant_name, applicant_cccd, applicant_phone, applicant_email, on_behalf_of, channel, status, form, time_limit_days, supplement_count, reasons, submitted_at, received_at, appointment_date, created_at, updated_at, workflow, step, step_due_at, paused_at, returned_at, return_method, outcome, revision, extended_from, rating, rule_set, handler_agency, fee_settled_at, closed_at, fee_online, fee_desk, rated_at"
-    };
 }
 
 impl Row {
@@ -734,6 +732,10 @@ pub struct Dossiers {
     keys: std::sync::RwLock<std::collections::HashMap<String, Arc<signing::AgencyKey>>>,
     /// Failed tracking look-ups per dossier code, with the lock they earned.
     tracking_strikes: std::sync::Mutex<std::collections::HashMap<String, Strike>>,
+    /// PDFs rendered (and signed) at once: one per processor. A document takes a few
+    /// milliseconds of processor alone, so more at once only share the processors, and every
+    /// one of them, and the requests around them, finishes late.
+    renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Dossiers {
@@ -781,7 +783,26 @@ impl Dossiers {
             cutoff: NaiveTime::from_hms_opt(DEFAULT_CUTOFF.0, DEFAULT_CUTOFF.1, 0)
                 .unwrap_or(NaiveTime::MIN),
             tracking_strikes: std::sync::Mutex::new(std::collections::HashMap::new()),
+            renders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            )),
         }
+    }
+
+    /// Runs `work` (a PDF rendered, perhaps signed) on the blocking threads once a render
+    /// permit is free.
+    async fn rendering<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .renders
+            .acquire()
+            .await
+            .map_err(|e| DossierError::Storage(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| DossierError::Storage(e.to_string()))?
     }
 
     /// The name of a procedure version, from memory after the first look-up.
@@ -1244,7 +1265,13 @@ impl Dossiers {
             .await;
         let status = row.status();
         let step = row.current_step();
-        let result = self.signed_result(&row.id).await?;
+        // Only the leader's approval makes a result, and an approved dossier can only be
+        // returned after it: no other state has one to look for.
+        let result = if matches!(status, Status::Approved | Status::Returned) {
+            self.signed_result(&row.id).await?
+        } else {
+            None
+        };
         let fee = fee_stage.map(|stage| FeeState {
             stage,
             settled_at: row.fee_settled_at,
@@ -1881,7 +1908,7 @@ impl Dossiers {
             from.as_str(),
             row.revision,
         );
-        let after: Option<figures::FactRow>;
+        let after: Option<Row>;
         match (action, to) {
             (ActionKind::Submit, _) if row.code.is_none() => {
                 let code = next_code(tx, &row.agency_code, now).await?;
@@ -2129,7 +2156,7 @@ impl Dossiers {
         figures::record_later(
             &mut w,
             &before,
-            &after,
+            &after.facts(),
             (action == ActionKind::RequestSupplement).then(|| local.date()),
         );
         event_later(
@@ -2145,38 +2172,31 @@ impl Dossiers {
                 data,
             },
         );
-        let tx = w.tx()?;
-        let code = match (&row.code, action) {
-            (Some(c), _) => Some(c.clone()),
-            (None, ActionKind::Submit) => {
-                on_tx!(tx, c => sqlx::query_scalar("SELECT code FROM dossiers WHERE id = $1").bind(&row.id).fetch_one(c).await)?
-            }
-            _ => None,
-        };
         let applicant = (
             row.applicant_name.as_str(),
             row.applicant_email.as_deref(),
             row.applicant_phone.as_deref(),
             row.applicant_id.as_deref(),
         );
-        let notified = self
-            .notify(
-                tx,
-                now,
-                applicant,
-                code.as_deref(),
-                News {
-                    to,
-                    reasons: &reasons,
-                    apology: action == ActionKind::Apologize,
-                },
-            )
-            .await?;
+        let notified = self.notify_later(
+            &mut w,
+            now,
+            applicant,
+            after.code.as_deref(),
+            News {
+                to,
+                reasons: &reasons,
+                apology: action == ActionKind::Apologize,
+            },
+        );
         w.commit().await?;
         if notified {
             self.identity.wake_mailer();
         }
-        self.load(&row.id, p, false).await
+        // The row as the statement left it: no second read. Whether the caller may still see
+        // it is asked again (a transfer may have taken it out of their hands).
+        self.allow_read(p, &after, &row.id).await?;
+        self.view(after).await
     }
 
     /// One action on many dossiers, as a desk or a leader does at the end of a queue: each
@@ -2314,22 +2334,22 @@ impl Dossiers {
 
     /// Tells the applicant of a change, by e-mail when an address is known, in the same
     /// transaction. Returns whether a message was written.
-    async fn notify(
+    fn notify_later(
         &self,
-        tx: &mut Tx<'_>,
+        w: &mut kernel::batch::Write,
         now: DateTime<Utc>,
         applicant: (&str, Option<&str>, Option<&str>, Option<&str>),
         code: Option<&str>,
         news: News<'_>,
-    ) -> Result<bool> {
+    ) -> bool {
         let (name, email, phone, account) = applicant;
         let phone = phone.filter(|_| self.identity.sms_enabled());
         match compose(self.identity.issuer(), (name, email, phone), code, news) {
             Some(m) => {
-                m.enqueue(tx, now, account).await?;
-                Ok(true)
+                w.later(Box::new(LaterMail(m.json(now, account))));
+                true
             }
-            None => Ok(false),
+            None => false,
         }
     }
 
@@ -2637,7 +2657,7 @@ impl NewRow {
         );
         let notified = match mail {
             Some(m) => {
-                m.enqueue(tx, now, self.applicant_id.as_deref()).await?;
+                bulk::insert_mails(tx, vec![m.json(now, self.applicant_id.as_deref())]).await?;
                 true
             }
             None => false,
@@ -2711,23 +2731,12 @@ struct Mail {
 }
 
 impl Mail {
-    async fn enqueue(
-        &self,
-        tx: &mut Tx<'_>,
-        now: DateTime<Utc>,
-        account: Option<&str>,
-    ) -> Result<()> {
-        identity::outbox::enqueue(
-            tx,
-            now,
-            self.channel,
-            &self.to,
-            account,
-            &self.subject,
-            &self.body,
-        )
-        .await?;
-        Ok(())
+    /// The outbox row, as [`bulk::insert_mails`] writes it.
+    fn json(&self, now: DateTime<Utc>, account: Option<&str>) -> Value {
+        json!({
+            "id": uuid::Uuid::now_v7().to_string(), "channel": self.channel, "recipient": self.to,
+            "account": account, "subject": self.subject, "body": self.body, "at": bulk::ts(&now),
+        })
     }
 }
 
@@ -2867,6 +2876,10 @@ async fn event(tx: &mut Tx<'_>, e: NewEvent<'_>) -> Result<()> {
 
 /// An event left for the writer's group ([`event_later`]), as [`NewEvent::json`] makes it.
 pub(crate) struct LaterEvent(Value);
+
+/// An applicant's notice left for the group's commit ([`Mail::json`]), written with the other
+/// writers' notices in one statement.
+pub(crate) struct LaterMail(Value);
 
 /// The same in a writer's turn: the event is written with the events of the group's other
 /// writers, and its audit entry chained with theirs, just before the group commits (and not

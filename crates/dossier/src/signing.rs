@@ -300,9 +300,15 @@ impl Dossiers {
         let sheet = result_sheet(&cx, &form, &p.full_name, comment, &key.serial);
         let serial = key.serial.clone();
         let blobs = self.blobs.clone();
+        let (pdf, sig) = self
+            .rendering(move || {
+                let pdf = render(&sheet)?;
+                let sig = sign_detached(&key, &pdf, now)?;
+                Ok((pdf, sig))
+            })
+            .await?;
+        // Stored after the render permit is given back: writing the files waits on the disk.
         let (pdf, sig) = tokio::task::spawn_blocking(move || -> Result<(BlobId, BlobId)> {
-            let pdf = render(&sheet)?;
-            let sig = sign_detached(&key, &pdf, now)?;
             let put = |b: &[u8]| {
                 blobs
                     .put(b)

@@ -1198,9 +1198,7 @@ impl Dossiers {
             vi: format!("Hồ sơ {code} không có {}", kind.title().to_lowercase()),
             en: format!("Dossier {code} has no {}", kind.title_en().to_lowercase()),
         })?;
-        let bytes = tokio::task::spawn_blocking(move || render(&sheet))
-            .await
-            .map_err(|e| DossierError::Storage(e.to_string()))??;
+        let bytes = self.rendering(move || render(&sheet)).await?;
         Ok((format!("{}-{}.pdf", file_stem(&code), kind.as_str()), bytes))
     }
 }
