@@ -375,6 +375,8 @@ struct Lifecycles {
     decision: Decision,
     phase: Phase,
     groups: (u64, u64),
+    /// Where the group commit's time went in the phase.
+    timings: kernel::batch::Timings,
 }
 
 /// `clients` officials' sessions running whole lifecycles for `secs`: filed at the desk,
@@ -387,6 +389,7 @@ async fn lifecycle_phase(
     secs: u64,
 ) -> anyhow::Result<Lifecycles> {
     let before = d.write_counts();
+    let timed = d.write_timings();
     let phase = {
         let d = d.clone();
         let people = people.clone();
@@ -448,8 +451,9 @@ async fn lifecycle_phase(
     let after = d.write_counts();
     Ok(Lifecycles {
         decision,
-        phase,
         groups: (after.0 - before.0, after.1 - before.1),
+        timings: d.write_timings().since(&timed),
+        phase,
     })
 }
 
@@ -731,6 +735,30 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
                 commits,
                 writes as f64 / commits.max(1) as f64,
                 l.phase.errors,
+            ));
+        }
+    }
+    s.push_str(
+        "\nThe shared transaction is held by one writer at a time, so the writers' turns and the \
+         ends of groups (their events, notices, figures and audit entries written, the commit and \
+         its flush) add up to how busy it was:\n\n\
+         | engine | decision | turns | µs a turn | of which the savepoint | group ends | ms a group end | busy |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for b in &backends {
+        for l in &b.lifecycles {
+            let t = &l.timings;
+            let busy = (t.held + t.closing).as_secs_f64() / l.phase.elapsed.as_secs_f64().max(1e-9);
+            s.push_str(&format!(
+                "| motcua on {} | {} | {} | {:.0} | {:.0} µs | {} | {:.2} | {:.0}% |\n",
+                b.name,
+                l.decision.what(),
+                t.turns,
+                t.held.as_secs_f64() * 1e6 / t.turns.max(1) as f64,
+                t.savepoints.as_secs_f64() * 1e6 / t.turns.max(1) as f64,
+                t.groups,
+                t.closing.as_secs_f64() * 1e3 / t.groups.max(1) as f64,
+                100.0 * busy,
             ));
         }
     }

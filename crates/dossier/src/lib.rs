@@ -913,6 +913,11 @@ impl Dossiers {
         self.writer.counts()
     }
 
+    /// Where the group commit's time went since the start: writers' turns and groups' ends.
+    pub fn write_timings(&self) -> kernel::batch::Timings {
+        self.writer.timings()
+    }
+
     /// Groups of new dossiers stored together, and the dossiers they held, since the start.
     pub fn submission_counts(&self) -> (u64, u64) {
         self.submitter.counts()

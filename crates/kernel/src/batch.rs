@@ -35,6 +35,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
@@ -134,6 +135,50 @@ impl Open {
     }
 }
 
+/// Where a committer's time went since it started: how long writers held the transaction,
+/// and how long the ends of groups took. The transaction is held by one writer at a time, so
+/// `held` plus `closing` against the time elapsed says how busy it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Writers' turns, kept or given up.
+    pub turns: u64,
+    /// Time writers held the transaction, from their turn's start to its end.
+    pub held: std::time::Duration,
+    /// Of that, opening their savepoints (with the release of the writer before).
+    pub savepoints: std::time::Duration,
+    /// Groups ended (committed or failed).
+    pub groups: u64,
+    /// Time the ends of groups took: their work, the audit chain, the commit and its flush.
+    pub closing: std::time::Duration,
+}
+
+impl Timings {
+    /// What happened between `before` and these.
+    pub fn since(&self, before: &Timings) -> Timings {
+        Timings {
+            turns: self.turns.saturating_sub(before.turns),
+            held: self.held.saturating_sub(before.held),
+            savepoints: self.savepoints.saturating_sub(before.savepoints),
+            groups: self.groups.saturating_sub(before.groups),
+            closing: self.closing.saturating_sub(before.closing),
+        }
+    }
+}
+
+/// The counters behind [`Timings`], in nanoseconds.
+#[derive(Default)]
+struct Clocks {
+    turns: AtomicU64,
+    held: AtomicU64,
+    savepoints: AtomicU64,
+    groups: AtomicU64,
+    closing: AtomicU64,
+}
+
+fn nanos(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The shared transactions of one database.
 #[derive(Clone)]
 pub struct Committer {
@@ -142,6 +187,7 @@ pub struct Committer {
     waiting: Arc<AtomicUsize>,
     commits: Arc<AtomicU64>,
     writes: Arc<AtomicU64>,
+    clocks: Arc<Clocks>,
     work: Option<GroupWork>,
 }
 
@@ -179,6 +225,7 @@ impl Committer {
             waiting: Arc::new(AtomicUsize::new(0)),
             commits: Arc::new(AtomicU64::new(0)),
             writes: Arc::new(AtomicU64::new(0)),
+            clocks: Arc::new(Clocks::default()),
             work: None,
         }
     }
@@ -199,6 +246,19 @@ impl Committer {
         )
     }
 
+    /// Where the time went since the start ([`Timings`]).
+    pub fn timings(&self) -> Timings {
+        let c = &self.clocks;
+        let d = |a: &AtomicU64| std::time::Duration::from_nanos(a.load(Ordering::Relaxed));
+        Timings {
+            turns: c.turns.load(Ordering::Relaxed),
+            held: d(&c.held),
+            savepoints: d(&c.savepoints),
+            groups: c.groups.load(Ordering::Relaxed),
+            closing: d(&c.closing),
+        }
+    }
+
     /// Waits for this writer's turn and opens its savepoint.
     pub async fn begin(&self) -> Result<Write, Error> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -207,6 +267,7 @@ impl Committer {
             served: false,
         };
         let mut open = self.open.clone().lock_owned().await;
+        let started = Instant::now();
         waiting.served = true;
         drop(waiting);
         open.clean().await;
@@ -226,12 +287,18 @@ impl Committer {
         } else {
             "SAVEPOINT motcua_write"
         };
-        if let Err(e) = exec_raw(&mut tx, open_savepoint).await {
+        let opened = exec_raw(&mut tx, open_savepoint).await;
+        self.clocks
+            .savepoints
+            .fetch_add(nanos(started), Ordering::Relaxed);
+        if let Err(e) = opened {
+            self.end_turn(started);
             open.tx = Some(tx);
             open.fail(&e);
             return Err(e);
         }
         Ok(Write {
+            started,
             tx: Some(tx),
             open: Some(open),
             c: self.clone(),
@@ -267,7 +334,24 @@ impl Committer {
         self.commit_group(&mut open).await;
     }
 
+    fn end_turn(&self, started: Instant) {
+        self.clocks.turns.fetch_add(1, Ordering::Relaxed);
+        self.clocks
+            .held
+            .fetch_add(nanos(started), Ordering::Relaxed);
+    }
+
     async fn commit_group(&self, open: &mut Open) -> Option<Error> {
+        let started = Instant::now();
+        let failed = self.end_group(open).await;
+        self.clocks.groups.fetch_add(1, Ordering::Relaxed);
+        self.clocks
+            .closing
+            .fetch_add(nanos(started), Ordering::Relaxed);
+        failed
+    }
+
+    async fn end_group(&self, open: &mut Open) -> Option<Error> {
         let members = open.members;
         let later = std::mem::take(&mut open.audit);
         let items = std::mem::take(&mut open.later);
@@ -321,6 +405,8 @@ impl Committer {
 
 /// One writer's turn: its savepoint in the shared transaction.
 pub struct Write {
+    /// When the turn began.
+    started: Instant,
     tx: Option<Tx<'static>>,
     open: Option<OwnedMutexGuard<Open>>,
     c: Committer,
@@ -367,6 +453,7 @@ impl Write {
         let (Some(tx), Some(mut open)) = (self.tx.take(), self.open.take()) else {
             return Err(finished());
         };
+        self.c.end_turn(self.started);
         // The savepoint is released by the next writer's first round trip, or by the commit.
         open.release = true;
         open.tx = Some(tx);
@@ -399,6 +486,7 @@ impl Drop for Write {
     fn drop(&mut self) {
         // Given up before `commit`: undo this writer's part, keep the rest.
         if let (Some(tx), Some(mut open)) = (self.tx.take(), self.open.take()) {
+            self.c.end_turn(self.started);
             open.tx = Some(tx);
             open.dirty = true;
             drop(open);
@@ -580,6 +668,11 @@ mod tests {
         let (commits, writes) = c.counts();
         assert_eq!(writes, 500);
         assert!(commits < 250, "{commits} commits for 500 writes");
+        // Every turn and every group was timed; a savepoint is part of its turn.
+        let t = c.timings();
+        assert_eq!((t.turns, t.groups), (500, commits));
+        assert!(t.savepoints <= t.held && !t.held.is_zero() && !t.closing.is_zero());
+        assert_eq!(t.since(&t), Timings::default());
         Ok(())
     }
 
