@@ -5,7 +5,7 @@ mod cli;
 
 /// mimalloc rather than the C library's allocator: the server's memory is allocated on the
 /// runtime's threads and the database drivers' threads and freed on others, and glibc's arenas
-/// spend a fifth of the processor on that under load (see `docs/BENCHMARKS.md`).
+/// spent a sixth of the processor on that under load (see `docs/BENCHMARKS.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
