@@ -50,6 +50,22 @@ impl Tx<'static> {
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
+
+    /// Begins as [`Tx::begin`] does and runs `then` (statements without parameters) in the
+    /// same round trip to the database.
+    pub async fn begin_and(db: &Db, then: &'static str) -> Result<Tx<'static>, Error> {
+        // `then` is a constant of the caller's; nothing is bound or interpolated from input.
+        Ok(match db {
+            Db::Sqlite(p) => Tx::Sqlite(
+                p.begin_with(sqlx::AssertSqlSafe(format!("BEGIN IMMEDIATE; {then}")))
+                    .await?,
+            ),
+            Db::Postgres(p) => Tx::Postgres(
+                p.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; {then}")))
+                    .await?,
+            ),
+        })
+    }
 }
 
 impl Tx<'_> {

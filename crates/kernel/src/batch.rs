@@ -220,7 +220,9 @@ impl Drop for Waiting {
 impl Committer {
     pub fn new(db: Db) -> Committer {
         Committer {
-            db,
+            // One transaction at a time, on a connection of its own: beginning a group does
+            // not wait for a connection behind the readers of the shared pool.
+            db: db.apart(1),
             open: Arc::new(Mutex::new(Open::new())),
             waiting: Arc::new(AtomicUsize::new(0)),
             commits: Arc::new(AtomicU64::new(0)),
@@ -271,10 +273,19 @@ impl Committer {
         waiting.served = true;
         drop(waiting);
         open.clean().await;
-        let mut tx = match open.tx.take() {
-            Some(tx) => tx,
-            None => match Tx::begin(&self.db).await {
-                Ok(tx) => tx,
+        let (tx, opened) = match open.tx.take() {
+            Some(mut tx) => {
+                let open_savepoint = if std::mem::take(&mut open.release) {
+                    "RELEASE SAVEPOINT motcua_write; SAVEPOINT motcua_write"
+                } else {
+                    "SAVEPOINT motcua_write"
+                };
+                let opened = exec_raw(&mut tx, open_savepoint).await;
+                (tx, opened)
+            }
+            // A new group: its transaction and the first savepoint in one round trip.
+            None => match Tx::begin_and(&self.db, "SAVEPOINT motcua_write").await {
+                Ok(tx) => (tx, Ok(())),
                 Err(e) => {
                     // Nobody waits on a group without a transaction.
                     drop(open);
@@ -282,12 +293,6 @@ impl Committer {
                 }
             },
         };
-        let open_savepoint = if std::mem::take(&mut open.release) {
-            "RELEASE SAVEPOINT motcua_write; SAVEPOINT motcua_write"
-        } else {
-            "SAVEPOINT motcua_write"
-        };
-        let opened = exec_raw(&mut tx, open_savepoint).await;
         self.clocks
             .savepoints
             .fetch_add(nanos(started), Ordering::Relaxed);

@@ -51,6 +51,22 @@ pub struct MigrationSet {
     pub postgres: &'static Migrator,
 }
 
+/// How long a PostgreSQL connection may sit idle before it is pinged on its next use.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Pings a PostgreSQL connection that sat idle for a while before it is used.
+fn ping_if_idle(
+    conn: &mut sqlx::PgConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<bool, sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        if meta.idle_for > PING_AFTER_IDLE {
+            sqlx::Connection::ping(conn).await?;
+        }
+        Ok(true)
+    })
+}
+
 impl Db {
     /// Opens a pool for `url`. A SQLite file and its folder are created when missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, Error> {
@@ -78,6 +94,9 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(15))
+                // A connection to a file in this process has no peer to lose; pinging it
+                // before each use is a round trip to its thread for nothing.
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await?;
             tokio::spawn(checkpoints(pool.clone()));
@@ -87,11 +106,40 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(15))
+                // A connection in use a moment ago is taken as it is: pinging the server
+                // before every use is one more round trip for each query. One that sat idle is
+                // pinged first, so that a connection lost meanwhile (a restarted server) is
+                // replaced before a request uses it.
+                .test_before_acquire(false)
+                .before_acquire(ping_if_idle)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Postgres(pool))
         } else {
             Err(Error::UnsupportedDatabase(crate::config::mask_url(url)))
+        }
+    }
+
+    /// A pool of `n` connections of its own to the same database, with the same settings:
+    /// for a writer that must not wait behind every reader for a connection of the shared pool
+    /// each time it begins. Connections are opened on first use.
+    pub fn apart(&self, n: u32) -> Db {
+        match self {
+            Db::Sqlite(p) => Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(n.max(1))
+                    .acquire_timeout(Duration::from_secs(15))
+                    .test_before_acquire(false)
+                    .connect_lazy_with((*p.connect_options()).clone()),
+            ),
+            Db::Postgres(p) => Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(n.max(1))
+                    .acquire_timeout(Duration::from_secs(15))
+                    .test_before_acquire(false)
+                    .before_acquire(ping_if_idle)
+                    .connect_lazy_with((*p.connect_options()).clone()),
+            ),
         }
     }
 
