@@ -375,6 +375,8 @@ struct Lifecycles {
     decision: Decision,
     phase: Phase,
     groups: (u64, u64),
+    /// Batches of actions stored together, and the actions they held.
+    actions: (u64, u64),
     /// Where the group commit's time went in the phase.
     timings: kernel::batch::Timings,
 }
@@ -389,6 +391,7 @@ async fn lifecycle_phase(
     secs: u64,
 ) -> anyhow::Result<Lifecycles> {
     let before = d.write_counts();
+    let acted = d.action_counts();
     let timed = d.write_timings();
     let phase = {
         let d = d.clone();
@@ -449,9 +452,11 @@ async fn lifecycle_phase(
         .await?
     };
     let after = d.write_counts();
+    let acts = d.action_counts();
     Ok(Lifecycles {
         decision,
         groups: (after.0 - before.0, after.1 - before.1),
+        actions: (acts.0 - acted.0, acts.1 - acted.1),
         timings: d.write_timings().since(&timed),
         phase,
     })
@@ -727,10 +732,14 @@ pub async fn run(args: Args) -> anyhow::Result<String> {
     for b in &backends {
         for l in &b.lifecycles {
             let (commits, writes) = l.groups;
+            let (batches, actions) = l.actions;
             s.push_str(&format!(
-                "- motcua on {}, {}: {} writers (actions, and groups of new dossiers) in {} commits ({:.1} per commit); {} failed lifecycles.\n",
+                "- motcua on {}, {}: {} actions in {} batches ({:.1} per batch); {} writers (batches of actions, groups of new dossiers, the rest) in {} commits ({:.1} per commit); {} failed lifecycles.\n",
                 b.name,
                 l.decision.what(),
+                actions,
+                batches,
+                actions as f64 / batches.max(1) as f64,
                 writes,
                 commits,
                 writes as f64 / commits.max(1) as f64,

@@ -446,37 +446,8 @@ macro_rules! columns {
     };
 }
 
-/// The one statement of an action on a dossier: its own changes (`own`, whose bound
-/// parameters are $1 to $`n`) with the new status, stored only if the status and the revision
-/// are still the ones read (their parameters follow: status, time, id, status read, revision
-/// read).
-fn action_update(own: &str, n: usize) -> String {
-    let sep = if own.is_empty() { "" } else { ", " };
-    format!(
-        "UPDATE dossiers SET {own}{sep}status = ${}, updated_at = ${}, revision = revision + 1 \
-         WHERE id = ${} AND status = ${} AND revision = ${} RETURNING {}",
-        n + 1,
-        n + 2,
-        n + 3,
-        n + 4,
-        n + 5,
-        columns!()
-    )
-}
-
-/// Runs an [`action_update`] with the action's own values, then the guard's (new status,
-/// time, id, status read, revision read); the row after it, or none when the dossier
-/// changed since it was read.
-macro_rules! act_update {
-    ($tx:expr, $sql:expr, [$($v:expr),* $(,)?], $guard:expr) => {{
-        let (to, at, id, from, revision) = $guard;
-        // The text is made of constants of this file ([`action_update`]); values are bound.
-        on_tx!($tx, c => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe($sql.as_str()))
-            $(.bind($v))*
-            .bind(to).bind(at).bind(id).bind(from).bind(revision)
-            .fetch_optional(c).await)
-    }};
-}
+mod acts;
+use acts::Col;
 
 impl Row {
     /// What the figures count of it.
@@ -724,6 +695,8 @@ pub struct Dossiers {
     writer: Committer,
     /// New dossiers without an idempotency key, stored in bulk.
     submitter: bulk::Submitter,
+    /// Actions on dossiers, stored in batches.
+    actions: acts::Actions,
     /// Held while an agency's signing key is made.
     key_lock: tokio::sync::Mutex<()>,
     /// Names of procedure versions (a published version never changes).
@@ -770,6 +743,7 @@ impl Dossiers {
         let writer = Committer::with_group_work(db.clone(), figures::group_work());
         Dossiers {
             submitter: bulk::Submitter::start(writer.clone()),
+            actions: acts::Actions::start(writer.clone()),
             key_lock: tokio::sync::Mutex::new(()),
             names: std::sync::RwLock::new(std::collections::HashMap::new()),
             keys: std::sync::RwLock::new(std::collections::HashMap::new()),
@@ -921,6 +895,11 @@ impl Dossiers {
     /// Groups of new dossiers stored together, and the dossiers they held, since the start.
     pub fn submission_counts(&self) -> (u64, u64) {
         self.submitter.counts()
+    }
+
+    /// Batches of actions stored together, and the actions they held, since the start.
+    pub fn action_counts(&self) -> (u64, u64) {
+        self.actions.counts()
     }
 
     /// Asks the rule book; a refusal is audited and answered as "not found".
@@ -1880,9 +1859,6 @@ impl Dossiers {
         } else {
             None
         };
-        // The figures before the change are the row's as read: the status update below
-        // stores nothing unless its revision is still the one read.
-        let before = row.facts();
         // The workflow a received dossier will follow, read before the turn.
         let received_under = match action {
             ActionKind::Receive => {
@@ -1894,8 +1870,6 @@ impl Dossiers {
             }
             _ => None,
         };
-        let mut w = self.writer.begin().await?;
-        let mut tx = w.tx()?;
         let mut data = json!({});
         let cal = self
             .calendar
@@ -1906,20 +1880,12 @@ impl Dossiers {
             let at = cal.add_working_hours(local, s.hours.saturating_mul(60));
             kernel::clock::from_local(at)
         };
-        let guard = (
-            to.as_str(),
-            now,
-            row.id.as_str(),
-            from.as_str(),
-            row.revision,
-        );
-        let after: Option<Row>;
+        let mut change = acts::Change::new(&row.id, from, row.revision, to, now);
+        // A draft's code is taken in the writer's own turn, below.
+        let drafted = action == ActionKind::Submit && row.code.is_none();
         match (action, to) {
-            (ActionKind::Submit, _) if row.code.is_none() => {
-                let code = next_code(tx, &row.agency_code, now).await?;
-                data = json!({ "code": code });
-                let sql = action_update("code = $1, submitted_at = $2", 2);
-                after = act_update!(&mut tx, sql, [&code, now], guard)?;
+            (ActionKind::Submit, _) if drafted => {
+                change.time(Col::SubmittedAt, Some(now));
             }
             (ActionKind::Receive, _) => {
                 let days = u16::try_from(row.time_limit_days).unwrap_or(u16::MAX);
@@ -1934,16 +1900,14 @@ impl Dossiers {
                 let due = due_of(&first);
                 let in_force = rules::in_force(local.date());
                 data = json!({ "appointment_date": date, "step": first.id, "step_due_at": due, "rules": in_force.id });
-                let sql = action_update(
-                    "received_at = $1, appointment_date = $2, workflow = $3, step = $4, step_started_at = $1, step_due_at = $5, rule_set = $6",
-                    6,
-                );
-                after = act_update!(
-                    &mut tx,
-                    sql,
-                    [now, date, Json(&w), &first.id, due, &in_force.id],
-                    guard
-                )?;
+                change
+                    .time(Col::ReceivedAt, Some(now))
+                    .date(Col::AppointmentDate, Some(date))
+                    .json(Col::Workflow, json!(w))
+                    .text(Col::Step, Some(&first.id))
+                    .time(Col::StepStartedAt, Some(now))
+                    .time(Col::StepDueAt, Some(due))
+                    .text(Col::RuleSet, Some(&in_force.id));
             }
             (ActionKind::Rate, _) => {
                 let rating = input.rating.as_deref().unwrap_or("");
@@ -1970,31 +1934,31 @@ impl Dossiers {
                     ));
                 }
                 data = json!({ "rating": rating });
-                let sql = action_update("rating = $1, rating_reason = $2, rated_at = $3", 3);
-                let reason = (!comment.is_empty()).then_some(&comment);
-                after = act_update!(&mut tx, sql, [rating, reason, now], guard)?;
+                let reason = (!comment.is_empty()).then_some(comment.as_str());
+                change
+                    .text(Col::Rating, Some(rating))
+                    .text(Col::RatingReason, reason)
+                    .time(Col::RatedAt, Some(now));
             }
             (ActionKind::Stop, _) => {
                 data = json!({ "reasons": reasons, "step": row.step });
-                let sql = action_update("reasons = $1, step_due_at = NULL, closed_at = $2", 2);
-                after = act_update!(&mut tx, sql, [Json(&reasons), now], guard)?;
+                change
+                    .json(Col::Reasons, json!(reasons))
+                    .time(Col::StepDueAt, None)
+                    .time(Col::ClosedAt, Some(now));
             }
             (ActionKind::RequestSupplement | ActionKind::Refuse, _) => {
                 data = json!({ "reasons": reasons });
                 let desk_stage = row.received_at.is_none();
-                let sql = action_update(
-                    "reasons = $1, supplement_count = supplement_count + $2, paused_at = $3, closed_at = $4",
-                    4,
-                );
+                // The count as read: the change is stored only at the revision read.
                 let counted = i64::from(action == ActionKind::RequestSupplement && desk_stage);
                 let paused = if desk_stage { None } else { Some(now) };
                 let closed = (action == ActionKind::Refuse).then_some(now);
-                after = act_update!(
-                    &mut tx,
-                    sql,
-                    [Json(&reasons), counted, paused, closed],
-                    guard
-                )?;
+                change
+                    .json(Col::Reasons, json!(reasons))
+                    .int(Col::SupplementCount, row.supplement_count + counted)
+                    .time(Col::PausedAt, paused)
+                    .time(Col::ClosedAt, closed);
             }
             (ActionKind::Supplement, Status::Processing) => {
                 // The clock stood still while the applicant supplemented: push the appointment
@@ -2012,11 +1976,10 @@ impl Dossiers {
                     kernel::clock::from_local(cal.add_working_hours(to_local(d), minutes))
                 });
                 data = json!({ "paused_minutes": minutes, "appointment_date": date, "step_due_at": due });
-                let sql = action_update(
-                    "paused_at = NULL, appointment_date = $1, step_due_at = $2",
-                    2,
-                );
-                after = act_update!(&mut tx, sql, [date, due], guard)?;
+                change
+                    .time(Col::PausedAt, None)
+                    .date(Col::AppointmentDate, date)
+                    .time(Col::StepDueAt, due);
             }
             (
                 ActionKind::Forward
@@ -2032,19 +1995,16 @@ impl Dossiers {
                 if action == ActionKind::Reject {
                     data["reasons"] = json!(reasons);
                 }
-                let decided = matches!(action, ActionKind::Approve | ActionKind::Reject);
-                let sql = action_update(
-                    "step = $1, step_started_at = $2, step_due_at = $3, decided_at = CASE WHEN $4 THEN $2 ELSE decided_at END, \
-                     reasons = CASE WHEN $5 THEN $6 ELSE reasons END",
-                    6,
-                );
-                let rejected = action == ActionKind::Reject;
-                after = act_update!(
-                    &mut tx,
-                    sql,
-                    [&next.id, now, due, decided, rejected, Json(&reasons)],
-                    guard
-                )?;
+                change
+                    .text(Col::Step, Some(&next.id))
+                    .time(Col::StepStartedAt, Some(now))
+                    .time(Col::StepDueAt, Some(due));
+                if matches!(action, ActionKind::Approve | ActionKind::Reject) {
+                    change.time(Col::DecidedAt, Some(now));
+                }
+                if action == ActionKind::Reject {
+                    change.json(Col::Reasons, json!(reasons));
+                }
             }
             (ActionKind::Transfer, _) => {
                 let (from_agency, handler, joined, first) = transfer.clone().ok_or_else(wrong)?;
@@ -2055,16 +2015,12 @@ impl Dossiers {
                     "from_agency": from_agency, "to_agency": to_agency,
                     "from_step": row.step, "to_step": first.id, "on_time": on_time, "step_due_at": due
                 });
-                let sql = action_update(
-                    "handler_agency = $1, workflow = $2, step = $3, step_started_at = $4, step_due_at = $5",
-                    5,
-                );
-                after = act_update!(
-                    &mut tx,
-                    sql,
-                    [&handler, Json(&joined), &first.id, now, due],
-                    guard
-                )?;
+                change
+                    .text(Col::HandlerAgency, handler.as_deref())
+                    .json(Col::Workflow, json!(joined))
+                    .text(Col::Step, Some(&first.id))
+                    .time(Col::StepStartedAt, Some(now))
+                    .time(Col::StepDueAt, Some(due));
             }
             (ActionKind::Apologize, _) => {
                 let (Some(due), Some(new_date)) = (row.appointment_date, input.new_date) else {
@@ -2122,9 +2078,10 @@ impl Dossiers {
                     ));
                 }
                 data = json!({ "from": due, "to": new_date, "reasons": reasons, "extension_requested": r.extension_request, "rules": r.id });
-                let sql =
-                    action_update("appointment_date = $1, extended_from = $2, reasons = $3", 3);
-                after = act_update!(&mut tx, sql, [new_date, due, Json(&reasons)], guard)?;
+                change
+                    .date(Col::AppointmentDate, Some(new_date))
+                    .date(Col::ExtendedFrom, Some(due))
+                    .json(Col::Reasons, json!(reasons));
             }
             (ActionKind::Return, _) => {
                 let today = local.date();
@@ -2138,63 +2095,63 @@ impl Dossiers {
                 };
                 let on_time = row.step_due_at.is_none_or(|d| now <= d);
                 data = json!({ "method": method, "outcome": outcome, "on_time": on_time });
-                let sql = action_update(
-                    "returned_at = $1, return_method = $2, outcome = $3, step_due_at = NULL",
-                    3,
-                );
-                after = act_update!(&mut tx, sql, [now, &method, outcome], guard)?;
+                change
+                    .time(Col::ReturnedAt, Some(now))
+                    .text(Col::ReturnMethod, method.as_deref())
+                    .text(Col::Outcome, Some(outcome))
+                    .time(Col::StepDueAt, None);
             }
-            _ => {
-                let sql = action_update("", 0);
-                after = act_update!(&mut tx, sql, [], guard)?;
-            }
+            // The status alone.
+            _ => {}
         }
-        // Only one action wins on a dossier: its statement stores nothing unless the state
-        // is still the one read.
-        let Some(after) = after else {
-            return Err(DossierError::Conflict);
-        };
         if let Some(s) = &signed {
-            s.record(tx, &row.id, &actor_of(p)).await?;
             data["result"] = s.summary();
         }
-        figures::record_later(
-            &mut w,
-            &before,
-            &after.facts(),
-            (action == ActionKind::RequestSupplement).then(|| local.date()),
-        );
-        event_later(
-            &mut w,
-            NewEvent {
-                dossier: &row.id,
-                at: now,
-                actor: &actor_of(p),
-                action: action.as_str(),
-                from,
-                to,
-                comment: &comment,
-                data,
-            },
-        );
         let applicant = (
             row.applicant_name.as_str(),
             row.applicant_email.as_deref(),
             row.applicant_phone.as_deref(),
             row.applicant_id.as_deref(),
         );
-        let notified = self.notify_later(
-            &mut w,
-            now,
-            applicant,
-            after.code.as_deref(),
-            News {
-                to,
-                reasons: &reasons,
-                apology: action == ActionKind::Apologize,
-            },
-        );
-        w.commit().await?;
+        let news = News {
+            to,
+            reasons: &reasons,
+            apology: action == ActionKind::Apologize,
+        };
+        let mut act = acts::Act {
+            change,
+            // The figures before the change are the row's as read: the change is stored only
+            // at the revision read.
+            before: row.facts(),
+            supplement: (action == ActionKind::RequestSupplement).then(|| local.date()),
+            actor: actor_of(p),
+            action: action.as_str(),
+            comment,
+            data,
+            signed,
+            mail: None,
+        };
+        // Only one action wins on a dossier: its change is stored only if the status and the
+        // revision are still the ones read.
+        let (after, notified) = if drafted {
+            // The code is counted in the same turn as the change, so that a change that does
+            // not match gives its number back.
+            let mut w = self.writer.begin().await?;
+            let code = next_code(w.tx()?, &row.agency_code, now).await?;
+            act.change.text(Col::Code, Some(&code));
+            act.data = json!({ "code": code });
+            act.mail = self.notice(now, applicant, Some(&code), news);
+            let Some(after) = acts::store(&mut w, &[&act]).await?.pop().flatten() else {
+                return Err(DossierError::Conflict);
+            };
+            w.commit().await?;
+            (after, act.mail.is_some())
+        } else {
+            act.mail = self.notice(now, applicant, row.code.as_deref(), news);
+            let notified = act.mail.is_some();
+            let after = self.actions.store(act).await?;
+            (after.ok_or(DossierError::Conflict)?, notified)
+        };
         if notified {
             self.identity.wake_mailer();
         }
@@ -2205,7 +2162,7 @@ impl Dossiers {
     }
 
     /// One action on many dossiers, as a desk or a leader does at the end of a queue: each
-    /// dossier is its own transaction, checked and answered on its own, in the order given
+    /// dossier is its own action, checked and answered on its own, in the order given
     /// (repeats dropped). Only the actions that need nothing particular to one dossier may be
     /// taken in bulk: receive, forward, approve, return and transfer.
     pub async fn act_many(
@@ -2337,25 +2294,19 @@ impl Dossiers {
         out
     }
 
-    /// Tells the applicant of a change, by e-mail when an address is known, in the same
-    /// transaction. Returns whether a message was written.
-    fn notify_later(
+    /// The applicant's notice of a change ([`Mail::json`]), when they can be reached (by
+    /// e-mail, or by SMS where it is on), to be written with the change.
+    fn notice(
         &self,
-        w: &mut kernel::batch::Write,
         now: DateTime<Utc>,
         applicant: (&str, Option<&str>, Option<&str>, Option<&str>),
         code: Option<&str>,
         news: News<'_>,
-    ) -> bool {
+    ) -> Option<Value> {
         let (name, email, phone, account) = applicant;
         let phone = phone.filter(|_| self.identity.sms_enabled());
-        match compose(self.identity.issuer(), (name, email, phone), code, news) {
-            Some(m) => {
-                w.later(Box::new(LaterMail(m.json(now, account))));
-                true
-            }
-            None => false,
-        }
+        compose(self.identity.issuer(), (name, email, phone), code, news)
+            .map(|m| m.json(now, account))
     }
 
     /// Public tracking: a dossier's progress by its code and the last four digits of the

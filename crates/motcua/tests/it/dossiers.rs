@@ -2326,6 +2326,7 @@ async fn unknown_group_work_fails_the_group(b: Backend) {
 }
 
 both!(
+    concurrent_actions_are_stored_together_and_one_wins_per_dossier,
     unknown_group_work_fails_the_group,
     bulk_actions_take_each_dossier_on_its_own,
     a_transferred_dossier_comes_back_to_the_desk_that_received_it,
@@ -2340,3 +2341,117 @@ both!(
     bad_input_is_listed_and_nothing_is_stored,
     concurrent_submissions_get_unique_gap_free_codes
 );
+
+/// Actions that arrive together are stored together, each with its own check: of three desks
+/// receiving the same dossier at once exactly one succeeds, and actions of different kinds
+/// stored in one statement each change only what they change.
+async fn concurrent_actions_are_stored_together_and_one_wins_per_dossier(b: Backend) {
+    use identity::Role;
+    let app = spawn_app(b, Spawn::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let agency = "000.00.52.H26";
+    let desk = official_as(&app, "tn.cg", agency, Role::Reception).await;
+    let cv = official_as(&app, "cv.cg", agency, Role::Specialist).await;
+    let n = 48;
+    let codes: Vec<String> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (app, desk) = (&app, &desk);
+            async move {
+                let body = json!({
+                    "procedure": "1.004873", "agency": agency,
+                    "form": {
+                        "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                        "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+                    },
+                    "applicant": {"name": format!("Lê Văn Nam {i}"), "phone": "0912345678"}
+                });
+                let (st, d) = send(app, "POST", "/api/v1/dossiers", desk, Some(body)).await;
+                assert_eq!(st, 201, "{d}");
+                d["code"].as_str().unwrap_or_default().to_string()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let act = |who: &str, code: &str, action: &str, body: Value| {
+        let path = format!("/api/v1/dossiers/{code}/actions/{action}");
+        let (app, who, code) = (&app, who.to_string(), code.to_string());
+        async move {
+            let (st, d) = send(app, "POST", &path, &who, Some(body)).await;
+            (code, st, d)
+        }
+    };
+    let (batches0, stored0) = app.state.dossiers.action_counts();
+    // Three receipts of every dossier, all at once.
+    let tries: Vec<_> = codes
+        .iter()
+        .flat_map(|c| (0..3).map(move |_| c.clone()))
+        .collect();
+    let answers: Vec<(String, u16, Value)> = futures::stream::iter(tries)
+        .map(|c| act(&desk, &c, "receive", json!({})))
+        .buffer_unordered(3 * n)
+        .collect()
+        .await;
+    for c in &codes {
+        let mine: Vec<&(String, u16, Value)> = answers.iter().filter(|a| &a.0 == c).collect();
+        let ok = mine.iter().filter(|a| a.1 == 200).count();
+        let lost = mine.iter().filter(|a| a.1 == 409).count();
+        assert_eq!((ok, lost), (1, 2), "{c}: {mine:?}");
+        let won = mine.iter().find(|a| a.1 == 200).map(|a| &a.2);
+        assert_eq!(won.map(|d| d["status"].clone()), Some(json!("received")));
+    }
+    let (batches1, stored1) = app.state.dossiers.action_counts();
+    assert!(stored1 - stored0 >= n as u64, "{stored0} → {stored1}");
+    assert!(
+        batches1 - batches0 < stored1 - stored0,
+        "actions arriving together share batches: {} batches for {} actions",
+        batches1 - batches0,
+        stored1 - stored0
+    );
+    // One receipt event each, whatever lost.
+    let receipts: i64 = kernel::on_db!(&app.state.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dossier_events e JOIN dossiers d ON d.id = e.dossier_id WHERE e.action = 'receive' AND d.agency_code = $1"
+    ).bind(agency).fetch_one(p).await)
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(receipts, n as i64);
+    // Forwards and supplement requests at once: each dossier changes only as its own action says.
+    let answers: Vec<(String, u16, Value)> = futures::stream::iter(codes.iter().enumerate())
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                act(&cv, c, "forward", json!({}))
+            } else {
+                act(
+                    &cv,
+                    c,
+                    "request_supplement",
+                    json!({"reasons": [format!("Bản sao số {i}")]}),
+                )
+            }
+        })
+        .buffer_unordered(n)
+        .collect()
+        .await;
+    for (c, st, answer) in &answers {
+        assert_eq!(*st, 200, "{c}: {answer}");
+        let (_, d) = send(&app, "GET", &format!("/api/v1/dossiers/{c}"), &cv, None).await;
+        assert_eq!(&d, answer, "the answer is the row as stored");
+        let i = codes.iter().position(|x| x == c).unwrap_or(usize::MAX);
+        if i % 2 == 0 {
+            assert_eq!(d["status"], "processing", "{d}");
+            assert_eq!(d["step"]["id"], "duyet", "{d}");
+            assert!(d["paused_at"].is_null(), "{d}");
+            assert_eq!(d["reasons"], json!([]), "{d}");
+        } else {
+            assert_eq!(d["status"], "supplement_requested", "{d}");
+            assert_eq!(d["step"]["id"], "xu-ly", "{d}");
+            assert!(d["paused_at"].is_string(), "{d}");
+            assert_eq!(d["reasons"], json!([format!("Bản sao số {i}")]), "{d}");
+            assert!(d["appointment_date"].is_string(), "{d}");
+        }
+    }
+    let entries = kernel::audit::verify(&app.state.db)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(entries >= 3 * n as i64, "{entries} audit entries");
+}
