@@ -100,6 +100,26 @@ async fn send(
     app.call(method, path, bearer, body).await
 }
 
+/// Files `n` dossiers at the desk, `at_once` at a time, the `i`th with the body `body(i)`;
+/// their codes, in the order they were answered.
+async fn file_many(
+    app: &TestApp,
+    desk: &str,
+    n: usize,
+    at_once: usize,
+    body: impl Fn(usize) -> Value,
+) -> Vec<String> {
+    futures::stream::iter((0..n).map(body))
+        .map(|b| async move {
+            let (st, d) = send(app, "POST", "/api/v1/dossiers", desk, Some(b)).await;
+            assert_eq!(st, 201, "{d}");
+            d["code"].as_str().unwrap_or_default().to_string()
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await
+}
+
 async fn upload(
     app: &TestApp,
     code: &str,
@@ -537,23 +557,13 @@ async fn concurrent_submissions_get_unique_gap_free_codes(b: Backend) {
         .unwrap_or_else(|e| panic!("{e:#}"));
     let desk = official(&app, "tiepnhan.hk", AGENCY).await;
     let n = 1000;
-    let codes: Vec<String> = futures::stream::iter(0..n)
-        .map(|i| {
-            let app = &app;
-            let desk = &desk;
-            async move {
-                let body = json!({
-                    "procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
-                    "applicant": {"name": format!("Người nộp {i}"), "phone": "0912345678"}
-                });
-                let (st, d) = send(app, "POST", "/api/v1/dossiers", desk, Some(body)).await;
-                assert_eq!(st, 201, "{d}");
-                d["code"].as_str().unwrap_or_default().to_string()
-            }
+    let codes = file_many(&app, &desk, n, 64, |i| {
+        json!({
+            "procedure": PROCEDURE, "agency": AGENCY, "form": birth_form(),
+            "applicant": {"name": format!("Người nộp {i}"), "phone": "0912345678"}
         })
-        .buffer_unordered(64)
-        .collect()
-        .await;
+    })
+    .await;
     let set: HashSet<&String> = codes.iter().collect();
     assert_eq!(set.len(), n, "unique");
     let mut numbers: Vec<u32> = codes
@@ -2354,26 +2364,17 @@ async fn concurrent_actions_are_stored_together_and_one_wins_per_dossier(b: Back
     let desk = official_as(&app, "tn.cg", agency, Role::Reception).await;
     let cv = official_as(&app, "cv.cg", agency, Role::Specialist).await;
     let n = 48;
-    let codes: Vec<String> = futures::stream::iter(0..n)
-        .map(|i| {
-            let (app, desk) = (&app, &desk);
-            async move {
-                let body = json!({
-                    "procedure": "1.004873", "agency": agency,
-                    "form": {
-                        "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
-                        "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
-                    },
-                    "applicant": {"name": format!("Lê Văn Nam {i}"), "phone": "0912345678"}
-                });
-                let (st, d) = send(app, "POST", "/api/v1/dossiers", desk, Some(body)).await;
-                assert_eq!(st, 201, "{d}");
-                d["code"].as_str().unwrap_or_default().to_string()
-            }
+    let codes = file_many(&app, &desk, n, 16, |i| {
+        json!({
+            "procedure": "1.004873", "agency": agency,
+            "form": {
+                "ho_ten": "Lê Văn Nam", "so_dinh_danh": "001095012345", "ngay_sinh": "1995-05-05",
+                "tinh_trang": "Chưa đăng ký kết hôn với ai", "muc_dich": "Đăng ký kết hôn", "dien_thoai": "0912345678"
+            },
+            "applicant": {"name": format!("Lê Văn Nam {i}"), "phone": "0912345678"}
         })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    })
+    .await;
     let act = |who: &str, code: &str, action: &str, body: Value| {
         let path = format!("/api/v1/dossiers/{code}/actions/{action}");
         let (app, who, code) = (&app, who.to_string(), code.to_string());
